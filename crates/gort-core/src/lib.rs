@@ -1,0 +1,64 @@
+//! gort-core: the GMP scheduler under gort.
+//!
+//! Tasks (G) are stackless futures; worker threads (M) run them while holding
+//! a processor (P), which owns a local run queue, a `runnext` slot and
+//! timers. See `docs/architecture.md` in the repository for a task's life
+//! from spawn to completion, and each module's header for its protocol.
+//!
+//! Most users depend on the `gort` facade crate, which re-exports this one.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub(crate) mod loom;
+mod metrics;
+mod rt;
+pub(crate) mod sched;
+mod task;
+pub mod time;
+
+pub use metrics::Metrics;
+pub use rt::{spawn, yield_now, BuildError, Builder, EnterGuard, Handle, Runtime};
+pub use task::{Id, JoinError, JoinHandle, WaitReason};
+
+/// Go's `runtime` package: introspection of the current runtime.
+pub mod runtime {
+    pub use crate::rt::set_wait_reason;
+    use crate::sched::context;
+    use crate::Metrics;
+
+    /// Live spawned tasks of the current runtime (not the `block_on` future,
+    /// not finished ones). 0 outside a runtime.
+    pub fn num_goroutines() -> usize {
+        context::with_current(|h| h.map_or(0, |h| h.shared.owned.len()))
+    }
+
+    /// The number of Ps of the current runtime (Go's `GOMAXPROCS(0)`). 0
+    /// outside a runtime.
+    pub fn gomaxprocs() -> usize {
+        context::with_current(|h| h.map_or(0, |h| h.shared.procs()))
+    }
+
+    /// A snapshot of the current runtime's scheduler counters.
+    ///
+    /// # Panics
+    ///
+    /// Outside a gort runtime.
+    pub fn metrics() -> Metrics {
+        crate::Handle::current().metrics()
+    }
+
+    /// A goroutine dump: one block per live task with its id, state, wait
+    /// reason and spawn site, in the spirit of Go's `runtime.Stack(buf,
+    /// true)`. Empty outside a runtime.
+    pub fn dump() -> String {
+        context::with_current(|h| h.map(|h| crate::task::dump(&h.shared.owned)).unwrap_or_default())
+    }
+
+    /// The id of the P the calling task runs on, or `None` off an M.
+    pub fn current_proc() -> Option<usize> {
+        context::with_worker(|w| w.and_then(|w| w.current_p()).map(|p| p.id))
+    }
+}
+

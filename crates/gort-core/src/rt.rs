@@ -1,0 +1,437 @@
+//! The user's entry points: [`Builder`], [`Runtime`], [`Handle`], and the
+//! free functions that use the current runtime ([`spawn`], [`yield_now`]).
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::Thread;
+
+use crate::metrics::Metrics;
+use crate::sched::{context, Shared};
+use crate::task::{new_task, Id, JoinHandle, WaitReason};
+
+/// Go's default limit on OS threads (`debug.SetMaxThreads`).
+const DEFAULT_MAX_THREADS: usize = 10_000;
+
+/// A configuration problem found by [`Builder::build`], carried inside the
+/// `io::Error` it returns (`io::ErrorKind::InvalidInput`; get it back with
+/// `err.get_ref().and_then(|e| e.downcast_ref::<BuildError>())`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `procs(0)`: a runtime needs at least one P.
+    ZeroProcs,
+    /// `GORT_MAXPROCS` is set but is not a positive integer.
+    BadMaxProcsEnv(String),
+    /// `max_threads` is below `procs`: the Ps could never all run.
+    MaxThreadsBelowProcs {
+        /// The requested thread cap.
+        max_threads: usize,
+        /// The number of Ps.
+        procs: usize,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::ZeroProcs => f.write_str("procs must be at least 1"),
+            BuildError::BadMaxProcsEnv(v) => {
+                write!(f, "GORT_MAXPROCS={v:?} is not a positive integer")
+            }
+            BuildError::MaxThreadsBelowProcs { max_threads, procs } => {
+                write!(f, "max_threads ({max_threads}) is below procs ({procs})")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+impl From<BuildError> for io::Error {
+    fn from(e: BuildError) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidInput, e)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) procs: usize,
+    pub(crate) max_threads: usize,
+    pub(crate) thread_name: String,
+    pub(crate) stack_size: Option<usize>,
+}
+
+/// Configures and builds a [`Runtime`].
+///
+/// # Examples
+///
+/// ```
+/// let rt = gort_core::Builder::new().procs(2).thread_name("worker").build().unwrap();
+/// assert_eq!(rt.block_on(async { gort_core::runtime::gomaxprocs() }), 2);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    procs: Option<usize>,
+    max_threads: Option<usize>,
+    thread_name: Option<String>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with the defaults: procs from `GORT_MAXPROCS`, else the CPU
+    /// count; at most 10,000 Ms; threads named `gort-m-N`.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// The number of Ps (Go's GOMAXPROCS): how many tasks run at once.
+    pub fn procs(mut self, n: usize) -> Builder {
+        self.procs = Some(n);
+        self
+    }
+
+    /// The cap on Ms (worker threads, including those later handed off in
+    /// syscalls); not the `spawn_blocking` pool. Must be at least `procs`.
+    pub fn max_threads(mut self, n: usize) -> Builder {
+        self.max_threads = Some(n);
+        self
+    }
+
+    /// The prefix of the worker threads' names.
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
+        self.thread_name = Some(prefix.into());
+        self
+    }
+
+    /// The stack size of worker threads, in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Builder {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Builds the runtime. No thread starts until there is work.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` carrying a [`BuildError`] for `procs(0)`, an
+    /// unparsable `GORT_MAXPROCS`, or `max_threads` below procs.
+    pub fn build(self) -> io::Result<Runtime> {
+        let procs = match self.procs {
+            Some(0) => return Err(BuildError::ZeroProcs.into()),
+            Some(n) => n,
+            None => default_procs()?,
+        };
+        let max_threads = self.max_threads.unwrap_or(DEFAULT_MAX_THREADS.max(procs));
+        if max_threads < procs {
+            return Err(BuildError::MaxThreadsBelowProcs { max_threads, procs }.into());
+        }
+        let config = Config {
+            procs,
+            max_threads,
+            thread_name: self.thread_name.unwrap_or_else(|| "gort-m".to_string()),
+            stack_size: self.stack_size,
+        };
+        tracing::debug!(procs, max_threads, "runtime built");
+        Ok(Runtime { handle: Handle { shared: Arc::new(Shared::new(config)) } })
+    }
+}
+
+/// `GORT_MAXPROCS` if set, else the number of CPUs.
+fn default_procs() -> Result<usize, BuildError> {
+    match std::env::var("GORT_MAXPROCS") {
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(BuildError::BadMaxProcsEnv(v)),
+        },
+        Err(std::env::VarError::NotPresent) => {
+            Ok(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        }
+        Err(std::env::VarError::NotUnicode(v)) => {
+            Err(BuildError::BadMaxProcsEnv(v.to_string_lossy().into_owned()))
+        }
+    }
+}
+
+/// A gort runtime: Ps, the Ms that run them, timers.
+///
+/// Dropping it stops every M, drops every task's future (their
+/// `JoinHandle`s report cancellation) and joins the threads.
+///
+/// # Examples
+///
+/// ```
+/// let rt = gort_core::Runtime::new().unwrap();
+/// let sum = rt.block_on(async {
+///     let hs: Vec<_> = (0..10u64).map(|i| gort_core::spawn(async move { i * i })).collect();
+///     let mut sum = 0;
+///     for h in hs {
+///         sum += h.await.unwrap();
+///     }
+///     sum
+/// });
+/// assert_eq!(sum, 285);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+}
+
+impl Runtime {
+    /// A runtime with the default configuration (see [`Builder::new`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`]: an unparsable `GORT_MAXPROCS`.
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// Runs `future` to completion on the current thread, with this runtime
+    /// entered (so `gort::spawn` and timers work inside it). Spawned tasks run
+    /// on the runtime's Ms meanwhile.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside a gort task: blocking there would stall the
+    /// task's P.
+    pub fn block_on<F: IntoFuture>(&self, future: F) -> F::Output {
+        block_on(&self.handle, future)
+    }
+
+    /// A handle to this runtime, for spawning from anywhere.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Spawns a task on this runtime (see [`Handle::spawn`]).
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Counters and gauges of the scheduler.
+    pub fn metrics(&self) -> Metrics {
+        Metrics::collect(&self.handle.shared)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if context::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, &self.handle.shared))) {
+            panic!("a gort Runtime cannot be dropped from inside one of its own tasks");
+        }
+        self.handle.shared.shutdown();
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("procs", &self.handle.shared.procs()).finish()
+    }
+}
+
+/// The `block_on` thread's waker: `unpark` with a flag so that a wake-up
+/// between a poll and the park is not lost (`Thread::park` has token
+/// semantics as well; the flag also filters spurious wake-ups).
+struct ThreadPark {
+    thread: Thread,
+    notified: AtomicBool,
+}
+
+impl ThreadPark {
+    fn park(&self) {
+        // Acquire: pairs with the Release in `wake`, so what the waker wrote
+        // before waking is visible to the next poll.
+        while !self.notified.swap(false, Ordering::Acquire) {
+            std::thread::park();
+        }
+    }
+}
+
+impl Wake for ThreadPark {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.notified.swap(true, Ordering::Release) {
+            self.thread.unpark();
+        }
+    }
+}
+
+/// A cheap, cloneable reference to a runtime: spawn on it from any thread.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The runtime this thread has entered (an M, or inside `block_on`).
+    ///
+    /// # Panics
+    ///
+    /// Outside a gort runtime, saying so.
+    #[track_caller]
+    pub fn current() -> Handle {
+        Handle::try_current().expect("gort::Handle::current() called outside a gort runtime: call it from a task, from inside Runtime::block_on, or from #[gort::main]")
+    }
+
+    /// The runtime this thread has entered, if any.
+    pub fn try_current() -> Option<Handle> {
+        context::try_current()
+    }
+
+    /// Spawns a task. From an M of this runtime it goes to that P's `runnext`
+    /// (Go's `newproc`); from anywhere else, to the global queue, waking an
+    /// idle M. After the runtime shut down, the task is dropped at once and
+    /// its handle reports cancellation.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let id = Id::next();
+        let (task, notified, raw) = new_task(future, self.shared.clone(), id);
+        let join = JoinHandle::new(raw);
+        if let Err(task) = self.shared.owned.insert(task) {
+            drop(notified);
+            task.shutdown();
+            return join;
+        }
+        tracing::trace!(task.id = id.as_u64(), "spawn");
+        self.shared.schedule_new(notified);
+        join
+    }
+
+    /// Makes this runtime current on this thread until the guard drops, so
+    /// that `gort::spawn` and timers work from a plain thread.
+    pub fn enter(&self) -> EnterGuard {
+        EnterGuard(context::enter(self.clone()))
+    }
+
+    /// Runs `future` to completion on the current thread (see
+    /// [`Runtime::block_on`]).
+    pub fn block_on<F: IntoFuture>(&self, future: F) -> F::Output {
+        block_on(self, future)
+    }
+
+    /// Counters and gauges of the scheduler.
+    pub fn metrics(&self) -> Metrics {
+        Metrics::collect(&self.shared)
+    }
+}
+
+/// Polls `future` on this thread, parking the thread between polls.
+fn block_on<F: IntoFuture>(handle: &Handle, future: F) -> F::Output {
+    if context::with_worker(|w| w.is_some_and(|w| w.current_p().is_some())) {
+        panic!("block_on called from inside a gort task; use .await instead");
+    }
+    let _enter = context::enter(handle.clone());
+    let park = Arc::new(ThreadPark { thread: std::thread::current(), notified: AtomicBool::new(false) });
+    let waker = Waker::from(park.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(future.into_future());
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        park.park();
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle").field("procs", &self.shared.procs()).finish()
+    }
+}
+
+impl futures::task::Spawn for Handle {
+    fn spawn_obj(&self, future: futures::task::FutureObj<'static, ()>) -> Result<(), futures::task::SpawnError> {
+        if self.shared.is_shutdown() {
+            return Err(futures::task::SpawnError::shutdown());
+        }
+        drop(self.spawn(future));
+        Ok(())
+    }
+
+    fn status(&self) -> Result<(), futures::task::SpawnError> {
+        if self.shared.is_shutdown() {
+            Err(futures::task::SpawnError::shutdown())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Returned by [`Handle::enter`].
+#[derive(Debug)]
+pub struct EnterGuard(#[allow(dead_code)] context::EnterGuard);
+
+/// Spawns a task on the current runtime (Go's `go` statement).
+///
+/// # Panics
+///
+/// Outside a gort runtime, saying so.
+///
+/// # Examples
+///
+/// ```
+/// let rt = gort_core::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let h = gort_core::spawn(async { "hello" });
+///     assert_eq!(h.await.unwrap(), "hello");
+/// });
+/// ```
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    context::with_current(|h| match h {
+        Some(h) => h.spawn(future),
+        None => panic!("gort::spawn called outside a gort runtime: call it from a task, from inside Runtime::block_on, or from #[gort::main]"),
+    })
+}
+
+/// Yields to other tasks (Go's `runtime.Gosched`): the task goes to the back
+/// of its P's queue.
+///
+/// # Examples
+///
+/// ```
+/// let rt = gort_core::Runtime::new().unwrap();
+/// rt.block_on(async { gort_core::yield_now().await });
+/// ```
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(move |cx| {
+        if yielded {
+            return Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+    .await
+}
+
+/// Records why the current task is about to park, for the goroutine dump.
+/// A no-op off an M.
+pub fn set_wait_reason(reason: WaitReason) {
+    context::with_worker(|w| {
+        if let Some(w) = w {
+            w.set_wait_reason(reason);
+        }
+    });
+}

@@ -1,0 +1,118 @@
+//! The scheduler lock's contents: idle Ps and idle Ms (Go's `sched.pidle`
+//! and `sched.midle`), with the counters that let hot paths decide without
+//! taking the lock whether waking anyone is worth it.
+//!
+//! `npidle` and `nmspinning` are read and written SeqCst. They are the two
+//! halves of Go's wake-up protocol (proc.go, "Worker thread parking/
+//! unparking"): a submitter publishes work, then reads them (`wakep`); an M
+//! going idle publishes `npidle`/`nmspinning`, then re-reads every queue.
+//! Sequential consistency on both sides means at least one of the two sees
+//! the other, so work is never left with every M parked.
+
+use crate::loom::{lock, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
+
+/// One M's parking spot (Go's `m.park` note plus `m.nextp`).
+pub(crate) struct MPark {
+    note: Mutex<Note>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct Note {
+    /// A P handed to this M by `startm`, and whether it starts spinning.
+    nextp: Option<(usize, bool)>,
+    /// Set at shutdown.
+    exit: bool,
+}
+
+/// What woke a parked M.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Unparked {
+    /// Handed P `.0`; spinning if `.1`.
+    P(usize, bool),
+    Exit,
+}
+
+impl MPark {
+    pub(crate) fn new() -> MPark {
+        MPark { note: Mutex::new(Note::default()), cv: Condvar::new() }
+    }
+
+    /// Parks until handed a P or told to exit.
+    pub(crate) fn park(&self) -> Unparked {
+        let mut n = lock(&self.note);
+        loop {
+            if n.exit {
+                return Unparked::Exit;
+            }
+            if let Some((p, spinning)) = n.nextp.take() {
+                return Unparked::P(p, spinning);
+            }
+            n = wait(&self.cv, n);
+        }
+    }
+
+    /// Hands P `p` to this M (Go's `notewakeup(&mp.park)` after setting
+    /// `mp.nextp`).
+    pub(crate) fn unpark_with(&self, p: usize, spinning: bool) {
+        let mut n = lock(&self.note);
+        debug_assert!(n.nextp.is_none());
+        n.nextp = Some((p, spinning));
+        drop(n);
+        self.cv.notify_one();
+    }
+
+    pub(crate) fn unpark_exit(&self) {
+        lock(&self.note).exit = true;
+        self.cv.notify_one();
+    }
+}
+
+fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+    #[cfg(loom)]
+    {
+        cv.wait(g).unwrap()
+    }
+    #[cfg(not(loom))]
+    {
+        cv.wait(g).unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Guarded by the scheduler lock.
+pub(crate) struct Sched {
+    pub(crate) pidle: Vec<usize>,
+    pub(crate) midle: Vec<Arc<MPark>>,
+}
+
+pub(crate) struct Idle {
+    pub(crate) sched: Mutex<Sched>,
+    /// Ps on `pidle`.
+    pub(crate) npidle: AtomicUsize,
+    /// Ms looking for work while holding a P.
+    pub(crate) nmspinning: AtomicUsize,
+    /// Ms parked on `midle`. Relaxed: metrics.
+    pub(crate) nmidle: AtomicUsize,
+    /// Ms started. Relaxed: metrics and the `max_threads` check under the lock.
+    pub(crate) nthreads: AtomicUsize,
+    pub(crate) shutdown: AtomicBool,
+}
+
+impl Idle {
+    pub(crate) fn new(procs: usize) -> Idle {
+        Idle {
+            // Every P starts idle; the first wakep hands one out.
+            sched: Mutex::new(Sched { pidle: (0..procs).rev().collect(), midle: Vec::new() }),
+            npidle: AtomicUsize::new(procs),
+            nmspinning: AtomicUsize::new(0),
+            nmidle: AtomicUsize::new(0),
+            nthreads: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Sched> {
+        lock(&self.sched)
+    }
+}

@@ -1,0 +1,335 @@
+//! The scheduler: Go's `sched` and `allp`, with the M loop in [`worker`].
+//!
+//! # Concepts
+//!
+//! - **G** is a task (`crate::task`).
+//! - **P** ([`p::P`]) is the right to run tasks: a local run queue of 256, a
+//!   `runnext` slot, timers. There are exactly `procs` Ps (GOMAXPROCS).
+//! - **M** ([`worker::Worker`]) is an OS thread. It runs tasks only while it
+//!   holds a P. Idle Ms park on their own note; idle Ps sit on `pidle`.
+//! - The **global queue** (`inject`, Go's `sched.runq`) takes tasks spawned
+//!   or woken from threads without a P, and the overflow of local queues.
+//!
+//! # Where a runnable task goes (Go's `runqput` / `globrunqput`)
+//!
+//! 1. Woken or spawned on an M that holds a P of this runtime, by the task it
+//!    is polling: that P's `runnext` (the displaced task goes to the queue).
+//! 2. Woken on such an M outside a poll (timers), or yielding: the tail of
+//!    that P's queue.
+//! 3. Anywhere else: the global queue.
+//!
+//! After 2 or 3, and after 1 when it displaced a task, [`Shared::wakep`]
+//! starts a spinning M if there is an idle P and no M is spinning yet. A
+//! wake-up that only fills an empty `runnext` wakes no one: the P's own M
+//! runs it as soon as the current poll returns, and waking a parked thread
+//! costs tens of microseconds here.
+//!
+//! # Rejected designs
+//!
+//! - One M per P with no hand-off (tokio's shape): simpler, but a P could
+//!   then never move away from a blocked thread; Ps here are indices that
+//!   any M can acquire, so a later hand-off only moves an index.
+//! - A global timer wheel: see `time::queue` for why timers are per P.
+
+pub(crate) mod context;
+pub(crate) mod idle;
+pub(crate) mod p;
+pub(crate) mod worker;
+
+use std::sync::atomic::fence;
+use std::sync::Arc;
+use std::task::Waker;
+
+use crossbeam_deque::{Injector, Steal};
+
+use crate::loom::{lock, AtomicU64, Condvar, Mutex, Ordering::*};
+use crate::rt::Config;
+use crate::task::{Notified, OwnedTasks, Schedule, Task};
+use crate::time::{TimerEntry, NO_TIMER};
+use idle::Idle;
+use p::P;
+
+/// The state of the one M that sleeps until the earliest timer.
+pub(crate) struct TimerSleep {
+    /// An M is parked in `timer_cv` until `until`.
+    pub(crate) sleeping: bool,
+    pub(crate) until: u64,
+    /// Set to make the sleeper re-read the timers.
+    pub(crate) kicked: bool,
+}
+
+/// Runtime-wide counters. Relaxed: statistics.
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) steals: AtomicU64,
+    pub(crate) parks: AtomicU64,
+    pub(crate) unparks: AtomicU64,
+}
+
+pub(crate) struct Shared {
+    pub(crate) allp: Box<[P]>,
+    pub(crate) inject: Injector<Notified>,
+    pub(crate) idle: Idle,
+    pub(crate) owned: OwnedTasks,
+    pub(crate) config: Config,
+    pub(crate) timer_sleep: Mutex<TimerSleep>,
+    pub(crate) timer_cv: Condvar,
+    pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    pub(crate) stats: Stats,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Shared {
+        let procs = config.procs;
+        Shared {
+            allp: (0..procs).map(P::new).collect(),
+            inject: Injector::new(),
+            idle: Idle::new(procs),
+            owned: OwnedTasks::new(procs),
+            config,
+            timer_sleep: Mutex::new(TimerSleep { sleeping: false, until: NO_TIMER, kicked: false }),
+            timer_cv: Condvar::new(),
+            threads: Mutex::new(Vec::new()),
+            stats: Stats::default(),
+        }
+    }
+
+    pub(crate) fn procs(&self) -> usize {
+        self.allp.len()
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.idle.shutdown.load(Acquire)
+    }
+
+    /// Pushes to the global queue and wakes an M if one is needed.
+    pub(crate) fn inject(self: &Arc<Self>, task: Notified) {
+        self.inject.push(task);
+        if self.is_shutdown() {
+            // A wake-up raced shutdown: the task is (or is about to be)
+            // cancelled, and no M will drain the queue now.
+            self.drain_inject();
+            return;
+        }
+        self.wakep();
+    }
+
+    pub(crate) fn drain_inject(&self) {
+        loop {
+            match self.inject.steal() {
+                Steal::Success(t) => drop(t),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+    }
+
+    /// Go's `wakep`: start one spinning M if there is an idle P and no M is
+    /// already spinning (a spinning M that finds work wakes the next one).
+    pub(crate) fn wakep(self: &Arc<Self>) {
+        // SeqCst fence: the work we just published (a queue push) must be
+        // ordered before the loads below, pairing with the fence an M going
+        // idle executes between publishing npidle/nmspinning and re-reading
+        // the queues (worker::Worker::stop).
+        fence(SeqCst);
+        if self.idle.npidle.load(SeqCst) == 0 || self.idle.nmspinning.load(SeqCst) != 0 {
+            return;
+        }
+        if self.idle.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
+            return;
+        }
+        self.startm(true);
+    }
+
+    /// Go's `startm`: hands an idle P to an idle M (or a new one). With
+    /// `spinning`, the caller already counted the M in `nmspinning`.
+    pub(crate) fn startm(self: &Arc<Self>, spinning: bool) {
+        let mut s = self.idle.lock();
+        let Some(p) = s.pidle.pop() else {
+            drop(s);
+            if spinning {
+                self.idle.nmspinning.fetch_sub(1, SeqCst);
+            }
+            return;
+        };
+        self.idle.npidle.fetch_sub(1, SeqCst);
+        if let Some(m) = s.midle.pop() {
+            drop(s);
+            self.idle.nmidle.fetch_sub(1, Relaxed);
+            self.stats.unparks.fetch_add(1, Relaxed);
+            tracing::trace!(p, spinning, "unpark M");
+            m.unpark_with(p, spinning);
+            return;
+        }
+        let nthreads = self.idle.nthreads.load(Relaxed);
+        if self.is_shutdown() || nthreads >= self.config.max_threads {
+            s.pidle.push(p);
+            self.idle.npidle.fetch_add(1, SeqCst);
+            drop(s);
+            if spinning {
+                self.idle.nmspinning.fetch_sub(1, SeqCst);
+            }
+            return;
+        }
+        self.idle.nthreads.fetch_add(1, Relaxed);
+        drop(s);
+        if let Err(e) = worker::spawn_m(self.clone(), nthreads, Some((p, spinning))) {
+            tracing::error!(error = %e, "cannot start an M");
+            let mut s = self.idle.lock();
+            s.pidle.push(p);
+            self.idle.npidle.fetch_add(1, SeqCst);
+            self.idle.nthreads.fetch_sub(1, Relaxed);
+            drop(s);
+            if spinning {
+                self.idle.nmspinning.fetch_sub(1, SeqCst);
+            }
+        }
+    }
+
+    /// The earliest timer over all Ps.
+    pub(crate) fn earliest_timer(&self) -> u64 {
+        self.allp.iter().map(|p| p.timers.next_when()).min().unwrap_or(NO_TIMER)
+    }
+
+    /// Whether any queue holds a task.
+    pub(crate) fn any_work(&self) -> bool {
+        !self.inject.is_empty() || self.allp.iter().any(|p| p.has_work())
+    }
+
+    /// Arms a timer from a thread that holds no P of this runtime: it goes
+    /// to a P picked by task-id-free round robin, and the timer sleeper is
+    /// woken if the deadline is earlier than the one it sleeps until (Go's
+    /// `wakeNetPoller`).
+    fn add_remote_timer(self: &Arc<Self>, when: u64, waker: &Waker) -> Arc<TimerEntry> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let p = &self.allp[NEXT.fetch_add(1, Relaxed) % self.allp.len()];
+        let entry = Arc::new(TimerEntry::new(p.timers.cancel_counter()));
+        entry.register(waker);
+        p.timers.add(entry.clone(), when);
+        self.kick_timer_sleeper(when);
+        entry
+    }
+
+    /// Makes sure some M will fire a timer due at `when`.
+    pub(crate) fn kick_timer_sleeper(self: &Arc<Self>, when: u64) {
+        let mut ts = lock(&self.timer_sleep);
+        if ts.sleeping {
+            if when < ts.until {
+                ts.kicked = true;
+                drop(ts);
+                self.timer_cv.notify_one();
+            }
+            return;
+        }
+        drop(ts);
+        // No M sleeps on the timers: either every M is busy (they check
+        // their P's timers on each schedule) or an idle P exists, in which
+        // case a spinning M will find the timer before it parks.
+        self.wakep();
+    }
+
+    /// Shutdown, from `Runtime::drop`: stops every M, then drops every task.
+    pub(crate) fn shutdown(self: &Arc<Self>) {
+        if self.idle.shutdown.swap(true, SeqCst) {
+            return;
+        }
+        tracing::debug!("runtime shutdown");
+        {
+            let mut s = self.idle.lock();
+            for m in s.midle.drain(..) {
+                m.unpark_exit();
+            }
+        }
+        {
+            let mut ts = lock(&self.timer_sleep);
+            ts.kicked = true;
+        }
+        self.timer_cv.notify_all();
+        loop {
+            let threads = std::mem::take(&mut *lock(&self.threads));
+            if threads.is_empty() {
+                break;
+            }
+            for t in threads {
+                let _ = t.join();
+            }
+        }
+        // No M runs now. Drop every future, then every queued reference.
+        for task in self.owned.close_and_drain() {
+            task.shutdown();
+        }
+        self.drain_inject();
+        for p in self.allp.iter() {
+            // SAFETY: every M has exited, so no M holds any P.
+            unsafe { p.drain() };
+            p.timers.clear();
+        }
+        self.drain_inject();
+    }
+}
+
+/// Arms a timer for the current runtime: on the current P if this thread is
+/// an M holding one, otherwise on a P picked by the runtime.
+///
+/// # Panics
+///
+/// Outside a gort runtime.
+pub(crate) fn add_timer(when: u64, waker: &Waker) -> Arc<TimerEntry> {
+    let local = context::with_worker(|w| {
+        let w = w?;
+        let p = w.current_p()?;
+        let entry = Arc::new(TimerEntry::new(p.timers.cancel_counter()));
+        entry.register(waker);
+        p.timers.add(entry.clone(), when);
+        Some(entry)
+    });
+    if let Some(e) = local {
+        return e;
+    }
+    context::with_current(|h| match h {
+        Some(h) => h.shared.add_remote_timer(when, waker),
+        None => panic!("gort::time futures must be polled inside a gort runtime (none is entered on this thread)"),
+    })
+}
+
+impl Shared {
+    /// Puts a runnable task on this M's P if this thread is an M of this
+    /// runtime holding one (in `runnext` when `use_runnext` says so for this
+    /// M), else on the global queue; then wakes an M if the task is
+    /// stealable.
+    fn push_runnable(self: &Arc<Self>, task: Notified, use_runnext: impl FnOnce(&worker::Worker) -> bool) {
+        let res = context::with_worker(|w| {
+            let here = w.filter(|w| Arc::ptr_eq(&w.shared, self)).and_then(|w| Some((w, w.current_p()?)));
+            match here {
+                Some((w, p)) => {
+                    let next = use_runnext(w);
+                    // SAFETY: `current_p` is the P this M holds.
+                    Ok(unsafe { p.runqput(task, next, &self.inject) })
+                }
+                None => Err(task),
+            }
+        });
+        match res {
+            Ok(true) => self.wakep(),
+            Ok(false) => {}
+            Err(task) => self.inject(task),
+        }
+    }
+
+    /// A newly spawned task: `runnext` of the spawning P, as Go's `newproc`.
+    pub(crate) fn schedule_new(self: &Arc<Self>, task: Notified) {
+        self.push_runnable(task, |_| true);
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Notified, yielded: bool) {
+        // Woken by the task this M is polling: runnext (Go's `ready`).
+        // Yielding, or woken by a timer between polls: the queue's tail.
+        self.push_runnable(task, |w| !yielded && w.in_poll());
+    }
+
+    fn release(&self, task: &Task) -> Option<Task> {
+        self.owned.release(task)
+    }
+}

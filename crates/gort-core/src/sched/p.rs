@@ -1,0 +1,249 @@
+//! P: a processor, the right to run tasks.
+//!
+//! A P owns a bounded local run queue (Go's `runq`, here a crossbeam-deque
+//! FIFO `Worker` whose other end is stealable), a `runnext` slot, and its
+//! timers. An M must hold a P to run tasks; a P passes between Ms as a value
+//! (an index into `allp` plus the `status` word), so a later hand-off (an M
+//! blocked in a syscall, a poll that runs too long) moves the P, with its
+//! queue and timers, to another M without copying anything.
+//!
+//! Ownership protocol: `status` goes `IDLE -> RUNNING` by a CAS with Acquire
+//! when an M acquires the P, and back with a Release store when it lets go.
+//! Between the two, that M alone touches the owner-only fields (the `runq`
+//! push/pop end and the tick counters); the Acquire/Release pair orders the
+//! previous owner's accesses before the next owner's.
+//!
+//! `runnext` (Go's `runnext`): the task woken by the task running on this P
+//! runs next, inheriting the rest of the time slice, so a producer and a
+//! consumer ping-pong on one P without touching the queue. Thieves may take
+//! `runnext` only on their last pass, and only after backing off ~3 µs while
+//! the owner is inside a poll, so that the owner nearly always gets it first.
+
+use std::cell::UnsafeCell as StdUnsafeCell;
+use std::ptr::{self, NonNull};
+
+use crossbeam_deque::{Steal, Stealer, Worker as Deque};
+
+use crate::loom::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+use crate::task::{Header, Notified};
+use crate::time::TimerQueue;
+
+/// Capacity of the local run queue, as in Go.
+pub(crate) const LOCAL_QUEUE_CAP: usize = 256;
+
+/// The P is on the idle list (or being handed over).
+pub(crate) const PIDLE: u32 = 0;
+/// An M holds the P and runs tasks with it.
+pub(crate) const PRUNNING: u32 = 1;
+
+/// Per-P counters. Relaxed: statistics, read by `metrics()`.
+#[derive(Default)]
+pub(crate) struct PStats {
+    pub(crate) runnext_hits: AtomicU64,
+    pub(crate) polls: AtomicU64,
+}
+
+pub(crate) struct P {
+    pub(crate) id: usize,
+    pub(crate) status: AtomicU32,
+    /// One `Notified` reference, or null. Owner: swap; thieves: CAS.
+    runnext: AtomicPtr<Header>,
+    /// Owner-only push/pop end of the local queue (see the module doc).
+    runq: StdUnsafeCell<Deque<Notified>>,
+    stealer: Stealer<Notified>,
+    /// Set while the owner polls a task: a thief seeing it backs off before
+    /// taking `runnext`. Relaxed: a hint.
+    pub(crate) in_poll: AtomicBool,
+    /// Owner-only: schedule calls, for the every-61st-tick global check.
+    pub(crate) schedtick: AtomicU32,
+    /// Owner-only: consecutive `runnext` polls without taking from the queue.
+    pub(crate) runnext_streak: AtomicU32,
+    pub(crate) timers: TimerQueue,
+    pub(crate) stats: PStats,
+}
+
+// SAFETY: `runq` is the only non-Sync field; it is touched only by the M that
+// holds the P (module doc: the status word's Acquire/Release hand-over).
+unsafe impl Sync for P {}
+
+impl P {
+    pub(crate) fn new(id: usize) -> P {
+        let runq = Deque::new_fifo();
+        let stealer = runq.stealer();
+        P {
+            id,
+            status: AtomicU32::new(PIDLE),
+            runnext: AtomicPtr::new(ptr::null_mut()),
+            runq: StdUnsafeCell::new(runq),
+            stealer,
+            in_poll: AtomicBool::new(false),
+            schedtick: AtomicU32::new(0),
+            runnext_streak: AtomicU32::new(0),
+            timers: TimerQueue::new(),
+            stats: PStats::default(),
+        }
+    }
+
+    /// Takes ownership: `IDLE -> RUNNING`.
+    pub(crate) fn acquire(&self) {
+        let ok = self.status.compare_exchange(PIDLE, PRUNNING, Acquire, Relaxed);
+        assert!(ok.is_ok(), "acquirep: P{} is not idle", self.id);
+    }
+
+    /// Gives ownership up: `RUNNING -> IDLE`.
+    pub(crate) fn release(&self) {
+        debug_assert_eq!(self.status.load(Relaxed), PRUNNING);
+        self.status.store(PIDLE, Release);
+    }
+
+    /// The owner's end of the queue.
+    ///
+    /// # Safety
+    /// The caller is the M that holds this P.
+    pub(crate) unsafe fn runq(&self) -> &Deque<Notified> {
+        // SAFETY: per the contract, only the owner gets here, and `Deque` is
+        // Send: the reference never outlives the ownership.
+        unsafe { &*self.runq.get() }
+    }
+
+    /// Go's `runqput`. With `next`, the task goes to `runnext` and the task
+    /// it displaces goes to the tail of the queue. Returns whether the queue
+    /// (the stealable part) got a new task, which is when idle Ms may be worth
+    /// waking. On overflow, half the queue moves to `global`.
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    pub(crate) unsafe fn runqput(&self, task: Notified, next: bool, global: &crossbeam_deque::Injector<Notified>) -> bool {
+        let task = if next {
+            let new = task.into_raw().as_ptr();
+            // AcqRel: Release publishes the task to a thief's CAS; Acquire
+            // takes ownership of the displaced one.
+            let old = self.runnext.swap(new, AcqRel);
+            match NonNull::new(old) {
+                None => return false,
+                // SAFETY: runnext holds a Notified reference from into_raw.
+                Some(old) => unsafe { Notified::from_raw(old) },
+            }
+        } else {
+            task
+        };
+        // SAFETY: owner, per the contract.
+        let q = unsafe { self.runq() };
+        q.push(task);
+        if q.len() > LOCAL_QUEUE_CAP {
+            // Go's runqputslow: move the older half to the global queue so
+            // other Ps can take it in batches.
+            for _ in 0..LOCAL_QUEUE_CAP / 2 {
+                match q.pop() {
+                    Some(t) => global.push(t),
+                    None => break,
+                }
+            }
+            tracing::trace!(p = self.id, "runq overflow: half moved to the global queue");
+        }
+        true
+    }
+
+    /// Go's `runqget`: `runnext` first, then the head of the queue. The bool
+    /// says whether it came from `runnext`.
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    pub(crate) unsafe fn runqget(&self) -> Option<(Notified, bool)> {
+        if !self.runnext.load(Relaxed).is_null() {
+            // Acquire: pairs with the Release of the swap that stored it.
+            let t = self.runnext.swap(ptr::null_mut(), Acquire);
+            if let Some(t) = NonNull::new(t) {
+                // SAFETY: runnext holds a Notified reference from into_raw.
+                return Some((unsafe { Notified::from_raw(t) }, true));
+            }
+        }
+        // SAFETY: owner, per the contract.
+        unsafe { self.runq() }.pop().map(|t| (t, false))
+    }
+
+    /// Like `runqget` but the queue first: used when `runnext` has been taken
+    /// too many times in a row, so queued tasks are not starved.
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    pub(crate) unsafe fn runqget_fair(&self) -> Option<(Notified, bool)> {
+        // SAFETY: owner, per the contract.
+        if let Some(t) = unsafe { self.runq() }.pop() {
+            return Some((t, false));
+        }
+        // SAFETY: as above.
+        unsafe { self.runqget() }
+    }
+
+    /// Go's `runqsteal`: takes about half of this P's queue into `dest`
+    /// (the thief's queue) and returns one task to run. On the last pass
+    /// (`steal_runnext`) an empty queue lets the thief take `runnext`.
+    pub(crate) fn steal_into(&self, dest: &Deque<Notified>, steal_runnext: bool) -> Option<Notified> {
+        loop {
+            match self.stealer.steal_batch_with_limit_and_pop(dest, LOCAL_QUEUE_CAP / 2) {
+                Steal::Success(t) => return Some(t),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        if !steal_runnext {
+            return None;
+        }
+        let next = self.runnext.load(Acquire);
+        if next.is_null() {
+            return None;
+        }
+        if self.in_poll.load(Relaxed) {
+            // Go sleeps ~3 µs here so that a P about to take its own runnext
+            // (the task was just readied and the current poll is finishing)
+            // gets it first. We spin instead: a sleep of 3 µs is ~50 µs
+            // with Linux's default timer slack.
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_micros(3) {
+                if self.runnext.load(Relaxed) != next {
+                    return None;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        // Acquire on success: takes ownership of the task the owner published.
+        match self.runnext.compare_exchange(next, ptr::null_mut(), Acquire, Relaxed) {
+            // SAFETY: we removed the reference from runnext: it is ours.
+            Ok(t) => Some(unsafe { Notified::from_raw(NonNull::new_unchecked(t)) }),
+            Err(_) => None,
+        }
+    }
+
+    /// Tasks in the queue plus `runnext`. Racy by nature: for metrics and for
+    /// the "any work anywhere?" recheck before parking.
+    pub(crate) fn len(&self) -> usize {
+        self.stealer.len() + usize::from(!self.runnext.load(Acquire).is_null())
+    }
+
+    pub(crate) fn has_work(&self) -> bool {
+        !self.stealer.is_empty() || !self.runnext.load(Acquire).is_null()
+    }
+
+    /// Drops every queued task reference. Used at shutdown, with no M
+    /// running.
+    ///
+    /// # Safety
+    /// No M holds this P.
+    pub(crate) unsafe fn drain(&self) {
+        let t = self.runnext.swap(ptr::null_mut(), Acquire);
+        if let Some(t) = NonNull::new(t) {
+            // SAFETY: runnext held a Notified reference.
+            drop(unsafe { Notified::from_raw(t) });
+        }
+        // SAFETY: no owner exists per the contract.
+        while unsafe { self.runq() }.pop().is_some() {}
+    }
+}
+
+impl Drop for P {
+    fn drop(&mut self) {
+        // SAFETY: &mut self: no M holds the P.
+        unsafe { self.drain() }
+    }
+}

@@ -1,0 +1,444 @@
+//! M: a worker thread, and its scheduling loop (Go's `schedule` and
+//! `findRunnable`).
+//!
+//! # The loop
+//!
+//! An M holding a P repeats: find a runnable task, poll it. Finding one
+//! (`find_runnable`) tries, in order:
+//!
+//! 1. the P's due timers (their tasks land in the local queue);
+//! 2. every 61st tick, one task from the global queue first, so that a pair
+//!    of tasks re-waking each other through the local queue cannot starve it;
+//! 3. `runnext`, then the local queue (the queue first after
+//!    `MAX_RUNNEXT_STREAK` runnext polls in a row, so a ping-pong pair cannot
+//!    starve it either);
+//! 4. a batch from the global queue;
+//! 5. spinning: if fewer than half the busy Ps have a spinning M, become one
+//!    and try to steal half of another P's queue, over `STEAL_TRIES` passes in
+//!    random order; the last pass also fires other Ps' due timers and may
+//!    take a `runnext`;
+//! 6. otherwise stop (below).
+//!
+//! A spinning M that finds work stops spinning and, if it was the last
+//! spinning M, wakes another (Go's `resetspinning`), so that a burst of new
+//! work fans out one M at a time.
+//!
+//! # Parking: the steps an M takes to stop (Go's "delicate dance")
+//!
+//! 1. Under the scheduler lock, re-check the global queue; if empty, put the
+//!    P on `pidle` and increment `npidle` (SeqCst).
+//! 2. If spinning, decrement `nmspinning` (SeqCst).
+//! 3. SeqCst fence, then re-check every P's queue and the global queue. A
+//!    submitter pushes and then runs `wakep`, whose fence and loads of
+//!    `npidle`/`nmspinning` pair with steps 1-3: either it saw our P idle and
+//!    started an M, or we see its task here. If work is seen, take an idle P
+//!    back (if any is left) and start over.
+//! 4. Under the timer-sleep lock, compute the earliest timer of all Ps. If
+//!    there is one and no other M sleeps for an earlier one, become the timer
+//!    sleeper: wait on `timer_cv` until then (or a kick), fire every due
+//!    timer of every P, take an idle P if any, and start over.
+//! 5. Otherwise push this M on `midle` and park on its note until `startm`
+//!    hands it a P (or shutdown).
+
+use std::cell::Cell;
+use std::io;
+use std::sync::atomic::fence;
+use std::sync::Arc;
+
+use crossbeam_deque::Steal;
+
+use super::context;
+use super::idle::{MPark, Unparked};
+use super::p::P;
+use super::Shared;
+use crate::loom::{lock, Ordering::*};
+use crate::rt::Handle;
+use crate::task::{Header, Notified, WaitReason};
+use crate::time::{now_nanos, NO_TIMER};
+
+/// Passes over all Ps a spinning M makes before giving up (Go's `stealTries`).
+const STEAL_TRIES: usize = 4;
+/// Polls from `runnext` in a row before the queue gets a turn.
+const MAX_RUNNEXT_STREAK: u32 = 16;
+/// Go checks the global queue first every 61st schedule.
+const GLOBAL_CHECK_INTERVAL: u32 = 61;
+
+/// One M's record, reachable from its thread through `context::with_worker`.
+pub(crate) struct Worker {
+    pub(crate) shared: Arc<Shared>,
+    park: Arc<MPark>,
+    /// The P this M holds.
+    p: Cell<Option<usize>>,
+    spinning: Cell<bool>,
+    /// True while a task is being polled on this M.
+    in_poll: Cell<bool>,
+    rng: Cell<u64>,
+    /// The header of the task being polled, or null.
+    current: Cell<*const Header>,
+}
+
+/// Starts an M; with `start`, it begins holding that P (spinning or not).
+pub(crate) fn spawn_m(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) -> io::Result<()> {
+    let mut b = std::thread::Builder::new().name(format!("{}-{}", shared.config.thread_name, n));
+    if let Some(size) = shared.config.stack_size {
+        b = b.stack_size(size);
+    }
+    let s2 = shared.clone();
+    let handle = b.spawn(move || {
+        // A panic here is a bug in the scheduler (task panics are caught in
+        // `task::raw`): a P would be lost and the program would hang, so
+        // fail loudly instead, as Go's `fatal error` does.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m_main(s2, n, start))).is_err() {
+            eprintln!("fatal error: gort M{n} panicked in the scheduler");
+            std::process::abort();
+        }
+    })?;
+    lock(&shared.threads).push(handle);
+    Ok(())
+}
+
+fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
+    let w = Worker {
+        shared: shared.clone(),
+        park: Arc::new(MPark::new()),
+        p: Cell::new(None),
+        spinning: Cell::new(false),
+        in_poll: Cell::new(false),
+        current: Cell::new(std::ptr::null()),
+        rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
+    };
+    let _worker = context::set_worker(&w);
+    let _enter = context::enter(Handle { shared: shared.clone() });
+    let _span = tracing::trace_span!("gort-m", m = n).entered();
+    match start {
+        Some((p, spinning)) => w.acquirep(p, spinning),
+        None => {
+            if !w.stopm() {
+                return;
+            }
+        }
+    }
+    while let Some(task) = w.find_runnable() {
+        if w.spinning.get() {
+            w.reset_spinning();
+        }
+        w.execute(task);
+    }
+    if let Some(p) = w.p.take() {
+        shared.allp[p].release();
+    }
+}
+
+impl Worker {
+    /// The P this M holds, if any.
+    #[inline]
+    pub(crate) fn current_p(&self) -> Option<&P> {
+        self.p.get().map(|i| &self.shared.allp[i])
+    }
+
+    #[inline]
+    pub(crate) fn in_poll(&self) -> bool {
+        self.in_poll.get()
+    }
+
+    /// Records the wait reason of the task being polled.
+    pub(crate) fn set_wait_reason(&self, r: WaitReason) {
+        let h = self.current.get();
+        if !h.is_null() {
+            // SAFETY: `current` is set only for the duration of a poll, during
+            // which the poller's reference keeps the task alive.
+            unsafe { (*h).set_wait_reason(r) };
+        }
+    }
+
+    fn acquirep(&self, p: usize, spinning: bool) {
+        self.shared.allp[p].acquire();
+        self.p.set(Some(p));
+        self.spinning.set(spinning);
+    }
+
+    fn fastrand(&self) -> u64 {
+        // xorshift64*: statistical quality is irrelevant, speed is not.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn execute(&self, task: Notified) {
+        let p = self.current_p().expect("execute without a P");
+        p.in_poll.store(true, Relaxed);
+        self.in_poll.set(true);
+        let header = task.header();
+        header.set_wait_reason(WaitReason::None);
+        self.current.set(header);
+        task.run();
+        self.current.set(std::ptr::null());
+        self.in_poll.set(false);
+        p.in_poll.store(false, Relaxed);
+        // Owner-only counter: a plain load and store, no read-modify-write.
+        p.stats.polls.store(p.stats.polls.load(Relaxed) + 1, Relaxed);
+    }
+
+    /// Go's `resetspinning`.
+    fn reset_spinning(&self) {
+        self.spinning.set(false);
+        let prev = self.shared.idle.nmspinning.fetch_sub(1, SeqCst);
+        debug_assert!(prev > 0, "nmspinning underflow");
+        if prev == 1 {
+            self.shared.wakep();
+        }
+    }
+
+    /// Returns a task to run, or `None` at shutdown.
+    fn find_runnable(&self) -> Option<Notified> {
+        let shared = &*self.shared;
+        loop {
+            if shared.is_shutdown() {
+                return None;
+            }
+            let p = self.current_p().expect("find_runnable without a P");
+            // 1. Timers.
+            if p.timers.next_when() != NO_TIMER {
+                p.timers.run(now_nanos());
+            }
+            // 2. Fairness.
+            let tick = p.schedtick.load(Relaxed).wrapping_add(1);
+            p.schedtick.store(tick, Relaxed);
+            if tick % GLOBAL_CHECK_INTERVAL == 0 && !shared.inject.is_empty() {
+                if let Some(t) = steal_one(&shared.inject) {
+                    return Some(t);
+                }
+            }
+            // 3. Local.
+            let streak = p.runnext_streak.load(Relaxed);
+            // SAFETY: this M holds P.
+            let got = unsafe { if streak >= MAX_RUNNEXT_STREAK { p.runqget_fair() } else { p.runqget() } };
+            if let Some((t, from_next)) = got {
+                if from_next {
+                    p.runnext_streak.store(streak + 1, Relaxed);
+                    let hits = &p.stats.runnext_hits;
+                    hits.store(hits.load(Relaxed) + 1, Relaxed);
+                } else {
+                    p.runnext_streak.store(0, Relaxed);
+                }
+                return Some(t);
+            }
+            // 4. Global batch.
+            if let Some(t) = self.global_batch(p) {
+                return Some(t);
+            }
+            // 5. Spin and steal.
+            let procs = shared.procs();
+            let busy = procs - shared.idle.npidle.load(SeqCst);
+            if self.spinning.get() || 2 * shared.idle.nmspinning.load(SeqCst) < busy {
+                if !self.spinning.get() {
+                    self.spinning.set(true);
+                    shared.idle.nmspinning.fetch_add(1, SeqCst);
+                }
+                if let Some(t) = self.steal_work(p) {
+                    return Some(t);
+                }
+            }
+            // 6. Stop.
+            if !self.stop() {
+                return None;
+            }
+        }
+    }
+
+    fn global_batch(&self, p: &P) -> Option<Notified> {
+        let shared = &*self.shared;
+        if shared.inject.is_empty() {
+            return None;
+        }
+        // Go's globrunqget: a fair share, at most half a local queue.
+        let n = (shared.inject.len() / shared.procs() + 1).min(super::p::LOCAL_QUEUE_CAP / 2);
+        // SAFETY: this M holds P.
+        let q = unsafe { p.runq() };
+        loop {
+            match shared.inject.steal_batch_with_limit_and_pop(q, n) {
+                Steal::Success(t) => return Some(t),
+                Steal::Retry => continue,
+                Steal::Empty => return None,
+            }
+        }
+    }
+
+    /// Go's `stealWork`.
+    fn steal_work(&self, p: &P) -> Option<Notified> {
+        let shared = &*self.shared;
+        let n = shared.procs();
+        // SAFETY: this M holds P.
+        let q = unsafe { p.runq() };
+        for pass in 0..STEAL_TRIES {
+            let last = pass == STEAL_TRIES - 1;
+            let start = self.fastrand() as usize % n;
+            for i in 0..n {
+                let victim = &shared.allp[(start + i) % n];
+                if victim.id == p.id {
+                    continue;
+                }
+                if last && victim.timers.next_when() != NO_TIMER {
+                    // Fire the due timers of a P whose M is busy (or of an
+                    // idle P): their tasks come to our queue.
+                    if victim.timers.run(now_nanos()) > 0 {
+                        // SAFETY: this M holds P.
+                        if let Some((t, _)) = unsafe { p.runqget() } {
+                            return Some(t);
+                        }
+                    }
+                }
+                if let Some(t) = victim.steal_into(q, last) {
+                    shared.stats.steals.fetch_add(1, Relaxed);
+                    tracing::trace!(thief = p.id, victim = victim.id, "steal");
+                    return Some(t);
+                }
+            }
+            if let Some(t) = self.global_batch(p) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// Parks this M (module doc, "Parking"). Returns false at shutdown, true
+    /// once the M holds a P again.
+    fn stop(&self) -> bool {
+        let shared = &*self.shared;
+        let pid = self.p.get().expect("stop without a P");
+        // Step 1.
+        {
+            let mut s = shared.idle.lock();
+            if !shared.inject.is_empty() {
+                return true;
+            }
+            self.p.set(None);
+            shared.allp[pid].release();
+            s.pidle.push(pid);
+            shared.idle.npidle.fetch_add(1, SeqCst);
+        }
+        // Step 2.
+        let was_spinning = self.spinning.replace(false);
+        if was_spinning {
+            let prev = shared.idle.nmspinning.fetch_sub(1, SeqCst);
+            debug_assert!(prev > 0, "nmspinning underflow");
+        }
+        loop {
+            // Step 3.
+            fence(SeqCst);
+            if shared.any_work() && self.try_idle_p(was_spinning) {
+                return true;
+            }
+            if shared.is_shutdown() {
+                return false;
+            }
+            // Step 4.
+            let mut ts = lock(&shared.timer_sleep);
+            let until = shared.earliest_timer();
+            if until != NO_TIMER && ts.sleeping && until < ts.until {
+                // The sleeper waits for a later deadline than one we know
+                // of: make it re-read the timers; we park below.
+                ts.kicked = true;
+                shared.timer_cv.notify_all();
+            } else if until != NO_TIMER && !ts.sleeping {
+                ts.sleeping = true;
+                ts.until = until;
+                ts.kicked = false;
+                shared.stats.parks.fetch_add(1, Relaxed);
+                tracing::trace!(until, "M sleeps until the next timer");
+                loop {
+                    let now = now_nanos();
+                    if ts.kicked || now >= ts.until || shared.is_shutdown() {
+                        break;
+                    }
+                    let d = std::time::Duration::from_nanos(ts.until - now);
+                    ts = wait_timeout(&shared.timer_cv, ts, d);
+                }
+                ts.sleeping = false;
+                ts.kicked = false;
+                ts.until = NO_TIMER;
+                drop(ts);
+                let now = now_nanos();
+                for p in shared.allp.iter() {
+                    p.timers.run(now);
+                }
+                if self.try_idle_p(false) {
+                    return true;
+                }
+                continue;
+            }
+            drop(ts);
+            // Step 5.
+            return self.stopm();
+        }
+    }
+
+    /// Takes an idle P if one is left. Returns whether it did.
+    fn try_idle_p(&self, spinning: bool) -> bool {
+        let shared = &*self.shared;
+        let mut s = shared.idle.lock();
+        let Some(p) = s.pidle.pop() else {
+            return false;
+        };
+        shared.idle.npidle.fetch_sub(1, SeqCst);
+        drop(s);
+        if spinning {
+            shared.idle.nmspinning.fetch_add(1, SeqCst);
+        }
+        self.acquirep(p, spinning);
+        true
+    }
+
+    /// Go's `stopm`: parks on `midle` until handed a P. Returns false at
+    /// shutdown.
+    fn stopm(&self) -> bool {
+        let shared = &*self.shared;
+        {
+            let mut s = shared.idle.lock();
+            if shared.is_shutdown() {
+                return false;
+            }
+            s.midle.push(self.park.clone());
+            shared.idle.nmidle.fetch_add(1, Relaxed);
+        }
+        shared.stats.parks.fetch_add(1, Relaxed);
+        tracing::trace!("M parks");
+        match self.park.park() {
+            Unparked::P(p, spinning) => {
+                tracing::trace!(p, spinning, "M unparked");
+                self.acquirep(p, spinning);
+                true
+            }
+            Unparked::Exit => false,
+        }
+    }
+}
+
+fn steal_one(q: &crossbeam_deque::Injector<Notified>) -> Option<Notified> {
+    loop {
+        match q.steal() {
+            Steal::Success(t) => return Some(t),
+            Steal::Retry => continue,
+            Steal::Empty => return None,
+        }
+    }
+}
+
+fn wait_timeout<'a, T>(
+    cv: &crate::loom::Condvar,
+    g: crate::loom::MutexGuard<'a, T>,
+    d: std::time::Duration,
+) -> crate::loom::MutexGuard<'a, T> {
+    #[cfg(loom)]
+    {
+        let _ = d;
+        cv.wait(g).unwrap()
+    }
+    #[cfg(not(loom))]
+    {
+        cv.wait_timeout(g, d).unwrap_or_else(|e| e.into_inner()).0
+    }
+}

@@ -1,0 +1,139 @@
+//! G: a task, the stackless future gort runs where Go runs a goroutine.
+//!
+//! A task is one allocation ([`raw`]) holding a header, its future and later
+//! its output. The header's state word ([`state`]) carries the lifecycle bits
+//! and the reference count; every handle to a task owns one reference:
+//!
+//! - a [`Notified`] sits in a run queue (Go's `runq` entry);
+//! - a [`Task`] is the runtime's entry in the owned list ([`owned`]), which
+//!   lets shutdown drop every future and lets the dump list every task;
+//! - a [`JoinHandle`] is the user's;
+//! - each `Waker` is one more.
+//!
+//! Life of a task: spawn allocates it `NOTIFIED` with three references and
+//! pushes the `Notified` to a run queue. A worker pops it and polls it
+//! (`RUNNING`); `Pending` leaves it idle until a waker makes it `NOTIFIED`
+//! again and pushes a new `Notified`; `Ready` (or a panic, or an abort) stores
+//! the output, sets `COMPLETE`, wakes the join handle and removes the task
+//! from the owned list. The last reference frees the cell.
+
+mod join;
+mod owned;
+mod raw;
+mod state;
+
+pub use join::{JoinError, JoinHandle};
+pub(crate) use owned::OwnedTasks;
+pub(crate) use raw::{new_task, Header, Notified, Schedule, Task};
+
+use std::fmt;
+
+/// A task's identifier, unique within the process.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(pub(crate) u64);
+
+impl Id {
+    /// The next id. Relaxed: uniqueness needs only atomicity.
+    pub(crate) fn next() -> Id {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Id(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// The id as a number, as Go prints goroutine ids.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Why a task is parked, as Go's `waitReason`; shown by the goroutine dump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+#[non_exhaustive]
+pub enum WaitReason {
+    /// Not parked on a gort primitive (or not recorded).
+    None = 0,
+    /// Parked in a channel send.
+    ChanSend,
+    /// Parked in a channel receive.
+    ChanReceive,
+    /// Parked in `select!`.
+    Select,
+    /// Parked in a timer.
+    Sleep,
+    /// Parked waiting for I/O readiness.
+    IoWait,
+    /// Parked in `WaitGroup::wait`.
+    WaitGroupWait,
+    /// Parked in a mutex.
+    Mutex,
+    /// Parked awaiting another task's `JoinHandle`.
+    Join,
+}
+
+impl WaitReason {
+    /// Go's spelling of the reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::None => "",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::Select => "select",
+            WaitReason::Sleep => "sleep",
+            WaitReason::IoWait => "IO wait",
+            WaitReason::WaitGroupWait => "WaitGroup wait",
+            WaitReason::Mutex => "mutex",
+            WaitReason::Join => "join",
+        }
+    }
+
+    pub(crate) fn from_u32(v: u32) -> WaitReason {
+        match v {
+            1 => WaitReason::ChanSend,
+            2 => WaitReason::ChanReceive,
+            3 => WaitReason::Select,
+            4 => WaitReason::Sleep,
+            5 => WaitReason::IoWait,
+            6 => WaitReason::WaitGroupWait,
+            7 => WaitReason::Mutex,
+            8 => WaitReason::Join,
+            _ => WaitReason::None,
+        }
+    }
+}
+
+/// Formats every live task of `owned` as Go formats goroutines in a dump.
+pub(crate) fn dump(owned: &OwnedTasks) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    owned.for_each(|h| {
+        let s = h.state.load();
+        let state = if s.is_complete() {
+            "done"
+        } else if s.is_running() {
+            "running"
+        } else if s.is_notified() {
+            "runnable"
+        } else {
+            "waiting"
+        };
+        let reason = WaitReason::from_u32(h.wait_reason.load(std::sync::atomic::Ordering::Relaxed));
+        let _ = write!(out, "goroutine {} [{}", h.id, state);
+        if state == "waiting" && reason != WaitReason::None {
+            let _ = write!(out, ", {}", reason.as_str());
+        }
+        let _ = writeln!(out, "]:\n\tspawned at {}:{}\n", h.spawned_at.file(), h.spawned_at.line());
+    });
+    out
+}

@@ -1,0 +1,534 @@
+//! The task cell: one heap allocation per task holding its header, its
+//! scheduler handle, its future (later its output) and the join waker.
+//!
+//! Everything that touches the cell through a raw pointer lives in this file.
+//! Outside it, a task is seen through typed handles that each own one
+//! reference in the state word: [`Notified`] (in a run queue), [`Task`] (in
+//! the owned list, or a plain reference) and the `JoinHandle`.
+//!
+//! The cell is `#[repr(C)]` with the [`Header`] first, so a `NonNull<Header>`
+//! is also a pointer to the cell; the header's vtable, generated for the
+//! concrete future and scheduler types, gets back to them.
+
+use std::any::Any;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
+use std::panic::{self, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+use super::state::{AfterPoll, StartPoll, State, Wake};
+use super::{Id, JoinError, WaitReason};
+use crate::loom::{AtomicU32, Ordering::Relaxed, UnsafeCell};
+
+/// What a task needs from the runtime that runs it.
+pub(crate) trait Schedule: Send + Sync + Sized + 'static {
+    /// Puts a notified task in a run queue. `yielded` is true when the task
+    /// asked to go to the back of the line (`yield_now`) rather than being
+    /// woken by another task.
+    fn schedule(&self, task: Notified, yielded: bool);
+    /// Removes a completed task from the owned list, returning the list's
+    /// reference if it held one.
+    fn release(&self, task: &Task) -> Option<Task>;
+}
+
+/// Per-type functions reached through the header.
+pub(crate) struct Vtable {
+    poll: unsafe fn(NonNull<Header>),
+    schedule: unsafe fn(NonNull<Header>, bool),
+    dealloc: unsafe fn(NonNull<Header>),
+    try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    drop_join_handle_slow: unsafe fn(NonNull<Header>),
+    shutdown: unsafe fn(NonNull<Header>),
+}
+
+/// The part of a task every handle can read without knowing its types.
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    vtable: &'static Vtable,
+    /// Links of the owned list; guarded by the list shard's mutex.
+    pub(crate) owned_prev: UnsafeCell<Option<NonNull<Header>>>,
+    pub(crate) owned_next: UnsafeCell<Option<NonNull<Header>>>,
+    pub(crate) id: Id,
+    pub(crate) spawned_at: &'static Location<'static>,
+    /// A [`WaitReason`] as a byte; written by the task itself when it parks
+    /// on a gort primitive, read by the goroutine dump. Relaxed: diagnostic.
+    pub(crate) wait_reason: AtomicU32,
+}
+
+// SAFETY: the header's non-Sync fields are the owned-list links, which are
+// only accessed under the owned list's shard mutex (see `owned.rs`).
+unsafe impl Send for Header {}
+// SAFETY: as above.
+unsafe impl Sync for Header {}
+
+impl Header {
+    pub(crate) fn set_wait_reason(&self, r: WaitReason) {
+        self.wait_reason.store(r as u32, Relaxed);
+    }
+}
+
+enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+#[repr(C)]
+struct Cell<F: Future, S> {
+    header: Header,
+    scheduler: S,
+    /// The future, then its output. Accessed by the thread holding `RUNNING`,
+    /// or by the `JoinHandle` after it observed `COMPLETE`, or by the last
+    /// reference in `dealloc`.
+    stage: UnsafeCell<Stage<F>>,
+    /// See invariant 4 in `state.rs`.
+    join_waker: UnsafeCell<Option<Waker>>,
+}
+
+/// Allocates a task. Returns the three handles its three initial references
+/// belong to: the owned-list entry, the run-queue entry and the join handle's
+/// raw pointer.
+#[track_caller]
+pub(crate) fn new_task<F, S>(future: F, scheduler: S, id: Id) -> (Task, Notified, RawTask)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let cell = Box::new(Cell {
+        header: Header {
+            state: State::new(3),
+            vtable: vtable::<F, S>(),
+            owned_prev: UnsafeCell::new(None),
+            owned_next: UnsafeCell::new(None),
+            id,
+            spawned_at: Location::caller(),
+            wait_reason: AtomicU32::new(WaitReason::None as u32),
+        },
+        scheduler,
+        stage: UnsafeCell::new(Stage::Running(future)),
+        join_waker: UnsafeCell::new(None),
+    });
+    // SAFETY: Box::into_raw never returns null; the cell is repr(C) with the
+    // header first, so the cast is a pointer to the header.
+    let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(cell) as *mut Header) };
+    (Task { ptr }, Notified(Task { ptr }), RawTask { ptr })
+}
+
+fn vtable<F: Future + Send + 'static, S: Schedule>() -> &'static Vtable
+where
+    F::Output: Send + 'static,
+{
+    &Vtable {
+        poll: poll::<F, S>,
+        schedule: schedule::<F, S>,
+        dealloc: dealloc::<F, S>,
+        try_read_output: try_read_output::<F, S>,
+        drop_join_handle_slow: drop_join_handle_slow::<F, S>,
+        shutdown: shutdown::<F, S>,
+    }
+}
+
+/// # Safety
+/// `ptr` must point to a live `Cell<F, S>` (the vtable guarantees the types).
+unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
+    // SAFETY: per the function contract; the cell lives while a reference
+    // is held, and the caller holds one.
+    unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
+}
+
+/// Polls the task. The caller hands over one reference (a `Notified`).
+unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    match cell.header.state.start_poll() {
+        StartPoll::Skip => {
+            drop_reference::<F, S>(ptr);
+            return;
+        }
+        StartPoll::Cancel => {
+            cancel_and_complete::<F, S>(ptr);
+            return;
+        }
+        StartPoll::Poll => {}
+    }
+    let waker = ManuallyDrop::new(
+        // SAFETY: the waker borrows the running reference for the duration of
+        // the poll; ManuallyDrop keeps it from decrementing on drop, and
+        // clones take references of their own.
+        unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), waker_vtable::<F, S>())) },
+    );
+    let mut cx = Context::from_waker(&waker);
+    let res = panic::catch_unwind(AssertUnwindSafe(|| {
+        cell.stage.with_mut(|stage| {
+            // SAFETY: we hold RUNNING, so we are the only one touching the
+            // stage; the future is pinned because the cell never moves.
+            match unsafe { &mut *stage } {
+                Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(&mut cx),
+                _ => unreachable!("a running task's stage holds its future"),
+            }
+        })
+    }));
+    match res {
+        Ok(Poll::Pending) => match cell.header.state.after_pending() {
+            AfterPoll::Idle => drop_reference::<F, S>(ptr),
+            AfterPoll::Reschedule => {
+                cell.scheduler.schedule(Notified(Task { ptr }), true);
+            }
+            AfterPoll::Cancel => cancel_and_complete::<F, S>(ptr),
+        },
+        Ok(Poll::Ready(out)) => {
+            // SAFETY: RUNNING held.
+            unsafe { set_stage::<F, S>(cell, Stage::Finished(Ok(out))) };
+            complete::<F, S>(ptr);
+        }
+        Err(payload) => {
+            // SAFETY: RUNNING held. Dropping the panicked future may panic in
+            // turn; that second payload is dropped.
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+                set_stage::<F, S>(cell, Stage::Consumed)
+            }));
+            // SAFETY: RUNNING held.
+            unsafe {
+                set_stage::<F, S>(
+                    cell,
+                    Stage::Finished(Err(JoinError::panic(cell.header.id, payload))),
+                )
+            };
+            complete::<F, S>(ptr);
+        }
+    }
+}
+
+/// # Safety
+/// The caller holds `RUNNING` (or is the last reference).
+unsafe fn set_stage<F: Future, S>(cell: &Cell<F, S>, stage: Stage<F>) {
+    // SAFETY: exclusive access per the contract. The old stage is dropped
+    // here, possibly running the future's destructor.
+    cell.stage.with_mut(|s| unsafe { *s = stage });
+}
+
+/// Drops the future (catching a panicking destructor), stores the
+/// cancellation error and completes. The caller holds `RUNNING` and hands
+/// over one reference.
+fn cancel_and_complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    let id = cell.header.id;
+    // SAFETY: RUNNING held.
+    let res = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+        set_stage::<F, S>(cell, Stage::Consumed)
+    }));
+    let err = match res {
+        Ok(()) => JoinError::cancelled(id),
+        Err(payload) => JoinError::panic(id, payload),
+    };
+    // SAFETY: RUNNING held.
+    unsafe { set_stage::<F, S>(cell, Stage::Finished(Err(err))) };
+    complete::<F, S>(ptr);
+}
+
+/// Sets `COMPLETE`, hands the output to the join handle (or drops it), and
+/// releases the task from the owned list. Consumes the caller's reference.
+fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    let prev = cell.header.state.complete();
+    if !prev.is_join_interested() {
+        // Nobody will read the output: drop it here. We still own the stage:
+        // the JoinHandle is gone and COMPLETE keeps pollers away.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+            // SAFETY: see above.
+            set_stage::<F, S>(cell, Stage::Consumed)
+        }));
+    } else if prev.is_join_waker_set() {
+        // SAFETY: invariant 4: JOIN_WAKER was set when COMPLETE was set, so
+        // the JoinHandle will not write the slot again.
+        cell.join_waker.with(|w| {
+            if let Some(w) = unsafe { &*w } {
+                w.wake_by_ref();
+            }
+        });
+    }
+    let task = Task { ptr };
+    let released = cell.scheduler.release(&task);
+    std::mem::forget(task);
+    let refs = if released.is_some() { 2 } else { 1 };
+    if let Some(t) = released {
+        std::mem::forget(t);
+    }
+    if cell.header.state.ref_dec_n(refs) {
+        // SAFETY: that was the last reference.
+        unsafe { dealloc::<F, S>(ptr) };
+    }
+}
+
+fn drop_reference<F: Future, S>(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds a reference.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    if cell.header.state.ref_dec() {
+        // SAFETY: that was the last reference.
+        unsafe { dealloc::<F, S>(ptr) };
+    }
+}
+
+/// # Safety
+/// No reference to the cell remains.
+unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
+    // SAFETY: the cell came from Box::into_raw in `new_task` with these types.
+    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
+    // A future or output whose destructor panics must not unwind into a
+    // waker's drop or a queue: catch and discard.
+    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(cell)));
+}
+
+unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>, yielded: bool) {
+    // SAFETY: the caller passes a new reference taken by a Wake::Schedule.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    cell.scheduler.schedule(Notified(Task { ptr }), yielded);
+}
+
+/// `JoinHandle::poll`: if complete, moves the output into `*dst`
+/// (a `Poll<Result<F::Output, JoinError>>`); otherwise registers `waker`.
+unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+    // SAFETY: the JoinHandle's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    if can_read_output(&cell.header, &cell.join_waker, waker) {
+        // SAFETY: COMPLETE observed with JOIN_INTEREST held: the stage is
+        // ours (invariant 3 and the completer's Release on the state word).
+        let stage = cell.stage.with_mut(|s| unsafe { std::mem::replace(&mut *s, Stage::Consumed) });
+        let out = match stage {
+            Stage::Finished(out) => out,
+            _ => panic!("JoinHandle polled after completion"),
+        };
+        // SAFETY: the JoinHandle passes a pointer to its output slot of the
+        // right type.
+        unsafe { *(dst as *mut Poll<Result<F::Output, JoinError>>) = Poll::Ready(out) };
+    }
+}
+
+/// The join waker handshake (invariant 4). Returns true when the output can
+/// be read.
+fn can_read_output(header: &Header, slot: &UnsafeCell<Option<Waker>>, waker: &Waker) -> bool {
+    let snap = header.state.load();
+    if snap.is_complete() {
+        return true;
+    }
+    if snap.is_join_waker_set() {
+        // SAFETY: JOIN_WAKER set and not complete: the completer only reads
+        // the slot, so a shared read is fine.
+        let same = slot.with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
+        if same {
+            return false;
+        }
+        if header.state.unset_join_waker().is_err() {
+            return true;
+        }
+    }
+    // SAFETY: JOIN_WAKER clear and not complete: the slot is ours alone.
+    slot.with_mut(|w| unsafe { *w = Some(waker.clone()) });
+    header.state.set_join_waker().is_err()
+}
+
+unsafe fn drop_join_handle_slow<F: Future, S>(ptr: NonNull<Header>) {
+    // SAFETY: the JoinHandle's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    let prev = cell.header.state.drop_join_interest();
+    if prev.is_complete() {
+        // The completer left the output for us: drop it.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+            // SAFETY: COMPLETE observed while we held JOIN_INTEREST.
+            set_stage::<F, S>(cell, Stage::Consumed)
+        }));
+    }
+    drop_reference::<F, S>(ptr);
+}
+
+/// Runtime shutdown: drops the future in place if no one is running it.
+/// Consumes the caller's reference (the owned list's).
+unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    if cell.header.state.shutdown() {
+        // `complete` will try to release from the owned list, which the
+        // caller already did: the list no longer holds a reference, so the
+        // caller's one is the one `cancel_and_complete` consumes.
+        cancel_and_complete::<F, S>(ptr);
+    } else {
+        drop_reference::<F, S>(ptr);
+    }
+}
+
+fn waker_vtable<F: Future, S: Schedule>() -> &'static RawWakerVTable {
+    &RawWakerVTable::new(
+        clone_waker::<F, S>,
+        wake_by_val::<F, S>,
+        wake_by_ref::<F, S>,
+        drop_waker::<F, S>,
+    )
+}
+
+unsafe fn clone_waker<F: Future, S: Schedule>(ptr: *const ()) -> RawWaker {
+    // SAFETY: a waker holds (or borrows) a reference to a live cell.
+    let header = unsafe { &*(ptr as *const Header) };
+    header.state.ref_inc();
+    RawWaker::new(ptr, waker_vtable::<F, S>())
+}
+
+unsafe fn wake_by_ref<F: Future, S: Schedule>(ptr: *const ()) {
+    // SAFETY: a waker holds (or borrows) a reference to a live cell.
+    let header = unsafe { &*(ptr as *const Header) };
+    if header.state.wake() == Wake::Schedule {
+        // SAFETY: `wake` took the new reference the queue will own.
+        unsafe { schedule::<F, S>(NonNull::from(header), false) };
+    }
+}
+
+unsafe fn wake_by_val<F: Future, S: Schedule>(ptr: *const ()) {
+    // SAFETY: as for wake_by_ref; then the waker's own reference is dropped.
+    unsafe { wake_by_ref::<F, S>(ptr) };
+    // SAFETY: `ptr` is non-null: it came from a header reference.
+    drop_reference::<F, S>(unsafe { NonNull::new_unchecked(ptr as *mut Header) });
+}
+
+unsafe fn drop_waker<F: Future, S: Schedule>(ptr: *const ()) {
+    // SAFETY: `ptr` is non-null: it came from a header reference.
+    drop_reference::<F, S>(unsafe { NonNull::new_unchecked(ptr as *mut Header) });
+}
+
+/// A reference to a task that is not otherwise typed: the owned-list entry.
+pub(crate) struct Task {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: a task's future and output are Send (required by `new_task`), and
+// the header is Sync; the reference may move between threads.
+unsafe impl Send for Task {}
+// SAFETY: as above; `&Task` only reads the header.
+unsafe impl Sync for Task {}
+
+impl Task {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: this handle holds a reference.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    pub(crate) fn header_ptr(&self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    /// Rebuilds a handle from a pointer whose reference was leaked with
+    /// [`Task::into_raw`].
+    ///
+    /// # Safety
+    /// `ptr` must come from `into_raw` and be used once.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Task {
+        Task { ptr }
+    }
+
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// Cancels the task in place at shutdown, consuming this reference.
+    pub(crate) fn shutdown(self) {
+        let ptr = self.into_raw();
+        // SAFETY: the vtable matches the cell; the reference is handed over.
+        unsafe { (ptr.as_ref().vtable.shutdown)(ptr) }
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        let header = self.header();
+        if header.state.ref_dec() {
+            // SAFETY: last reference.
+            unsafe { (header.vtable.dealloc)(self.ptr) }
+        }
+    }
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task").field("id", &self.header().id).finish()
+    }
+}
+
+/// A task in a run queue: holds the reference that `NOTIFIED` accounts for.
+#[derive(Debug)]
+pub(crate) struct Notified(Task);
+
+impl Notified {
+    pub(crate) fn header(&self) -> &Header {
+        self.0.header()
+    }
+
+    /// Runs one poll of the task, consuming this reference.
+    pub(crate) fn run(self) {
+        let ptr = self.0.into_raw();
+        // SAFETY: the vtable matches the cell; the reference is handed over.
+        unsafe { (ptr.as_ref().vtable.poll)(ptr) }
+    }
+
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        self.0.into_raw()
+    }
+
+    /// # Safety
+    /// `ptr` must come from [`Notified::into_raw`] and be used once.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Notified {
+        Notified(Task { ptr })
+    }
+}
+
+/// The join handle's untyped reference.
+pub(crate) struct RawTask {
+    ptr: NonNull<Header>,
+}
+
+// SAFETY: see `Task`.
+unsafe impl Send for RawTask {}
+// SAFETY: see `Task`.
+unsafe impl Sync for RawTask {}
+
+impl RawTask {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: this handle holds a reference.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// # Safety
+    /// `dst` must point to a `Poll<Result<T, JoinError>>` where `T` is the
+    /// task's output type.
+    pub(crate) unsafe fn try_read_output(&self, dst: *mut (), waker: &Waker) {
+        // SAFETY: per the contract.
+        unsafe { (self.header().vtable.try_read_output)(self.ptr, dst, waker) }
+    }
+
+    /// Requests cancellation.
+    pub(crate) fn abort(&self) {
+        if self.header().state.cancel() == Wake::Schedule {
+            // SAFETY: `cancel` took the reference the queue will own.
+            unsafe { (self.header().vtable.schedule)(self.ptr, false) }
+        }
+    }
+
+    /// Gives up the join interest and the reference.
+    pub(crate) fn drop_join_handle(self) {
+        let ptr = self.ptr;
+        // SAFETY: the vtable matches the cell; the reference is handed over.
+        unsafe { (ptr.as_ref().vtable.drop_join_handle_slow)(ptr) }
+    }
+}
+
+/// Marker so the typed JoinHandle can carry its output type.
+pub(crate) type OutputMarker<T> = PhantomData<fn() -> T>;
+
+#[allow(dead_code)]
+fn _assert_any_send(_: Box<dyn Any + Send>) {}

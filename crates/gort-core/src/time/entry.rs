@@ -1,0 +1,63 @@
+//! One pending timer, shared between the future that waits on it and the
+//! heap it sits in.
+//!
+//! `state` goes `PENDING -> FIRED` (the heap, when the deadline passes) or
+//! `PENDING -> CANCELLED` (the future, when dropped or reset), exactly once,
+//! by CAS; whoever wins decides. The waker is an `AtomicWaker`, whose own
+//! protocol makes a registration racing a `fire` never lose the wake-up: the
+//! future registers, then re-checks `state`.
+
+use std::sync::Arc;
+use std::task::Waker;
+
+use futures::task::AtomicWaker;
+
+use crate::loom::{AtomicU32, AtomicUsize, Ordering::*};
+
+const PENDING: u32 = 0;
+const FIRED: u32 = 1;
+const CANCELLED: u32 = 2;
+
+pub(crate) struct TimerEntry {
+    state: AtomicU32,
+    waker: AtomicWaker,
+    /// The queue's count of cancelled entries (see `queue.rs`).
+    cancelled: Arc<AtomicUsize>,
+}
+
+impl TimerEntry {
+    pub(crate) fn new(cancelled: Arc<AtomicUsize>) -> TimerEntry {
+        TimerEntry { state: AtomicU32::new(PENDING), waker: AtomicWaker::new(), cancelled }
+    }
+
+    pub(crate) fn register(&self, w: &Waker) {
+        self.waker.register(w);
+    }
+
+    /// Acquire: pairs with the AcqRel CAS in `fire`.
+    pub(crate) fn is_fired(&self) -> bool {
+        self.state.load(Acquire) == FIRED
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.state.load(Relaxed) == CANCELLED
+    }
+
+    /// The heap's side: marks the entry fired and hands back the waker.
+    pub(crate) fn fire(&self) -> Option<Waker> {
+        match self.state.compare_exchange(PENDING, FIRED, AcqRel, Relaxed) {
+            Ok(_) => self.waker.take(),
+            Err(_) => None,
+        }
+    }
+
+    /// The future's side: stops the timer if it has not fired. Returns true
+    /// if this call stopped it.
+    pub(crate) fn cancel(&self) -> bool {
+        let ok = self.state.compare_exchange(PENDING, CANCELLED, AcqRel, Relaxed).is_ok();
+        if ok {
+            self.cancelled.fetch_add(1, Relaxed);
+        }
+        ok
+    }
+}
