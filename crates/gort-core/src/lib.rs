@@ -18,6 +18,9 @@ pub(crate) mod sched;
 mod task;
 pub mod time;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 pub use metrics::Metrics;
 pub use rt::{spawn, yield_now, BuildError, Builder, EnterGuard, Handle, Runtime};
 pub use task::{Id, JoinError, JoinHandle, WaitReason};
@@ -53,7 +56,10 @@ pub mod runtime {
     /// reason and spawn site, in the spirit of Go's `runtime.Stack(buf,
     /// true)`. Empty outside a runtime.
     pub fn dump() -> String {
-        context::with_current(|h| h.map(|h| crate::task::dump(&h.shared.owned)).unwrap_or_default())
+        context::with_current(|h| {
+            h.map(|h| crate::task::dump(&h.shared.owned))
+                .unwrap_or_default()
+        })
     }
 
     /// The id of the P the calling task runs on, or `None` off an M.
@@ -61,4 +67,3 @@ pub mod runtime {
         context::with_worker(|w| w.and_then(|w| w.current_p()).map(|p| p.id))
     }
 }
-

@@ -20,6 +20,11 @@ pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
 
 pub(crate) use std::sync::atomic::Ordering;
 
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::fence;
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::fence;
+
 /// `UnsafeCell` with loom's access tracking where loom runs.
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;

@@ -59,7 +59,11 @@ impl Metrics {
             blocking_threads: 0,
             tasks: s.owned.len(),
             polls: s.allp.iter().map(|p| p.stats.polls.load(Relaxed)).sum(),
-            runnext_hits: s.allp.iter().map(|p| p.stats.runnext_hits.load(Relaxed)).sum(),
+            runnext_hits: s
+                .allp
+                .iter()
+                .map(|p| p.stats.runnext_hits.load(Relaxed))
+                .sum(),
             parks: s.stats.parks.load(Relaxed),
             unparks: s.stats.unparks.load(Relaxed),
         }

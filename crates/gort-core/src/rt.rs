@@ -137,7 +137,11 @@ impl Builder {
             stack_size: self.stack_size,
         };
         tracing::debug!(procs, max_threads, "runtime built");
-        Ok(Runtime { handle: Handle { shared: Arc::new(Shared::new(config)) } })
+        Ok(Runtime {
+            handle: Handle {
+                shared: Arc::new(Shared::new(config)),
+            },
+        })
     }
 }
 
@@ -225,7 +229,8 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        if context::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, &self.handle.shared))) {
+        if context::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, &self.handle.shared)))
+        {
             panic!("a gort Runtime cannot be dropped from inside one of its own tasks");
         }
         self.handle.shared.shutdown();
@@ -234,7 +239,9 @@ impl Drop for Runtime {
 
 impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Runtime").field("procs", &self.handle.shared.procs()).finish()
+        f.debug_struct("Runtime")
+            .field("procs", &self.handle.shared.procs())
+            .finish()
     }
 }
 
@@ -337,7 +344,10 @@ fn block_on<F: IntoFuture>(handle: &Handle, future: F) -> F::Output {
         panic!("block_on called from inside a gort task; use .await instead");
     }
     let _enter = context::enter(handle.clone());
-    let park = Arc::new(ThreadPark { thread: std::thread::current(), notified: AtomicBool::new(false) });
+    let park = Arc::new(ThreadPark {
+        thread: std::thread::current(),
+        notified: AtomicBool::new(false),
+    });
     let waker = Waker::from(park.clone());
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(future.into_future());
@@ -351,12 +361,17 @@ fn block_on<F: IntoFuture>(handle: &Handle, future: F) -> F::Output {
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle").field("procs", &self.shared.procs()).finish()
+        f.debug_struct("Handle")
+            .field("procs", &self.shared.procs())
+            .finish()
     }
 }
 
 impl futures::task::Spawn for Handle {
-    fn spawn_obj(&self, future: futures::task::FutureObj<'static, ()>) -> Result<(), futures::task::SpawnError> {
+    fn spawn_obj(
+        &self,
+        future: futures::task::FutureObj<'static, ()>,
+    ) -> Result<(), futures::task::SpawnError> {
         if self.shared.is_shutdown() {
             return Err(futures::task::SpawnError::shutdown());
         }
@@ -398,9 +413,11 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    context::with_current(|h| match h {
+    context::with_current(|h| {
+        match h {
         Some(h) => h.spawn(future),
         None => panic!("gort::spawn called outside a gort runtime: call it from a task, from inside Runtime::block_on, or from #[gort::main]"),
+    }
     })
 }
 

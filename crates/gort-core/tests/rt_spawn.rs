@@ -42,7 +42,9 @@ fn tasks_spawned_from_tasks_complete() {
         let outer: Vec<_> = (0..100)
             .map(|_| {
                 gort_core::spawn(async {
-                    let inner: Vec<_> = (0..100).map(|j| gort_core::spawn(async move { j })).collect();
+                    let inner: Vec<_> = (0..100)
+                        .map(|j| gort_core::spawn(async move { j }))
+                        .collect();
                     let mut s = 0;
                     for h in inner {
                         s += h.await.unwrap();
@@ -226,7 +228,10 @@ fn futures_spawn_trait() {
     let rt = rt(2);
     let handle = rt.handle().clone();
     let (tx, rx) = futures::channel::oneshot::channel();
-    handle.spawn_with_handle(async move { tx.send(9).unwrap() }).unwrap().forget();
+    handle
+        .spawn_with_handle(async move { tx.send(9).unwrap() })
+        .unwrap()
+        .forget();
     assert_eq!(rt.block_on(rx).unwrap(), 9);
 }
 

@@ -9,7 +9,7 @@
 //! Sequential consistency on both sides means at least one of the two sees
 //! the other, so work is never left with every M parked.
 
-use crate::loom::{lock, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard};
+use crate::loom::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering::*};
 use std::sync::Arc;
 
 /// One M's parking spot (Go's `m.park` note plus `m.nextp`).
@@ -36,7 +36,10 @@ pub(crate) enum Unparked {
 
 impl MPark {
     pub(crate) fn new() -> MPark {
-        MPark { note: Mutex::new(Note::default()), cv: Condvar::new() }
+        MPark {
+            note: Mutex::new(Note::default()),
+            cv: Condvar::new(),
+        }
     }
 
     /// Parks until handed a P or told to exit.
@@ -103,7 +106,10 @@ impl Idle {
     pub(crate) fn new(procs: usize) -> Idle {
         Idle {
             // Every P starts idle; the first wakep hands one out.
-            sched: Mutex::new(Sched { pidle: (0..procs).rev().collect(), midle: Vec::new() }),
+            sched: Mutex::new(Sched {
+                pidle: (0..procs).rev().collect(),
+                midle: Vec::new(),
+            }),
             npidle: AtomicUsize::new(procs),
             nmspinning: AtomicUsize::new(0),
             nmidle: AtomicUsize::new(0),
@@ -114,5 +120,72 @@ impl Idle {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Sched> {
         lock(&self.sched)
+    }
+
+    /// Parking step 1: puts P `p` on the idle list, unless `global_has_work`
+    /// (checked under the lock) says the M should keep it. Returns whether
+    /// the P was released.
+    pub(crate) fn put_p(&self, p: usize, global_has_work: impl FnOnce() -> bool) -> bool {
+        let mut s = self.lock();
+        if global_has_work() {
+            return false;
+        }
+        s.pidle.push(p);
+        self.npidle.fetch_add(1, SeqCst);
+        true
+    }
+
+    /// Parking step 2: this M stops spinning.
+    pub(crate) fn drop_spinning(&self) {
+        let prev = self.nmspinning.fetch_sub(1, SeqCst);
+        debug_assert!(prev > 0, "nmspinning underflow");
+    }
+
+    /// Takes an idle P, if any (Go's `pidleget`).
+    pub(crate) fn take_p(&self) -> Option<usize> {
+        let mut s = self.lock();
+        let p = s.pidle.pop()?;
+        self.npidle.fetch_sub(1, SeqCst);
+        Some(p)
+    }
+
+    /// The decision half of Go's `wakep`, run after publishing work: true if
+    /// the caller must start a spinning M, already counted in `nmspinning`.
+    pub(crate) fn want_spinning_m(&self) -> bool {
+        // SeqCst fence: orders the work the caller just published before the
+        // loads below; pairs with the fence in parking step 3.
+        fence(SeqCst);
+        if self.npidle.load(SeqCst) == 0 || self.nmspinning.load(SeqCst) != 0 {
+            return false;
+        }
+        self.nmspinning
+            .compare_exchange(0, 1, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    /// Shutdown: no M parks from now on, and every parked one exits.
+    pub(crate) fn exit_all(&self) {
+        self.shutdown.store(true, SeqCst);
+        let mut s = self.lock();
+        for m in s.midle.drain(..) {
+            m.unpark_exit();
+        }
+    }
+
+    /// Parking step 5: pushes this M on the idle list and parks it until it
+    /// is handed a P. `None` at shutdown.
+    pub(crate) fn park_m(&self, park: &Arc<MPark>) -> Option<(usize, bool)> {
+        {
+            let mut s = self.lock();
+            if self.shutdown.load(SeqCst) {
+                return None;
+            }
+            s.midle.push(park.clone());
+            self.nmidle.fetch_add(1, Relaxed);
+        }
+        match park.park() {
+            Unparked::P(p, spinning) => Some((p, spinning)),
+            Unparked::Exit => None,
+        }
     }
 }

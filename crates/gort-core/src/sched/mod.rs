@@ -36,7 +36,6 @@ pub(crate) mod idle;
 pub(crate) mod p;
 pub(crate) mod worker;
 
-use std::sync::atomic::fence;
 use std::sync::Arc;
 use std::task::Waker;
 
@@ -87,7 +86,11 @@ impl Shared {
             idle: Idle::new(procs),
             owned: OwnedTasks::new(procs),
             config,
-            timer_sleep: Mutex::new(TimerSleep { sleeping: false, until: NO_TIMER, kicked: false }),
+            timer_sleep: Mutex::new(TimerSleep {
+                sleeping: false,
+                until: NO_TIMER,
+                kicked: false,
+            }),
             timer_cv: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             stats: Stats::default(),
@@ -127,18 +130,9 @@ impl Shared {
     /// Go's `wakep`: start one spinning M if there is an idle P and no M is
     /// already spinning (a spinning M that finds work wakes the next one).
     pub(crate) fn wakep(self: &Arc<Self>) {
-        // SeqCst fence: the work we just published (a queue push) must be
-        // ordered before the loads below, pairing with the fence an M going
-        // idle executes between publishing npidle/nmspinning and re-reading
-        // the queues (worker::Worker::stop).
-        fence(SeqCst);
-        if self.idle.npidle.load(SeqCst) == 0 || self.idle.nmspinning.load(SeqCst) != 0 {
-            return;
+        if self.idle.want_spinning_m() {
+            self.startm(true);
         }
-        if self.idle.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
-            return;
-        }
-        self.startm(true);
     }
 
     /// Go's `startm`: hands an idle P to an idle M (or a new one). With
@@ -188,7 +182,11 @@ impl Shared {
 
     /// The earliest timer over all Ps.
     pub(crate) fn earliest_timer(&self) -> u64 {
-        self.allp.iter().map(|p| p.timers.next_when()).min().unwrap_or(NO_TIMER)
+        self.allp
+            .iter()
+            .map(|p| p.timers.next_when())
+            .min()
+            .unwrap_or(NO_TIMER)
     }
 
     /// Whether any queue holds a task.
@@ -230,16 +228,11 @@ impl Shared {
 
     /// Shutdown, from `Runtime::drop`: stops every M, then drops every task.
     pub(crate) fn shutdown(self: &Arc<Self>) {
-        if self.idle.shutdown.swap(true, SeqCst) {
+        if self.idle.shutdown.load(SeqCst) {
             return;
         }
         tracing::debug!("runtime shutdown");
-        {
-            let mut s = self.idle.lock();
-            for m in s.midle.drain(..) {
-                m.unpark_exit();
-            }
-        }
+        self.idle.exit_all();
         {
             let mut ts = lock(&self.timer_sleep);
             ts.kicked = true;
@@ -286,9 +279,11 @@ pub(crate) fn add_timer(when: u64, waker: &Waker) -> Arc<TimerEntry> {
     if let Some(e) = local {
         return e;
     }
-    context::with_current(|h| match h {
+    context::with_current(|h| {
+        match h {
         Some(h) => h.shared.add_remote_timer(when, waker),
         None => panic!("gort::time futures must be polled inside a gort runtime (none is entered on this thread)"),
+    }
     })
 }
 
@@ -297,9 +292,15 @@ impl Shared {
     /// runtime holding one (in `runnext` when `use_runnext` says so for this
     /// M), else on the global queue; then wakes an M if the task is
     /// stealable.
-    fn push_runnable(self: &Arc<Self>, task: Notified, use_runnext: impl FnOnce(&worker::Worker) -> bool) {
+    fn push_runnable(
+        self: &Arc<Self>,
+        task: Notified,
+        use_runnext: impl FnOnce(&worker::Worker) -> bool,
+    ) {
         let res = context::with_worker(|w| {
-            let here = w.filter(|w| Arc::ptr_eq(&w.shared, self)).and_then(|w| Some((w, w.current_p()?)));
+            let here = w
+                .filter(|w| Arc::ptr_eq(&w.shared, self))
+                .and_then(|w| Some((w, w.current_p()?)));
             match here {
                 Some((w, p)) => {
                     let next = use_runnext(w);

@@ -86,7 +86,9 @@ impl P {
 
     /// Takes ownership: `IDLE -> RUNNING`.
     pub(crate) fn acquire(&self) {
-        let ok = self.status.compare_exchange(PIDLE, PRUNNING, Acquire, Relaxed);
+        let ok = self
+            .status
+            .compare_exchange(PIDLE, PRUNNING, Acquire, Relaxed);
         assert!(ok.is_ok(), "acquirep: P{} is not idle", self.id);
     }
 
@@ -113,7 +115,12 @@ impl P {
     ///
     /// # Safety
     /// The caller holds this P.
-    pub(crate) unsafe fn runqput(&self, task: Notified, next: bool, global: &crossbeam_deque::Injector<Notified>) -> bool {
+    pub(crate) unsafe fn runqput(
+        &self,
+        task: Notified,
+        next: bool,
+        global: &crossbeam_deque::Injector<Notified>,
+    ) -> bool {
         let task = if next {
             let new = task.into_raw().as_ptr();
             // AcqRel: Release publishes the task to a thief's CAS; Acquire
@@ -179,9 +186,16 @@ impl P {
     /// Go's `runqsteal`: takes about half of this P's queue into `dest`
     /// (the thief's queue) and returns one task to run. On the last pass
     /// (`steal_runnext`) an empty queue lets the thief take `runnext`.
-    pub(crate) fn steal_into(&self, dest: &Deque<Notified>, steal_runnext: bool) -> Option<Notified> {
+    pub(crate) fn steal_into(
+        &self,
+        dest: &Deque<Notified>,
+        steal_runnext: bool,
+    ) -> Option<Notified> {
         loop {
-            match self.stealer.steal_batch_with_limit_and_pop(dest, LOCAL_QUEUE_CAP / 2) {
+            match self
+                .stealer
+                .steal_batch_with_limit_and_pop(dest, LOCAL_QUEUE_CAP / 2)
+            {
                 Steal::Success(t) => return Some(t),
                 Steal::Retry => continue,
                 Steal::Empty => break,
@@ -194,21 +208,14 @@ impl P {
         if next.is_null() {
             return None;
         }
-        if self.in_poll.load(Relaxed) {
-            // Go sleeps ~3 µs here so that a P about to take its own runnext
-            // (the task was just readied and the current poll is finishing)
-            // gets it first. We spin instead: a sleep of 3 µs is ~50 µs
-            // with Linux's default timer slack.
-            let start = std::time::Instant::now();
-            while start.elapsed() < std::time::Duration::from_micros(3) {
-                if self.runnext.load(Relaxed) != next {
-                    return None;
-                }
-                std::hint::spin_loop();
-            }
+        if self.in_poll.load(Relaxed) && !backoff_for_runnext(&self.runnext, next) {
+            return None;
         }
         // Acquire on success: takes ownership of the task the owner published.
-        match self.runnext.compare_exchange(next, ptr::null_mut(), Acquire, Relaxed) {
+        match self
+            .runnext
+            .compare_exchange(next, ptr::null_mut(), Acquire, Relaxed)
+        {
             // SAFETY: we removed the reference from runnext: it is ours.
             Ok(t) => Some(unsafe { Notified::from_raw(NonNull::new_unchecked(t)) }),
             Err(_) => None,
@@ -246,4 +253,28 @@ impl Drop for P {
         // SAFETY: &mut self: no M holds the P.
         unsafe { self.drain() }
     }
+}
+
+/// Go sleeps ~3 µs before stealing `runnext` from a P that is running, so
+/// that its owner, about to finish the current poll, gets it first. We spin
+/// instead: a 3 µs sleep is ~50 µs with Linux's default timer slack. Returns
+/// false if the owner took the task meanwhile.
+#[cfg(not(loom))]
+fn backoff_for_runnext(slot: &AtomicPtr<Header>, seen: *mut Header) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_micros(3) {
+        if slot.load(Relaxed) != seen {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+    true
+}
+
+/// Under loom the back-off is one yield: the model explores every
+/// interleaving anyway.
+#[cfg(loom)]
+fn backoff_for_runnext(slot: &AtomicPtr<Header>, seen: *mut Header) -> bool {
+    loom::thread::yield_now();
+    slot.load(Relaxed) == seen
 }

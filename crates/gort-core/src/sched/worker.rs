@@ -40,15 +40,15 @@
 //! 5. Otherwise push this M on `midle` and park on its note until `startm`
 //!    hands it a P (or shutdown).
 
+use crate::loom::fence;
 use std::cell::Cell;
 use std::io;
-use std::sync::atomic::fence;
 use std::sync::Arc;
 
 use crossbeam_deque::Steal;
 
 use super::context;
-use super::idle::{MPark, Unparked};
+use super::idle::MPark;
 use super::p::P;
 use super::Shared;
 use crate::loom::{lock, Ordering::*};
@@ -78,7 +78,11 @@ pub(crate) struct Worker {
 }
 
 /// Starts an M; with `start`, it begins holding that P (spinning or not).
-pub(crate) fn spawn_m(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) -> io::Result<()> {
+pub(crate) fn spawn_m(
+    shared: Arc<Shared>,
+    n: usize,
+    start: Option<(usize, bool)>,
+) -> io::Result<()> {
     let mut b = std::thread::Builder::new().name(format!("{}-{}", shared.config.thread_name, n));
     if let Some(size) = shared.config.stack_size {
         b = b.stack_size(size);
@@ -88,7 +92,8 @@ pub(crate) fn spawn_m(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)
         // A panic here is a bug in the scheduler (task panics are caught in
         // `task::raw`): a P would be lost and the program would hang, so
         // fail loudly instead, as Go's `fatal error` does.
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m_main(s2, n, start))).is_err() {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m_main(s2, n, start))).is_err()
+        {
             eprintln!("fatal error: gort M{n} panicked in the scheduler");
             std::process::abort();
         }
@@ -108,7 +113,9 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
     };
     let _worker = context::set_worker(&w);
-    let _enter = context::enter(Handle { shared: shared.clone() });
+    let _enter = context::enter(Handle {
+        shared: shared.clone(),
+    });
     let _span = tracing::trace_span!("gort-m", m = n).entered();
     match start {
         Some((p, spinning)) => w.acquirep(p, spinning),
@@ -179,7 +186,9 @@ impl Worker {
         self.in_poll.set(false);
         p.in_poll.store(false, Relaxed);
         // Owner-only counter: a plain load and store, no read-modify-write.
-        p.stats.polls.store(p.stats.polls.load(Relaxed) + 1, Relaxed);
+        p.stats
+            .polls
+            .store(p.stats.polls.load(Relaxed) + 1, Relaxed);
     }
 
     /// Go's `resetspinning`.
@@ -215,7 +224,13 @@ impl Worker {
             // 3. Local.
             let streak = p.runnext_streak.load(Relaxed);
             // SAFETY: this M holds P.
-            let got = unsafe { if streak >= MAX_RUNNEXT_STREAK { p.runqget_fair() } else { p.runqget() } };
+            let got = unsafe {
+                if streak >= MAX_RUNNEXT_STREAK {
+                    p.runqget_fair()
+                } else {
+                    p.runqget()
+                }
+            };
             if let Some((t, from_next)) = got {
                 if from_next {
                     p.runnext_streak.store(streak + 1, Relaxed);
@@ -309,22 +324,18 @@ impl Worker {
     fn stop(&self) -> bool {
         let shared = &*self.shared;
         let pid = self.p.get().expect("stop without a P");
-        // Step 1.
-        {
-            let mut s = shared.idle.lock();
-            if !shared.inject.is_empty() {
-                return true;
-            }
-            self.p.set(None);
-            shared.allp[pid].release();
-            s.pidle.push(pid);
-            shared.idle.npidle.fetch_add(1, SeqCst);
+        // Step 1. The status goes idle before the P is visible on pidle,
+        // where another M may take and acquire it at once.
+        shared.allp[pid].release();
+        if !shared.idle.put_p(pid, || !shared.inject.is_empty()) {
+            shared.allp[pid].acquire();
+            return true;
         }
+        self.p.set(None);
         // Step 2.
         let was_spinning = self.spinning.replace(false);
         if was_spinning {
-            let prev = shared.idle.nmspinning.fetch_sub(1, SeqCst);
-            debug_assert!(prev > 0, "nmspinning underflow");
+            shared.idle.drop_spinning();
         }
         loop {
             // Step 3.
@@ -378,15 +389,11 @@ impl Worker {
 
     /// Takes an idle P if one is left. Returns whether it did.
     fn try_idle_p(&self, spinning: bool) -> bool {
-        let shared = &*self.shared;
-        let mut s = shared.idle.lock();
-        let Some(p) = s.pidle.pop() else {
+        let Some(p) = self.shared.idle.take_p() else {
             return false;
         };
-        shared.idle.npidle.fetch_sub(1, SeqCst);
-        drop(s);
         if spinning {
-            shared.idle.nmspinning.fetch_add(1, SeqCst);
+            self.shared.idle.nmspinning.fetch_add(1, SeqCst);
         }
         self.acquirep(p, spinning);
         true
@@ -395,24 +402,15 @@ impl Worker {
     /// Go's `stopm`: parks on `midle` until handed a P. Returns false at
     /// shutdown.
     fn stopm(&self) -> bool {
-        let shared = &*self.shared;
-        {
-            let mut s = shared.idle.lock();
-            if shared.is_shutdown() {
-                return false;
-            }
-            s.midle.push(self.park.clone());
-            shared.idle.nmidle.fetch_add(1, Relaxed);
-        }
-        shared.stats.parks.fetch_add(1, Relaxed);
+        self.shared.stats.parks.fetch_add(1, Relaxed);
         tracing::trace!("M parks");
-        match self.park.park() {
-            Unparked::P(p, spinning) => {
+        match self.shared.idle.park_m(&self.park) {
+            Some((p, spinning)) => {
                 tracing::trace!(p, spinning, "M unparked");
                 self.acquirep(p, spinning);
                 true
             }
-            Unparked::Exit => false,
+            None => false,
         }
     }
 }

@@ -38,11 +38,16 @@ pub struct JoinHandle<T> {
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(raw: RawTask) -> JoinHandle<T> {
-        JoinHandle { raw: Some(raw), _out: std::marker::PhantomData }
+        JoinHandle {
+            raw: Some(raw),
+            _out: std::marker::PhantomData,
+        }
     }
 
     fn raw(&self) -> &RawTask {
-        self.raw.as_ref().expect("JoinHandle used after it was consumed")
+        self.raw
+            .as_ref()
+            .expect("JoinHandle used after it was consumed")
     }
 
     /// Asks the task to stop: its future is dropped the next time a worker
@@ -72,7 +77,10 @@ impl<T> Future for JoinHandle<T> {
         let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
         // SAFETY: `out` has the task's output type: a JoinHandle<T> is only
         // made by `spawn` for a future whose output is T.
-        unsafe { self.raw().try_read_output(&mut out as *mut _ as *mut (), cx.waker()) };
+        unsafe {
+            self.raw()
+                .try_read_output(&mut out as *mut _ as *mut (), cx.waker())
+        };
         out
     }
 }
@@ -87,7 +95,9 @@ impl<T> Drop for JoinHandle<T> {
 
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
+        f.debug_struct("JoinHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 
@@ -105,11 +115,17 @@ pub struct JoinError {
 
 impl JoinError {
     pub(crate) fn cancelled(id: Id) -> JoinError {
-        JoinError { id, repr: Repr::Cancelled }
+        JoinError {
+            id,
+            repr: Repr::Cancelled,
+        }
     }
 
     pub(crate) fn panic(id: Id, payload: Box<dyn Any + Send + 'static>) -> JoinError {
-        JoinError { id, repr: Repr::Panic(std::sync::Mutex::new(payload)) }
+        JoinError {
+            id,
+            repr: Repr::Panic(std::sync::Mutex::new(payload)),
+        }
     }
 
     /// The task was aborted, or its runtime shut down before it finished.
@@ -142,7 +158,9 @@ impl JoinError {
 }
 
 fn panic_message(p: &(dyn Any + Send)) -> Option<&str> {
-    p.downcast_ref::<&'static str>().copied().or_else(|| p.downcast_ref::<String>().map(|s| s.as_str()))
+    p.downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(|s| s.as_str()))
 }
 
 impl fmt::Display for JoinError {

@@ -21,6 +21,8 @@ mod join;
 mod owned;
 mod raw;
 mod state;
+#[cfg(all(test, not(loom)))]
+mod tests;
 
 pub use join::{JoinError, JoinHandle};
 pub(crate) use owned::OwnedTasks;
@@ -133,7 +135,12 @@ pub(crate) fn dump(owned: &OwnedTasks) -> String {
         if state == "waiting" && reason != WaitReason::None {
             let _ = write!(out, ", {}", reason.as_str());
         }
-        let _ = writeln!(out, "]:\n\tspawned at {}:{}\n", h.spawned_at.file(), h.spawned_at.line());
+        let _ = writeln!(
+            out,
+            "]:\n\tspawned at {}:{}\n",
+            h.spawned_at.file(),
+            h.spawned_at.line()
+        );
     });
     out
 }

@@ -32,8 +32,19 @@ pub(crate) struct OwnedTasks {
 impl OwnedTasks {
     pub(crate) fn new(procs: usize) -> OwnedTasks {
         let n = (procs * 4).next_power_of_two().clamp(4, 64);
-        let shards = (0..n).map(|_| Mutex::new(Shard { head: None, closed: false })).collect();
-        OwnedTasks { shards, mask: n - 1, len: AtomicUsize::new(0) }
+        let shards = (0..n)
+            .map(|_| {
+                Mutex::new(Shard {
+                    head: None,
+                    closed: false,
+                })
+            })
+            .collect();
+        OwnedTasks {
+            shards,
+            mask: n - 1,
+            len: AtomicUsize::new(0),
+        }
     }
 
     fn shard(&self, h: &Header) -> &Mutex<Shard> {

@@ -160,7 +160,12 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         // SAFETY: the waker borrows the running reference for the duration of
         // the poll; ManuallyDrop keeps it from decrementing on drop, and
         // clones take references of their own.
-        unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), waker_vtable::<F, S>())) },
+        unsafe {
+            Waker::from_raw(RawWaker::new(
+                ptr.as_ptr() as *const (),
+                waker_vtable::<F, S>(),
+            ))
+        },
     );
     let mut cx = Context::from_waker(&waker);
     let res = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -300,7 +305,9 @@ unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), wake
     if can_read_output(&cell.header, &cell.join_waker, waker) {
         // SAFETY: COMPLETE observed with JOIN_INTEREST held: the stage is
         // ours (invariant 3 and the completer's Release on the state word).
-        let stage = cell.stage.with_mut(|s| unsafe { std::mem::replace(&mut *s, Stage::Consumed) });
+        let stage = cell
+            .stage
+            .with_mut(|s| unsafe { std::mem::replace(&mut *s, Stage::Consumed) });
         let out = match stage {
             Stage::Finished(out) => out,
             _ => panic!("JoinHandle polled after completion"),
@@ -383,8 +390,10 @@ unsafe fn wake_by_ref<F: Future, S: Schedule>(ptr: *const ()) {
     // SAFETY: a waker holds (or borrows) a reference to a live cell.
     let header = unsafe { &*(ptr as *const Header) };
     if header.state.wake() == Wake::Schedule {
-        // SAFETY: `wake` took the new reference the queue will own.
-        unsafe { schedule::<F, S>(NonNull::from(header), false) };
+        // SAFETY: `wake` took the new reference the queue will own. The
+        // pointer is the waker's own (not one derived from `header`), so it
+        // keeps its provenance over the whole cell.
+        unsafe { schedule::<F, S>(NonNull::new_unchecked(ptr as *mut Header), false) };
     }
 }
 
@@ -456,7 +465,9 @@ impl Drop for Task {
 
 impl std::fmt::Debug for Task {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Task").field("id", &self.header().id).finish()
+        f.debug_struct("Task")
+            .field("id", &self.header().id)
+            .finish()
     }
 }
 

@@ -161,14 +161,21 @@ impl State {
     /// queue's reference, which becomes the running reference.
     pub(crate) fn start_poll(&self) -> StartPoll {
         self.update(|s| {
-            debug_assert!(s.is_notified() || s.is_complete(), "polled without notification: {s:?}");
+            debug_assert!(
+                s.is_notified() || s.is_complete(),
+                "polled without notification: {s:?}"
+            );
             if s.is_complete() || s.is_running() {
                 // Complete: a shutdown cancelled it while this reference sat in
                 // a queue. Running: impossible by invariant 2, but harmless.
                 return (None, StartPoll::Skip);
             }
             let next = (s.0 | RUNNING) & !NOTIFIED;
-            let what = if s.is_cancelled() { StartPoll::Cancel } else { StartPoll::Poll };
+            let what = if s.is_cancelled() {
+                StartPoll::Cancel
+            } else {
+                StartPoll::Poll
+            };
             (Some(next), what)
         })
         .1
@@ -197,7 +204,10 @@ impl State {
     /// sets `COMPLETE`, clears `RUNNING`. Returns the state before.
     pub(crate) fn complete(&self) -> Snapshot {
         let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE, AcqRel));
-        debug_assert!(prev.is_running() && !prev.is_complete(), "complete: {prev:?}");
+        debug_assert!(
+            prev.is_running() && !prev.is_complete(),
+            "complete: {prev:?}"
+        );
         prev
     }
 

@@ -32,7 +32,14 @@ pub(crate) struct Alarm {
 
 impl Alarm {
     pub(crate) fn new(first: Instant, period: Option<Duration>) -> Alarm {
-        Alarm { state: Mutex::new(State { next: Some(first), period, generation: 0, waiters: Vec::new() }) }
+        Alarm {
+            state: Mutex::new(State {
+                next: Some(first),
+                period,
+                generation: 0,
+                waiters: Vec::new(),
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -131,7 +138,13 @@ mod tests {
         let t0 = Instant::now();
         let p = Duration::from_millis(10);
         assert_eq!(next_tick(t0, p, t0), t0 + p);
-        assert_eq!(next_tick(t0, p, t0 + Duration::from_millis(35)), t0 + Duration::from_millis(40));
-        assert_eq!(next_tick(t0, p, t0 + Duration::from_millis(10)), t0 + Duration::from_millis(20));
+        assert_eq!(
+            next_tick(t0, p, t0 + Duration::from_millis(35)),
+            t0 + Duration::from_millis(40)
+        );
+        assert_eq!(
+            next_tick(t0, p, t0 + Duration::from_millis(10)),
+            t0 + Duration::from_millis(20)
+        );
     }
 }

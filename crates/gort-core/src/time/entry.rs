@@ -27,7 +27,11 @@ pub(crate) struct TimerEntry {
 
 impl TimerEntry {
     pub(crate) fn new(cancelled: Arc<AtomicUsize>) -> TimerEntry {
-        TimerEntry { state: AtomicU32::new(PENDING), waker: AtomicWaker::new(), cancelled }
+        TimerEntry {
+            state: AtomicU32::new(PENDING),
+            waker: AtomicWaker::new(),
+            cancelled,
+        }
     }
 
     pub(crate) fn register(&self, w: &Waker) {
@@ -54,7 +58,10 @@ impl TimerEntry {
     /// The future's side: stops the timer if it has not fired. Returns true
     /// if this call stopped it.
     pub(crate) fn cancel(&self) -> bool {
-        let ok = self.state.compare_exchange(PENDING, CANCELLED, AcqRel, Relaxed).is_ok();
+        let ok = self
+            .state
+            .compare_exchange(PENDING, CANCELLED, AcqRel, Relaxed)
+            .is_ok();
         if ok {
             self.cancelled.fetch_add(1, Relaxed);
         }

@@ -39,7 +39,8 @@ fn epoch() -> Instant {
 /// `t` as nanoseconds since the epoch (0 for instants before it).
 pub(crate) fn nanos_of(t: Instant) -> u64 {
     let e = epoch();
-    t.checked_duration_since(e).map_or(0, |d| d.as_nanos().min(u64::MAX as u128 - 1) as u64)
+    t.checked_duration_since(e)
+        .map_or(0, |d| d.as_nanos().min(u64::MAX as u128 - 1) as u64)
 }
 
 /// The current time as nanoseconds since the epoch.

@@ -9,8 +9,8 @@
 //! are deleted lazily, as in Go: they stay in the heap, counted, until they
 //! reach the top or until they are half the heap, when it is rebuilt.
 
-use std::collections::BinaryHeap;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::task::Waker;
 
@@ -61,7 +61,10 @@ pub(crate) struct TimerQueue {
 impl TimerQueue {
     pub(crate) fn new() -> TimerQueue {
         TimerQueue {
-            heap: Mutex::new(Heap { items: BinaryHeap::new(), seq: 0 }),
+            heap: Mutex::new(Heap {
+                items: BinaryHeap::new(),
+                seq: 0,
+            }),
             next_when: AtomicU64::new(NO_TIMER),
             cancelled: Arc::new(AtomicUsize::new(0)),
         }
@@ -87,7 +90,11 @@ impl TimerQueue {
             h.items.retain(|Reverse(i)| !i.entry.is_cancelled());
             // Entries cancelled while we retain may or may not have been
             // removed; recount exactly under the lock.
-            let still = h.items.iter().filter(|Reverse(i)| i.entry.is_cancelled()).count();
+            let still = h
+                .items
+                .iter()
+                .filter(|Reverse(i)| i.entry.is_cancelled())
+                .count();
             self.cancelled.store(still, Relaxed);
         }
         let seq = h.seq;

@@ -31,7 +31,9 @@ use crate::task::WaitReason;
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = Instant::now().checked_add(duration).unwrap_or_else(far_future);
+    let deadline = Instant::now()
+        .checked_add(duration)
+        .unwrap_or_else(far_future);
     Sleep::new(deadline)
 }
 
@@ -59,13 +61,18 @@ pub struct Sleep {
 
 impl std::fmt::Debug for TimerEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TimerEntry").field("fired", &self.is_fired()).finish()
+        f.debug_struct("TimerEntry")
+            .field("fired", &self.is_fired())
+            .finish()
     }
 }
 
 impl Sleep {
     pub(crate) fn new(deadline: Instant) -> Sleep {
-        Sleep { deadline, entry: None }
+        Sleep {
+            deadline,
+            entry: None,
+        }
     }
 
     /// The instant this sleep completes at.

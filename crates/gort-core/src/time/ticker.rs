@@ -43,7 +43,9 @@ impl Ticker {
     /// If `period` is zero, as Go's `NewTicker` panics on a non-positive one.
     pub fn new(period: Duration) -> Ticker {
         assert!(!period.is_zero(), "non-positive interval for Ticker::new");
-        Ticker { alarm: Alarm::new(Instant::now() + period, Some(period)) }
+        Ticker {
+            alarm: Alarm::new(Instant::now() + period, Some(period)),
+        }
     }
 
     /// Waits for the next tick and returns the time it was delivered, or

@@ -36,7 +36,9 @@ pub struct Timer {
 impl Timer {
     /// A timer that fires `d` from now.
     pub fn new(d: Duration) -> Timer {
-        Timer { alarm: Alarm::new(Instant::now() + d, None) }
+        Timer {
+            alarm: Alarm::new(Instant::now() + d, None),
+        }
     }
 
     /// Waits for the timer and returns the time it was delivered, or `None`

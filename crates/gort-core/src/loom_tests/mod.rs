@@ -1,0 +1,13 @@
+//! Loom models of gort-core's lock-free protocols. Run with
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p gort-core --release --lib loom_`.
+//!
+//! - `loom_task`: the task state word (wake racing poll, abort racing wake,
+//!   join-handle drop racing completion, join waker hand-shake).
+//! - `loom_runnext`: `runnext` put/take by the owner racing a thief.
+//! - `loom_park`: an M parking racing a submitter's `wakep` (no lost
+//!   wake-up).
+
+mod loom_park;
+mod loom_runnext;
+mod loom_task;
+mod support;

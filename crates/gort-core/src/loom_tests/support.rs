@@ -1,0 +1,91 @@
+//! A scheduler that only queues, for models that drive tasks by hand.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::{Arc, Mutex};
+
+use crate::task::{Notified, Schedule, Task};
+
+#[derive(Default)]
+pub(super) struct Queue {
+    q: Mutex<VecDeque<Notified>>,
+}
+
+impl Queue {
+    pub(super) fn pop(&self) -> Option<Notified> {
+        self.q.lock().unwrap().pop_front()
+    }
+
+    /// Polls every queued task until the queue is empty.
+    pub(super) fn drain(&self) {
+        while let Some(t) = self.pop() {
+            t.run();
+        }
+    }
+}
+
+impl Schedule for std::sync::Arc<Queue> {
+    fn schedule(&self, task: Notified, _yielded: bool) {
+        self.q.lock().unwrap().push_back(task);
+    }
+
+    fn release(&self, _task: &Task) -> Option<Task> {
+        None
+    }
+}
+
+/// A future that is pending until `wakes` wake-ups were delivered through
+/// the waker it stored, then yields `out`.
+pub(super) struct Gate {
+    pub(super) slot: Arc<Mutex<Option<Waker>>>,
+    pub(super) open: Arc<AtomicUsize>,
+    pub(super) out: Counted,
+}
+
+impl Future for Gate {
+    type Output = Counted;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Counted> {
+        if self.open.load(SeqCst) > 0 {
+            return Poll::Ready(std::mem::replace(&mut self.out, Counted::none()));
+        }
+        *self.slot.lock().unwrap() = Some(cx.waker().clone());
+        if self.open.load(SeqCst) > 0 {
+            return Poll::Ready(std::mem::replace(&mut self.out, Counted::none()));
+        }
+        Poll::Pending
+    }
+}
+
+/// A value that counts its drops, to check an output is dropped exactly once.
+pub(super) struct Counted(pub(super) Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>);
+
+impl Counted {
+    pub(super) fn none() -> Counted {
+        Counted(None)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        if let Some(c) = &self.0 {
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// A waker that counts its wake-ups.
+pub(super) fn counting_waker() -> (Waker, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    struct W(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl std::task::Wake for W {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let c = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    (Waker::from(std::sync::Arc::new(W(c.clone()))), c)
+}
