@@ -307,8 +307,22 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_at(future, std::panic::Location::caller())
+    }
+
+    /// `spawn` with the spawn site given explicitly, for callers that are
+    /// themselves `#[track_caller]` but reach here through a closure.
+    pub(crate) fn spawn_at<F>(
+        &self,
+        future: F,
+        at: &'static std::panic::Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let id = Id::next();
-        let (task, notified, raw) = new_task(future, self.shared.clone(), id);
+        let (task, notified, raw) = new_task(future, self.shared.clone(), id, at);
         let join = JoinHandle::new(raw);
         if let Err(task) = self.shared.owned.insert(task) {
             drop(notified);
@@ -413,11 +427,13 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    context::with_current(|h| {
-        match h {
-        Some(h) => h.spawn(future),
-        None => panic!("gort::spawn called outside a gort runtime: call it from a task, from inside Runtime::block_on, or from #[gort::main]"),
-    }
+    let at = std::panic::Location::caller();
+    context::with_current(|h| match h {
+        Some(h) => h.spawn_at(future, at),
+        None => panic!(
+            "gort::spawn called outside a gort runtime: call it from a task, \
+             from inside Runtime::block_on, or from #[gort::main]"
+        ),
     })
 }
 

@@ -8,7 +8,7 @@ use crate::sched::p::P;
 use crate::task::{new_task, Id, Notified};
 
 fn task(q: &std::sync::Arc<Queue>, id: u64) -> (crate::task::Task, Notified) {
-    let (t, n, raw) = new_task(async {}, q.clone(), Id(id));
+    let (t, n, raw) = new_task(async {}, q.clone(), Id(id), std::panic::Location::caller());
     drop(crate::task::JoinHandle::<()>::new(raw));
     (t, n)
 }

@@ -28,7 +28,7 @@ fn gate_task(
         open: open.clone(),
         out: Counted(Some(dropped.clone())),
     };
-    let (task, notified, raw) = new_task(fut, q.clone(), Id(1));
+    let (task, notified, raw) = new_task(fut, q.clone(), Id(1), std::panic::Location::caller());
     notified.run(); // first poll: stores the waker, pending
     (task, JoinHandle::new(raw), slot, open)
 }

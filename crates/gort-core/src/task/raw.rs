@@ -92,8 +92,12 @@ struct Cell<F: Future, S> {
 /// Allocates a task. Returns the three handles its three initial references
 /// belong to: the owned-list entry, the run-queue entry and the join handle's
 /// raw pointer.
-#[track_caller]
-pub(crate) fn new_task<F, S>(future: F, scheduler: S, id: Id) -> (Task, Notified, RawTask)
+pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    id: Id,
+    spawned_at: &'static Location<'static>,
+) -> (Task, Notified, RawTask)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
@@ -106,7 +110,7 @@ where
             owned_prev: UnsafeCell::new(None),
             owned_next: UnsafeCell::new(None),
             id,
-            spawned_at: Location::caller(),
+            spawned_at,
             wait_reason: AtomicU32::new(WaitReason::None as u32),
         },
         scheduler,

@@ -77,7 +77,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let (task, notified, raw) = new_task(f, q.clone(), Id::next());
+    let (task, notified, raw) = new_task(f, q.clone(), Id::next(), std::panic::Location::caller());
     q.schedule(notified, false);
     (task, JoinHandle::new(raw))
 }

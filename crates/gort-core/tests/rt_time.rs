@@ -1,0 +1,207 @@
+//! Timers: sleep, timeout, Ticker, Timer, and many timers at once.
+//!
+//! Only lower bounds on elapsed time are asserted (a sleep never ends
+//! early); upper bounds would depend on the machine's load.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gort_core::time::{sleep, sleep_until, timeout, Ticker, Timer};
+use gort_core::{Builder, Runtime};
+
+fn rt(procs: usize) -> Runtime {
+    Builder::new().procs(procs).build().unwrap()
+}
+
+#[test]
+fn sleep_never_ends_early() {
+    let rt = rt(2);
+    rt.block_on(async {
+        for ms in [0u64, 1, 3, 10] {
+            let t0 = Instant::now();
+            sleep(Duration::from_millis(ms)).await;
+            assert!(t0.elapsed() >= Duration::from_millis(ms));
+        }
+        let deadline = Instant::now() + Duration::from_millis(4);
+        sleep_until(deadline).await;
+        assert!(Instant::now() >= deadline);
+    });
+}
+
+#[test]
+fn sleeps_in_tasks_and_in_block_on_both_fire() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let hs: Vec<_> = (0..50u64)
+            .map(|i| {
+                gort_core::spawn(async move {
+                    let t0 = Instant::now();
+                    sleep(Duration::from_millis(i % 7)).await;
+                    assert!(t0.elapsed() >= Duration::from_millis(i % 7));
+                    i
+                })
+            })
+            .collect();
+        sleep(Duration::from_millis(2)).await;
+        let mut s = 0;
+        for h in hs {
+            s += h.await.unwrap();
+        }
+        assert_eq!(s, (0..50).sum());
+    });
+}
+
+#[test]
+fn a_hundred_thousand_timers_all_fire_in_deadline_order_per_task() {
+    let rt = rt(2);
+    let fired = Arc::new(AtomicUsize::new(0));
+    let f = fired.clone();
+    rt.block_on(async move {
+        let hs: Vec<_> = (0..100_000u64)
+            .map(|i| {
+                let f = f.clone();
+                gort_core::spawn(async move {
+                    let d = Duration::from_millis(1 + i % 20);
+                    let t0 = Instant::now();
+                    sleep(d).await;
+                    assert!(t0.elapsed() >= d);
+                    f.fetch_add(1, SeqCst);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+    assert_eq!(fired.load(SeqCst), 100_000);
+}
+
+#[test]
+fn dropped_sleeps_do_not_fire_or_leak() {
+    let rt = rt(1);
+    rt.block_on(async {
+        for _ in 0..10_000 {
+            let r = timeout(Duration::from_secs(60), async { 1 }).await;
+            assert_eq!(r, Ok(1));
+        }
+        // The stopped timers are deleted lazily; a short sleep still works.
+        sleep(Duration::from_millis(1)).await;
+    });
+}
+
+#[test]
+fn timeout_elapses_and_passes_through() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let t0 = Instant::now();
+        let r = timeout(Duration::from_millis(10), std::future::pending::<()>()).await;
+        assert!(r.is_err());
+        assert!(t0.elapsed() >= Duration::from_millis(10));
+        assert_eq!(r.unwrap_err().to_string(), "deadline has elapsed");
+        let r = timeout(Duration::ZERO, async { 3 }).await;
+        assert_eq!(r, Ok(3), "a ready future wins even against a zero timeout");
+    });
+}
+
+#[test]
+fn ticker_ticks_at_least_a_period_apart_and_stops() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let p = Duration::from_millis(3);
+        let t = Ticker::new(p);
+        let start = Instant::now();
+        let mut last = start;
+        for _ in 0..5 {
+            let at = t.recv().await.unwrap();
+            assert!(at >= last);
+            last = at;
+        }
+        assert!(start.elapsed() >= p * 5);
+        t.reset(Duration::from_millis(1));
+        assert!(t.recv().await.is_some());
+        t.stop();
+        assert_eq!(t.recv().await, None);
+    });
+}
+
+#[test]
+fn ticker_stop_wakes_a_waiting_receiver() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let t = Arc::new(Ticker::new(Duration::from_secs(3600)));
+        let t2 = t.clone();
+        let h = gort_core::spawn(async move { t2.recv().await });
+        sleep(Duration::from_millis(2)).await;
+        t.stop();
+        assert_eq!(h.await.unwrap(), None);
+    });
+}
+
+#[test]
+fn ticker_each_tick_goes_to_one_receiver() {
+    let rt = rt(2);
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    rt.block_on(async move {
+        let t = Arc::new(Ticker::new(Duration::from_millis(2)));
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let (t, g) = (t.clone(), g.clone());
+                gort_core::spawn(async move {
+                    while t.recv().await.is_some() {
+                        g.fetch_add(1, SeqCst);
+                    }
+                })
+            })
+            .collect();
+        sleep(Duration::from_millis(21)).await;
+        t.stop();
+        for h in hs {
+            h.await.unwrap();
+        }
+    });
+    // 21 ms of 2 ms ticks: at most 10 ticks, however many receivers.
+    let n = got.load(SeqCst);
+    assert!(n <= 10, "{n} ticks delivered in 21 ms at a 2 ms period");
+}
+
+#[test]
+fn timer_go_1_23_semantics() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let t = Timer::new(Duration::from_millis(2));
+        let t0 = Instant::now();
+        assert!(t.recv().await.is_some());
+        assert!(t0.elapsed() >= Duration::from_millis(2));
+        assert!(!t.stop(), "stop after delivery reports false");
+        assert_eq!(t.recv().await, None, "nothing more to receive");
+        assert!(!t.reset(Duration::from_millis(1)), "was not armed");
+        assert!(t.recv().await.is_some(), "reset re-arms");
+        // Stop before firing: no stale value afterwards.
+        let t = Timer::new(Duration::from_millis(1));
+        sleep(Duration::from_millis(3)).await; // fired but not received
+        assert!(t.stop(), "an undelivered value counts as armed (Go 1.23)");
+        assert_eq!(t.recv().await, None);
+    });
+}
+
+#[test]
+#[should_panic(expected = "inside a gort runtime")]
+fn sleep_outside_runtime_panics() {
+    futures::executor::block_on(sleep(Duration::from_millis(1)));
+}
+
+#[test]
+fn timer_armed_from_outside_thread_wakes_an_idle_runtime() {
+    let rt = rt(2);
+    let h = rt.handle().clone();
+    // The runtime is idle (every M parked); the timer is armed from a plain
+    // thread that entered it.
+    let _g = h.enter();
+    let t0 = Instant::now();
+    futures::executor::block_on(async {
+        sleep(Duration::from_millis(5)).await;
+    });
+    assert!(t0.elapsed() >= Duration::from_millis(5));
+}
