@@ -211,7 +211,7 @@ fn spawn_after_shutdown_is_cancelled() {
 #[test]
 #[should_panic(expected = "outside a gort runtime")]
 fn spawn_outside_runtime_panics() {
-    let _ = gort_core::spawn(async {});
+    drop(gort_core::spawn(async {}));
 }
 
 #[test]

@@ -216,7 +216,7 @@ impl Worker {
             // 2. Fairness.
             let tick = p.schedtick.load(Relaxed).wrapping_add(1);
             p.schedtick.store(tick, Relaxed);
-            if tick % GLOBAL_CHECK_INTERVAL == 0 && !shared.inject.is_empty() {
+            if tick.is_multiple_of(GLOBAL_CHECK_INTERVAL) && !shared.inject.is_empty() {
                 if let Some(t) = steal_one(&shared.inject) {
                     return Some(t);
                 }

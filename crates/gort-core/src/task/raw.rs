@@ -175,8 +175,10 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     let res = panic::catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: we hold RUNNING, so we are the only one touching the
-            // stage; the future is pinned because the cell never moves.
+            // stage.
             match unsafe { &mut *stage } {
+                // SAFETY: the future is pinned: the cell is never moved
+                // while the future lives (it is freed in place).
                 Stage::Running(fut) => unsafe { Pin::new_unchecked(fut) }.poll(&mut cx),
                 _ => unreachable!("a running task's stage holds its future"),
             }
@@ -255,9 +257,9 @@ fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
             set_stage::<F, S>(cell, Stage::Consumed)
         }));
     } else if prev.is_join_waker_set() {
-        // SAFETY: invariant 4: JOIN_WAKER was set when COMPLETE was set, so
-        // the JoinHandle will not write the slot again.
         cell.join_waker.with(|w| {
+            // SAFETY: invariant 4: JOIN_WAKER was set when COMPLETE was
+            // set, so the JoinHandle will not write the slot again.
             if let Some(w) = unsafe { &*w } {
                 w.wake_by_ref();
             }

@@ -1,6 +1,6 @@
 //! Time: `sleep`, `sleep_until`, `timeout`, and Go's `Ticker` and `Timer`.
 //!
-//! Timers live in the P of the task that arms them (see [`queue`]); the M
+//! Timers live in the P of the task that arms them (see `queue.rs`); the M
 //! holding that P fires them from its scheduling loop, a spinning M fires the
 //! due timers of other Ps before it parks, and the last M to park sleeps
 //! until the earliest timer of all (see `sched::worker`). A timer armed from

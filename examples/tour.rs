@@ -1,0 +1,127 @@
+//! A tour of gort: Go's runtime for Rust futures.
+//!
+//! Run it with `cargo run --release --example tour`. Each act runs a real
+//! workload and prints what it did and how long it took.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gort::time::{sleep, timeout, Ticker};
+
+#[gort::main]
+async fn main() {
+    println!("gort tour: GOMAXPROCS={} (set GORT_MAXPROCS to change)\n", gort::runtime::gomaxprocs());
+    hundred_thousand_goroutines().await;
+    fan_out_fan_in().await;
+    timers().await;
+    scheduler_view();
+}
+
+/// Act 1: `go f()` a hundred thousand times, then wait for all of them.
+async fn hundred_thousand_goroutines() {
+    const N: u64 = 100_000;
+    let t0 = Instant::now();
+    let handles: Vec<_> = (0..N).map(|i| gort::spawn(async move { i })).collect();
+    let mut sum = 0;
+    for h in handles {
+        sum += h.await.expect("task panicked");
+    }
+    let took = t0.elapsed();
+    assert_eq!(sum, N * (N - 1) / 2);
+    println!(
+        "1. spawned and joined {N} goroutines in {:.1} ms ({:.0} ns each)",
+        took.as_secs_f64() * 1e3,
+        took.as_nanos() as f64 / N as f64
+    );
+}
+
+/// Act 2: fan out 64 workers over a million numbers, fan their partial sums
+/// back in, each worker yielding now and then as a long computation would.
+async fn fan_out_fan_in() {
+    const WORKERS: u64 = 64;
+    const PER: u64 = 1_000_000 / WORKERS;
+    let t0 = Instant::now();
+    let yields = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let yields = yields.clone();
+            gort::spawn(async move {
+                let mut acc = 0u64;
+                for x in w * PER..(w + 1) * PER {
+                    acc = acc.wrapping_add(x * x % 7);
+                    if x % 4096 == 0 {
+                        gort::yield_now().await;
+                        yields.fetch_add(1, Relaxed);
+                    }
+                }
+                (acc, gort::runtime::current_proc())
+            })
+        })
+        .collect();
+    let mut total = 0u64;
+    let mut per_proc = vec![0usize; gort::runtime::gomaxprocs()];
+    for h in workers {
+        let (acc, p) = h.await.expect("worker panicked");
+        total = total.wrapping_add(acc);
+        if let Some(p) = p {
+            per_proc[p] += 1;
+        }
+    }
+    println!(
+        "2. fan-out/fan-in: {WORKERS} workers summed 1M terms to {total} in {:.1} ms, \
+         {} yields; workers finished per P: {per_proc:?}",
+        t0.elapsed().as_secs_f64() * 1e3,
+        yields.load(Relaxed)
+    );
+}
+
+/// Act 3: ten thousand sleepers, a ticker, and a timeout.
+async fn timers() {
+    let t0 = Instant::now();
+    let late = Arc::new(AtomicU64::new(0));
+    let sleepers: Vec<_> = (0..10_000u64)
+        .map(|i| {
+            let late = late.clone();
+            gort::spawn(async move {
+                let deadline = Instant::now() + Duration::from_millis(1 + i % 20);
+                gort::time::sleep_until(deadline).await;
+                late.fetch_max(deadline.elapsed().as_micros() as u64, Relaxed);
+            })
+        })
+        .collect();
+    let ticker = Ticker::new(Duration::from_millis(5));
+    let mut ticks = 0;
+    while ticks < 4 {
+        ticker.recv().await;
+        ticks += 1;
+    }
+    ticker.stop();
+    for s in sleepers {
+        s.await.expect("sleeper panicked");
+    }
+    let slow = timeout(Duration::from_millis(10), sleep(Duration::from_secs(60))).await;
+    println!(
+        "3. timers: 10000 sleepers (1-20 ms) woke at most {} µs late, {ticks} ticks of 5 ms, \
+         a 60 s sleep cut by a 10 ms timeout ({}); {:.1} ms in all",
+        late.load(Relaxed),
+        if slow.is_err() { "Elapsed" } else { "finished?!" },
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+}
+
+/// Act 4: what the scheduler did.
+fn scheduler_view() {
+    let m = gort::runtime::metrics();
+    println!(
+        "4. scheduler: {} Ms for {} Ps, {} polls ({} from runnext), {} steals, {} parks; \
+         live goroutines now: {}",
+        m.threads,
+        gort::runtime::gomaxprocs(),
+        m.polls,
+        m.runnext_hits,
+        m.steals,
+        m.parks,
+        gort::runtime::num_goroutines()
+    );
+}
