@@ -156,7 +156,11 @@ impl Shared {
             return;
         }
         let nthreads = self.idle.nthreads.load(Relaxed);
-        if self.is_shutdown() || nthreads >= self.config.max_threads {
+        let sleeper_kicked = nthreads > 0 && self.kick_sleeping_m();
+        if sleeper_kicked || self.is_shutdown() || nthreads >= self.config.max_threads {
+            // No idle M, but one sleeps on the timers: wake it instead of
+            // starting a thread; it takes an idle P when it wakes (Go wakes
+            // the M blocked in the netpoller the same way).
             s.pidle.push(p);
             self.idle.npidle.fetch_add(1, SeqCst);
             drop(s);
@@ -206,6 +210,19 @@ impl Shared {
         p.timers.add(entry.clone(), when);
         self.kick_timer_sleeper(when);
         entry
+    }
+
+    /// Wakes the M sleeping on the timers, if one is. Returns whether one
+    /// was.
+    fn kick_sleeping_m(&self) -> bool {
+        let mut ts = lock(&self.timer_sleep);
+        if !ts.sleeping {
+            return false;
+        }
+        ts.kicked = true;
+        drop(ts);
+        self.timer_cv.notify_one();
+        true
     }
 
     /// Makes sure some M will fire a timer due at `when`.

@@ -1,0 +1,145 @@
+//! Entry-point attributes for gort: `#[gort::main]` and `#[gort::test]`.
+//!
+//! Use them through the `gort` crate, which re-exports them; the code they
+//! generate names only `::gort::__private::...`, so depending on `gort` is
+//! enough.
+//!
+//! Both attributes turn an `async fn` with no parameters into a synchronous
+//! fn of the same name, visibility, attributes and return type, which builds
+//! a fresh gort runtime and runs the body on it with `block_on`:
+//!
+//! ```ignore
+//! #[gort::main(procs = 4)]
+//! async fn main() -> std::io::Result<()> {
+//!     let answer = gort::spawn(async { 6 * 7 }).await.unwrap();
+//!     assert_eq!(answer, 42);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! expands to, roughly,
+//!
+//! ```ignore
+//! fn main() -> std::io::Result<()> {
+//!     let body = async {
+//!         let ret: std::io::Result<()> = {
+//!             let answer = gort::spawn(async { 6 * 7 }).await.unwrap();
+//!             assert_eq!(answer, 42);
+//!             Ok(())
+//!         };
+//!         return ret;
+//!     };
+//!     ::gort::__private::Builder::new()
+//!         .procs(4)
+//!         .build()
+//!         .unwrap_or_else(|e| panic!("`#[gort::main]` could not build the gort runtime: {}", e))
+//!         .block_on(body)
+//! }
+//! ```
+//!
+//! (The examples here are not compiled: the macros are used through `gort`,
+//! which depends on this crate. The runnable ones are `gort`'s
+//! `tests/macros.rs` and `tests/ui/pass/`.)
+//!
+//! # Arguments
+//!
+//! - `procs = N`: the number of Ps, Go's `GOMAXPROCS`; an integer literal of
+//!   at least 1. Without it the runtime takes the `Builder` default:
+//!   `GORT_MAXPROCS` if set, else the CPU count.
+//!
+//! # Compile errors
+//!
+//! Misuse is a compile error at the offending token, never a panic in the
+//! macro: a fn without `async`; parameters; generics; `const`, `unsafe` or
+//! `extern` fns; an unknown argument (`threads = 2`); `procs = 0`, a
+//! non-integer or suffixed `procs`, or `procs` given twice; and, for
+//! `#[gort::test]`, a second `#[test]`. Every problem in one attribute is
+//! reported, not just the first.
+//!
+//! # Differences from tokio
+//!
+//! There is a single runtime flavor, so there is no `flavor` argument; and
+//! `procs` replaces `worker_threads`, since gort's Ps are not threads.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+mod args;
+mod entry;
+
+use proc_macro::TokenStream;
+
+use entry::Kind;
+
+/// Runs an `async fn` on a fresh gort runtime: the program's entry point.
+///
+/// `#[gort::main]` turns `async fn main() -> Ret` into a synchronous
+/// `fn main() -> Ret` that builds a runtime with `gort::Builder` and
+/// `block_on`s the body; the return value is the body's, so `main` may
+/// return a `Result` and use `?`. `#[gort::main(procs = N)]` sets the number
+/// of Ps (Go's `GOMAXPROCS`); without it the runtime takes `GORT_MAXPROCS`,
+/// else the CPU count.
+///
+/// The attribute may also be put on an `async fn` not named `main` (as
+/// tokio allows): it becomes an ordinary sync fn that runs its body on a
+/// runtime of its own, handy for a `run()` called from a plain `main` or
+/// from a library's blocking API. Like any `block_on`, calling such a fn
+/// from inside a gort task panics.
+///
+/// # Panics
+///
+/// The generated fn panics when the runtime cannot be built, e.g. when
+/// `GORT_MAXPROCS` is set to something other than a positive integer.
+///
+/// # Examples
+///
+/// ```ignore
+/// #[gort::main(procs = 2)]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let hs: Vec<_> = (0..10u64).map(|i| gort::spawn(async move { i * i })).collect();
+///     let mut sum = 0;
+///     for h in hs {
+///         sum += h.await?;
+///     }
+///     println!("{sum}");
+///     Ok(())
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand(Kind::Main, args.into(), item.into()).into()
+}
+
+/// Runs an `async fn` as a test, on a fresh gort runtime per test.
+///
+/// `#[gort::test]` turns `async fn name() -> Ret` into
+/// `#[test] fn name() -> Ret` whose body runs with `block_on` on a runtime
+/// of its own, so tests cannot disturb one another. Other attributes, such
+/// as `#[ignore]` and `#[should_panic]`, pass through unchanged; the test
+/// may return a `Result`. `#[gort::test(procs = N)]` sets the number of Ps;
+/// without it the runtime takes the `Builder` default.
+///
+/// # Panics
+///
+/// The generated test panics (fails) when the runtime cannot be built, e.g.
+/// on a bad `GORT_MAXPROCS`.
+///
+/// # Examples
+///
+/// ```ignore
+/// #[gort::test(procs = 1)]
+/// async fn one_p() {
+///     assert_eq!(gort::runtime::gomaxprocs(), 1);
+///     assert_eq!(gort::spawn(async { 1 + 1 }).await.unwrap(), 2);
+/// }
+///
+/// #[gort::test]
+/// #[should_panic(expected = "boom")]
+/// async fn panics() {
+///     panic!("boom");
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    entry::expand(Kind::Test, args.into(), item.into()).into()
+}

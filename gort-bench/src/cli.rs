@@ -1,0 +1,183 @@
+//! Command-line parsing.
+//!
+//! ```text
+//! gort-bench [--procs N] [--rounds R] [workload ...]
+//! gort-bench --procs N --child WORKLOAD SYSTEM      (hidden; used by the harness)
+//! ```
+
+use std::fmt;
+
+use crate::system::{Gort, System, Tokio};
+use crate::workloads::{self, Workload};
+
+const DEFAULT_PROCS: usize = 2;
+const DEFAULT_ROUNDS: usize = 7;
+
+/// What to do.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Help,
+    Bench(Options),
+    /// Run one round of `workload` on `system` in this process and print
+    /// its value: the child side of `Isolation::ChildPerRound`.
+    Child {
+        procs: usize,
+        workload: &'static Workload,
+        system: &'static str,
+    },
+}
+
+#[derive(Debug)]
+pub(crate) struct Options {
+    pub(crate) procs: usize,
+    pub(crate) rounds: usize,
+    /// In the order given; every workload when none were named.
+    pub(crate) workloads: Vec<&'static Workload>,
+}
+
+/// A command line that does not parse; the message says why.
+#[derive(Debug)]
+pub(crate) struct UsageError(String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The usage text, listing the workloads.
+pub(crate) fn usage() -> String {
+    let names: Vec<&str> = workloads::ALL.iter().map(|w| w.name).collect();
+    format!(
+        "usage: gort-bench [--procs N] [--rounds R] [workload ...]\n\
+         \x20 --procs N   worker threads / Ps / GOMAXPROCS for every system (default {DEFAULT_PROCS})\n\
+         \x20 --rounds R  measured rounds per workload after one warm-up round (default {DEFAULT_ROUNDS}; timers: at most 3)\n\
+         \x20 workloads:  {} (default: all)",
+        names.join(" ")
+    )
+}
+
+/// Parses the arguments after the program name.
+///
+/// # Errors
+///
+/// An unknown flag or workload, a missing or non-positive number.
+pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, UsageError> {
+    let mut args = args.into_iter();
+    let mut procs = DEFAULT_PROCS;
+    let mut rounds = DEFAULT_ROUNDS;
+    let mut workloads = Vec::new();
+    let mut child = None;
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        match flag.as_str() {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--procs" => procs = positive(&flag, inline.or_else(|| args.next()))?,
+            "--rounds" => rounds = positive(&flag, inline.or_else(|| args.next()))?,
+            "--child" => {
+                let (Some(name), Some(system)) = (args.next(), args.next()) else {
+                    return Err(UsageError("--child needs a workload and a system".into()));
+                };
+                let system = [Gort::NAME, Tokio::NAME]
+                    .into_iter()
+                    .find(|s| *s == system)
+                    .ok_or_else(|| {
+                        UsageError(format!("unknown system {system:?} (gort or tokio)"))
+                    })?;
+                child = Some((workload(&name)?, system));
+            }
+            f if f.starts_with('-') => return Err(UsageError(format!("unknown flag {f:?}"))),
+            _ => workloads.push(workload(&arg)?),
+        }
+    }
+    if let Some((workload, system)) = child {
+        return Ok(Command::Child {
+            procs,
+            workload,
+            system,
+        });
+    }
+    if workloads.is_empty() {
+        workloads = workloads::ALL.iter().collect();
+    }
+    Ok(Command::Bench(Options {
+        procs,
+        rounds,
+        workloads,
+    }))
+}
+
+fn workload(name: &str) -> Result<&'static Workload, UsageError> {
+    workloads::find(name).ok_or_else(|| UsageError(format!("unknown workload {name:?}")))
+}
+
+fn positive(flag: &str, value: Option<String>) -> Result<usize, UsageError> {
+    let value = value.ok_or_else(|| UsageError(format!("{flag} needs a number")))?;
+    match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(UsageError(format!(
+            "{flag} must be a positive integer, got {value:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn defaults_run_everything() {
+        let Command::Bench(o) = parse(args("")).unwrap() else {
+            panic!("not a bench")
+        };
+        assert_eq!(
+            (o.procs, o.rounds, o.workloads.len()),
+            (2, 7, workloads::ALL.len())
+        );
+    }
+
+    #[test]
+    fn flags_and_workloads() {
+        let Command::Bench(o) = parse(args("--procs 4 --rounds=3 timers ping_pong")).unwrap()
+        else {
+            panic!("not a bench")
+        };
+        let names: Vec<_> = o.workloads.iter().map(|w| w.name).collect();
+        assert_eq!(
+            (o.procs, o.rounds, names),
+            (4, 3, vec!["timers", "ping_pong"])
+        );
+    }
+
+    #[test]
+    fn child_mode() {
+        let Command::Child {
+            procs,
+            workload,
+            system,
+        } = parse(args("--procs 3 --child idle_task_bytes tokio")).unwrap()
+        else {
+            panic!("not a child")
+        };
+        assert_eq!(
+            (procs, workload.name, system),
+            (3, "idle_task_bytes", "tokio")
+        );
+    }
+
+    #[test]
+    fn errors() {
+        assert!(parse(args("--procs 0")).is_err());
+        assert!(parse(args("--rounds")).is_err());
+        assert!(parse(args("no_such_workload")).is_err());
+        assert!(parse(args("--child timers smol")).is_err());
+        assert!(parse(args("--frobnicate")).is_err());
+    }
+}

@@ -1,0 +1,308 @@
+//! # gort-bench: gort next to tokio and Go, workload by workload
+//!
+//! ```text
+//! cargo run --release -p gort-bench -- [--procs N] [--rounds R] [workload ...]
+//! ```
+//!
+//! Runs each workload (all of them when none is named) on gort and on
+//! tokio's multi-thread runtime with the same number of workers (`--procs`,
+//! default 2), then runs the Go twin in `bench/go` with `GOMAXPROCS` set to
+//! the same number, and prints one line per workload on stdout:
+//!
+//! ```text
+//! workload=ping_pong procs=2 gort=812 tokio=655 go=590
+//! workload=timers procs=2 gort=731 tokio=702 gort_p99_late_ns=1190000 tokio_p99_late_ns=1090000 go=640 go_p99_late_ns=1050000
+//! ```
+//!
+//! ## Reading the numbers
+//!
+//! Each `SYSTEM=X` is the median over the measured rounds of nanoseconds
+//! per operation (`idle_task_bytes`: resident bytes per parked task); lower
+//! is better. `SYSTEM_p99_late_ns` (timers only) is how late the 99th
+//! percentile timer fired, in the median round. `go=NA` means the Go twin
+//! could not run (no `go` on `PATH`, or it failed; stderr says which).
+//! What one operation is, per workload, is in `workloads/` and in
+//! `bench/go/README.md`; both sides use the same counts. Per-round values,
+//! progress and a closing table of ratios (gort/tokio, gort/go; below 1
+//! means gort is faster or smaller) go to stderr, so stdout stays
+//! machine-readable.
+//!
+//! ## Method
+//!
+//! - One runtime of each kind per workload, reused across its rounds; the
+//!   clock runs inside the runtime, on a driver task, so building and
+//!   starting a runtime is never measured.
+//! - One unrecorded warm-up round per system, then `--rounds` (default 7;
+//!   timers: at most 3) measured rounds, alternating gort, tokio, gort,
+//!   tokio, ... so that drift in the machine hits both alike.
+//! - `idle_task_bytes` runs every round, warm-up included, in a fresh child
+//!   process (this binary re-executed with a hidden `--child` flag), since
+//!   in one process the allocator would recycle the previous round's
+//!   memory.
+//! - Channels are `tokio::sync::oneshot` on both runtimes until gort has
+//!   its own.
+//!
+//! A full default run takes well under three minutes on two cores.
+
+mod cli;
+mod go;
+mod harness;
+mod system;
+mod workloads;
+
+use std::fmt::Write as _;
+use std::io;
+use std::process::ExitCode;
+
+use cli::{Command, Options};
+use go::GoTwin;
+use harness::{Contender, Outcome, RoundResult};
+use system::{Gort, System, Tokio};
+use workloads::{Isolation, Workload};
+
+fn main() -> ExitCode {
+    let command = match cli::parse(std::env::args().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("gort-bench: {e}\n{}", cli::usage());
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            println!("{}", cli::usage());
+            ExitCode::SUCCESS
+        }
+        Command::Child {
+            procs,
+            workload,
+            system,
+        } => child(procs, workload, system),
+        Command::Bench(options) => bench(&options),
+    }
+}
+
+/// One workload's figures: ours, then the Go twin's `go*` fields (`None`:
+/// the twin had none).
+struct Row {
+    workload: &'static str,
+    outcomes: Vec<Outcome>,
+    go: Option<Vec<go::Field>>,
+}
+
+fn bench(options: &Options) -> ExitCode {
+    eprintln!(
+        "gort-bench: procs={} rounds={} workloads={}",
+        options.procs,
+        options.rounds,
+        options
+            .workloads
+            .iter()
+            .map(|w| w.name)
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let twin = match GoTwin::build() {
+        Ok(twin) => Some(twin),
+        Err(e) => {
+            eprintln!("gort-bench: the Go twin is unavailable, printing go=NA: {e}");
+            None
+        }
+    };
+
+    let mut rows = Vec::new();
+    let mut failed = false;
+    for w in &options.workloads {
+        let rounds = w.rounds(options.rounds);
+        eprintln!(
+            "gort-bench: {}: warm-up + {rounds} rounds per system, alternating{}",
+            w.name,
+            if w.isolation == Isolation::ChildPerRound {
+                ", each in a fresh child process"
+            } else {
+                ""
+            }
+        );
+        let outcomes = match measure(w, options.procs, rounds) {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                eprintln!("gort-bench: {}: {e}", w.name);
+                failed = true;
+                continue;
+            }
+        };
+        log_rounds(w, &outcomes);
+        let go = twin
+            .as_ref()
+            .and_then(|twin| go_fields(twin, w, options.procs, rounds));
+        let row = Row {
+            workload: w.name,
+            outcomes,
+            go,
+        };
+        println!("{}", line(&row, options.procs));
+        rows.push(row);
+    }
+    summary(&rows, options.procs);
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Each contender's rounds and median, on stderr.
+fn log_rounds(w: &Workload, outcomes: &[Outcome]) {
+    for o in outcomes {
+        let values: Vec<String> = o.values.iter().map(|v| format!("{v:.0}")).collect();
+        eprintln!(
+            "gort-bench: {} {}: rounds=[{}] median={:.0} {}",
+            w.name,
+            o.name,
+            values.join(" "),
+            o.median,
+            w.unit
+        );
+    }
+}
+
+/// The Go twin's fields for `w`, or `None` (said on stderr) if it failed.
+fn go_fields(twin: &GoTwin, w: &Workload, procs: usize, rounds: usize) -> Option<Vec<go::Field>> {
+    match twin.run(w.name, procs, rounds) {
+        Ok(fields) => Some(fields),
+        Err(e) => {
+            eprintln!(
+                "gort-bench: {}: the Go twin failed, printing go=NA: {e}",
+                w.name
+            );
+            None
+        }
+    }
+}
+
+/// Runs `w` on gort and tokio, alternating, and summarises each.
+fn measure(w: &Workload, procs: usize, rounds: usize) -> io::Result<Vec<Outcome>> {
+    match w.isolation {
+        Isolation::InProcess => {
+            let gort_rt = build::<Gort>(procs)?;
+            let tokio_rt = build::<Tokio>(procs)?;
+            // Declared after the runtimes, so dropped before them.
+            let mut contenders = [
+                Contender::new(Gort::NAME, || Ok((w.gort)(&gort_rt))),
+                Contender::new(Tokio::NAME, || Ok((w.tokio)(&tokio_rt))),
+            ];
+            harness::alternate(rounds, &mut contenders)
+        }
+        Isolation::ChildPerRound => {
+            let mut contenders = [
+                Contender::new(Gort::NAME, || {
+                    harness::child_round(w.name, Gort::NAME, procs)
+                }),
+                Contender::new(Tokio::NAME, || {
+                    harness::child_round(w.name, Tokio::NAME, procs)
+                }),
+            ];
+            harness::alternate(rounds, &mut contenders)
+        }
+    }
+}
+
+fn build<S: System>(procs: usize) -> io::Result<S::Runtime> {
+    S::build(procs)
+        .map_err(|e| io::Error::new(e.kind(), format!("building the {} runtime: {e}", S::NAME)))
+}
+
+/// `--child`: one round of `workload` on `system` in this fresh process;
+/// prints its value alone on stdout.
+fn child(procs: usize, workload: &Workload, system: &str) -> ExitCode {
+    let result = if system == Gort::NAME {
+        child_round::<Gort>(procs, workload.gort)
+    } else {
+        child_round::<Tokio>(procs, workload.tokio)
+    };
+    match result {
+        Ok(r) => {
+            println!("{}", r.value);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("gort-bench: child {} {system}: {e}", workload.name);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn child_round<S: System>(
+    procs: usize,
+    round: fn(&S::Runtime) -> RoundResult,
+) -> io::Result<RoundResult> {
+    let rt = build::<S>(procs)?;
+    // Start the runtime's threads before the round measures anything.
+    workloads::on_task::<S, _>(&rt, async {});
+    Ok(round(&rt))
+}
+
+/// The stdout line: `workload=NAME procs=N gort=X tokio=Y [p99s] go=Z [go_p99]`.
+fn line(row: &Row, procs: usize) -> String {
+    let mut s = format!("workload={} procs={procs}", row.workload);
+    for o in &row.outcomes {
+        let _ = write!(s, " {}={}", o.name, o.median.round() as i64);
+    }
+    for o in &row.outcomes {
+        if let Some(p99) = o.p99_late_ns {
+            let _ = write!(s, " {}_p99_late_ns={p99}", o.name);
+        }
+    }
+    match &row.go {
+        Some(fields) => {
+            for (k, v) in fields {
+                let _ = write!(s, " {k}={v}");
+            }
+        }
+        None => s.push_str(" go=NA"),
+    }
+    s
+}
+
+/// The closing table on stderr: gort over each other system, per workload.
+fn summary(rows: &[Row], procs: usize) {
+    eprintln!(
+        "gort-bench: summary, procs={procs} (ratio of medians; below 1: gort is faster or smaller)"
+    );
+    for row in rows {
+        let value = |name: &str| {
+            row.outcomes
+                .iter()
+                .find(|o| o.name == name)
+                .map(|o| o.median)
+        };
+        let Some(gort) = value(Gort::NAME) else {
+            continue;
+        };
+        let mut s = format!("gort-bench:   {:<18}", row.workload);
+        for o in row.outcomes.iter().filter(|o| o.name != Gort::NAME) {
+            let _ = write!(s, " gort/{}={:<6.2}", o.name, gort / o.median);
+        }
+        let go = row
+            .go
+            .as_ref()
+            .and_then(|f| f.iter().find(|(k, _)| k == "go"))
+            .and_then(|(_, v)| v.parse::<f64>().ok());
+        match go {
+            Some(go) => {
+                let _ = write!(s, " gort/go={:.2}", gort / go);
+            }
+            None => s.push_str(" gort/go=NA"),
+        }
+        let p99 = |name: &str| {
+            row.outcomes
+                .iter()
+                .find(|o| o.name == name)
+                .and_then(|o| o.p99_late_ns)
+        };
+        if let (Some(g), Some(t)) = (p99(Gort::NAME), p99(Tokio::NAME)) {
+            let _ = write!(s, " p99_late gort/tokio={:.2}", g as f64 / t as f64);
+        }
+        eprintln!("{s}");
+    }
+}

@@ -1,0 +1,4 @@
+#[gort::main]
+async fn main(args: Vec<String>) {
+    drop(args);
+}

@@ -1,0 +1,2 @@
+#[gort::main(procs = 1, procs = 2)]
+async fn main() {}

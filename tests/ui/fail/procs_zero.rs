@@ -1,0 +1,2 @@
+#[gort::main(procs = 0)]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[gort::test]
+fn not_async() {}
+
+fn main() {}

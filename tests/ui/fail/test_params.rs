@@ -1,0 +1,6 @@
+#[gort::test]
+async fn takes_args(a: u32, b: u32) {
+    let _ = a + b;
+}
+
+fn main() {}

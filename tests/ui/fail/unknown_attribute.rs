@@ -1,0 +1,2 @@
+#[gort::main(threads = 2)]
+async fn main() {}
