@@ -72,6 +72,8 @@ pub(crate) struct Worker {
     spinning: Cell<bool>,
     /// True while a task is being polled on this M.
     in_poll: Cell<bool>,
+    /// True while this M fires timers while holding a P.
+    firing: Cell<bool>,
     rng: Cell<u64>,
     /// The header of the task being polled, or null.
     current: Cell<*const Header>,
@@ -109,6 +111,7 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
         p: Cell::new(None),
         spinning: Cell::new(false),
         in_poll: Cell::new(false),
+        firing: Cell::new(false),
         current: Cell::new(std::ptr::null()),
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
     };
@@ -146,6 +149,20 @@ impl Worker {
     #[inline]
     pub(crate) fn in_poll(&self) -> bool {
         self.in_poll.get()
+    }
+
+    #[inline]
+    pub(crate) fn firing_timers(&self) -> bool {
+        self.firing.get()
+    }
+
+    /// Fires the due timers of `timers` with this M's P receiving the
+    /// readied tasks first (`P::timer_ready_put`).
+    fn fire(&self, timers: &crate::time::TimerQueue, now: u64) -> usize {
+        self.firing.set(true);
+        let n = timers.run(now);
+        self.firing.set(false);
+        n
     }
 
     /// Records the wait reason of the task being polled.
@@ -209,9 +226,13 @@ impl Worker {
                 return None;
             }
             let p = self.current_p().expect("find_runnable without a P");
-            // 1. Timers.
+            // 1. Timers, and the tasks they readied.
             if p.timers.next_when() != NO_TIMER {
-                p.timers.run(now_nanos());
+                self.fire(&p.timers, now_nanos());
+            }
+            // SAFETY: this M holds P.
+            if let Some(t) = unsafe { p.timer_ready_get() } {
+                return Some(t);
             }
             // 2. Fairness.
             let tick = p.schedtick.load(Relaxed).wrapping_add(1);
@@ -299,9 +320,9 @@ impl Worker {
                 if last && victim.timers.next_when() != NO_TIMER {
                     // Fire the due timers of a P whose M is busy (or of an
                     // idle P): their tasks come to our queue.
-                    if victim.timers.run(now_nanos()) > 0 {
+                    if self.fire(&victim.timers, now_nanos()) > 0 {
                         // SAFETY: this M holds P.
-                        if let Some((t, _)) = unsafe { p.runqget() } {
+                        if let Some(t) = unsafe { p.timer_ready_get() } {
                             return Some(t);
                         }
                     }
@@ -372,11 +393,14 @@ impl Worker {
                 ts.kicked = false;
                 ts.until = NO_TIMER;
                 drop(ts);
+                // With a P, the readied tasks go to its timer-ready list;
+                // without one, to the global queue.
+                let got_p = self.try_idle_p(false);
                 let now = now_nanos();
                 for p in shared.allp.iter() {
-                    p.timers.run(now);
+                    self.fire(&p.timers, now);
                 }
-                if self.try_idle_p(false) {
+                if got_p {
                     return true;
                 }
                 continue;
