@@ -320,8 +320,8 @@ impl Shared {
                 .and_then(|w| Some((w, w.current_p()?)));
             match here {
                 Some((w, p)) => {
-                    // SAFETY (both): `current_p` is the P this M holds.
                     let task = if w.firing_timers() {
+                        // SAFETY: `current_p` is the P this M holds.
                         match unsafe { p.timer_ready_put(task) } {
                             Ok(()) => return Ok(false),
                             Err(task) => task,
@@ -330,6 +330,7 @@ impl Shared {
                         task
                     };
                     let next = use_runnext(w);
+                    // SAFETY: `current_p` is the P this M holds.
                     Ok(unsafe { p.runqput(task, next, &self.inject) })
                 }
                 None => Err(task),
