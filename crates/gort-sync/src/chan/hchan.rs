@@ -1,0 +1,273 @@
+//! `hchan`: the channel itself, one mutex around Go's fields.
+//!
+//! # Invariants (Go's `chan.go`), asserted in debug builds
+//!
+//! Counting only live waiters (sudogs whose selector can still commit):
+//!
+//! 1. At most one of `sendq` and `recvq` has live waiters.
+//! 2. A non-empty buffer has no live waiting receiver.
+//! 3. A buffer with room has no live waiting sender.
+//!
+//! (The buffer may briefly exceed `cap` by values handed back by a receive
+//! that was dropped after a sender committed to it: they are kept at the
+//! front, and 2 and 3 still hold.)
+//!
+//! # One type for both flavors
+//!
+//! Go keeps buffered and unbuffered channels in one `hchan` and so does
+//! gort: an unbuffered channel is `cap == 0`, whose buffer is only ever
+//! non-empty with handed-back values. Every path (direct hand-off to a
+//! waiter first, then the buffer, then blocking) is the same code, as in
+//! Go's `chansend`/`chanrecv`; two files would repeat it.
+//!
+//! # Waking
+//!
+//! Operations collect the wakers of the waiters they completed and wake them
+//! after the lock is released (Go readies the goroutine after `unlock`). A
+//! waker of a gort task woken from a task running on a gort P puts it in that
+//! P's `runnext`, so a ping-pong between two tasks stays on one P; on any
+//! other executor it is that executor's waker.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::task::Waker;
+
+use super::waiter::{Claim, Selector, Sudog};
+use crate::loom::{lock, Mutex, MutexGuard};
+
+/// The state under the channel's lock.
+#[derive(Debug)]
+pub(crate) struct Inner<T> {
+    pub(crate) buf: VecDeque<T>,
+    /// Closed by `close` or by the last `Sender` dropping.
+    pub(crate) closed: bool,
+    /// Every `Receiver` dropped: sends fail from now on.
+    pub(crate) rx_gone: bool,
+    pub(crate) recvq: VecDeque<Arc<Sudog<T>>>,
+    pub(crate) sendq: VecDeque<Arc<Sudog<T>>>,
+    pub(crate) senders: usize,
+    pub(crate) receivers: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct Chan<T> {
+    inner: Mutex<Inner<T>>,
+    pub(crate) cap: usize,
+}
+
+/// Wakers to run once the lock is released.
+pub(crate) type Wakes = Vec<Waker>;
+
+/// The outcome of a send attempted without blocking.
+pub(crate) enum TrySend<T> {
+    Sent,
+    /// Nobody to take it and no room: give the value back.
+    Full(T),
+    /// Closed (or every receiver gone): give the value back.
+    Closed(T),
+}
+
+/// The outcome of a receive attempted without blocking.
+pub(crate) enum TryRecv<T> {
+    Got(T),
+    Empty,
+    Closed,
+}
+
+impl<T> Chan<T> {
+    pub(crate) fn new(cap: usize) -> Chan<T> {
+        Chan {
+            inner: Mutex::new(Inner {
+                buf: VecDeque::with_capacity(cap.min(4096)),
+                closed: false,
+                rx_gone: false,
+                recvq: VecDeque::new(),
+                sendq: VecDeque::new(),
+                senders: 1,
+                receivers: 1,
+            }),
+            cap,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        lock(&self.inner)
+    }
+}
+
+impl<T> Inner<T> {
+    /// Takes the first live waiter of `q` that is not `me`'s and that can
+    /// be claimed. Busy selects are left in place (they will look again);
+    /// dead sudogs are dropped (Go removes them lazily the same way).
+    fn claim_first(
+        q: &mut VecDeque<Arc<Sudog<T>>>,
+        me: Option<&Selector>,
+    ) -> Option<Arc<Sudog<T>>> {
+        let mut i = 0;
+        while i < q.len() {
+            let sg = &q[i];
+            if sg.is_of(me) {
+                i += 1;
+                continue;
+            }
+            match sg.try_claim() {
+                Claim::Won => return q.remove(i),
+                Claim::Busy => i += 1,
+                Claim::Dead => {
+                    q.remove(i);
+                }
+            }
+        }
+        None
+    }
+
+    /// Go's `chansend` without blocking: hand `v` to a waiting receiver, or
+    /// buffer it, or give it back.
+    pub(crate) fn try_send(
+        &mut self,
+        cap: usize,
+        v: T,
+        me: Option<&Selector>,
+        wakes: &mut Wakes,
+    ) -> TrySend<T> {
+        if self.closed || self.rx_gone {
+            return TrySend::Closed(v);
+        }
+        if let Some(sg) = Self::claim_first(&mut self.recvq, me) {
+            // SAFETY: we hold the lock of the channel `sg` was queued in.
+            unsafe { sg.put(v) };
+            wakes.extend(sg.sel().take_waker());
+            return TrySend::Sent;
+        }
+        if self.buf.len() < cap {
+            self.buf.push_back(v);
+            self.check_invariants(cap);
+            return TrySend::Sent;
+        }
+        TrySend::Full(v)
+    }
+
+    /// Go's `chanrecv` without blocking.
+    pub(crate) fn try_recv(
+        &mut self,
+        cap: usize,
+        me: Option<&Selector>,
+        wakes: &mut Wakes,
+    ) -> TryRecv<T> {
+        if let Some(v) = self.buf.pop_front() {
+            // The buffer had a value; a waiting sender (the buffer was full)
+            // moves its value to the tail, as Go's `recv` does.
+            if self.buf.len() < cap {
+                if let Some(sg) = Self::claim_first(&mut self.sendq, me) {
+                    // SAFETY: we hold this channel's lock.
+                    let sv = unsafe { sg.take() }.expect("a waiting sender holds its value");
+                    self.buf.push_back(sv);
+                    wakes.extend(sg.sel().take_waker());
+                }
+            }
+            self.check_invariants(cap);
+            return TryRecv::Got(v);
+        }
+        if let Some(sg) = Self::claim_first(&mut self.sendq, me) {
+            // SAFETY: we hold this channel's lock.
+            let v = unsafe { sg.take() }.expect("a waiting sender holds its value");
+            wakes.extend(sg.sel().take_waker());
+            return TryRecv::Got(v);
+        }
+        if self.closed {
+            return TryRecv::Closed;
+        }
+        TryRecv::Empty
+    }
+
+    /// Gives a value back to the channel: the value of a receive that a
+    /// sender committed to but whose future was dropped before it took it.
+    /// A waiting receiver gets it; otherwise it goes to the front of the
+    /// buffer, to be received next.
+    pub(crate) fn hand_back(&mut self, v: T, wakes: &mut Wakes) {
+        if let Some(sg) = Self::claim_first(&mut self.recvq, None) {
+            // SAFETY: we hold this channel's lock.
+            unsafe { sg.put(v) };
+            wakes.extend(sg.sel().take_waker());
+            return;
+        }
+        // With every receiver gone the value is dropped with the channel,
+        // as any other buffered value.
+        self.buf.push_front(v);
+    }
+
+    /// Closes: every waiting receiver gets `None`, every waiting sender its
+    /// value back. Returns false if already closed.
+    pub(crate) fn close(&mut self, wakes: &mut Wakes) -> bool {
+        if self.closed {
+            return false;
+        }
+        self.closed = true;
+        self.release_all_waiters(wakes);
+        true
+    }
+
+    /// The last receiver is gone: waiting senders get their value back.
+    pub(crate) fn receivers_gone(&mut self, wakes: &mut Wakes) {
+        self.rx_gone = true;
+        self.release_all_waiters(wakes);
+    }
+
+    fn release_all_waiters(&mut self, wakes: &mut Wakes) {
+        // Committing without touching the slot: a receive finds it empty
+        // (closed), a send finds its value still there (given back). Busy
+        // selects stay queued; they look again and see the channel closed.
+        for q in [&mut self.recvq, &mut self.sendq] {
+            q.retain(|sg| match sg.try_claim() {
+                Claim::Won => {
+                    wakes.extend(sg.sel().take_waker());
+                    false
+                }
+                Claim::Busy => true,
+                Claim::Dead => false,
+            });
+        }
+    }
+
+    /// Removes `sg` from whichever queue holds it.
+    pub(crate) fn dequeue(&mut self, sg: &Arc<Sudog<T>>) {
+        for q in [&mut self.recvq, &mut self.sendq] {
+            if let Some(i) = q.iter().position(|x| Arc::ptr_eq(x, sg)) {
+                q.remove(i);
+                return;
+            }
+        }
+    }
+
+    /// Waiters a peer could commit to right now (a select busy looking at
+    /// its cases is not counted: it looks again before it sleeps).
+    fn live(q: &VecDeque<Arc<Sudog<T>>>) -> usize {
+        q.iter().filter(|sg| sg.sel().is_waiting()).count()
+    }
+
+    /// The invariants in the module doc.
+    pub(crate) fn check_invariants(&self, cap: usize) {
+        if cfg!(debug_assertions) && !cfg!(loom) {
+            let (r, s) = (Self::live(&self.recvq), Self::live(&self.sendq));
+            debug_assert!(
+                r == 0 || s == 0,
+                "both sendq ({s}) and recvq ({r}) have live waiters"
+            );
+            debug_assert!(
+                self.buf.is_empty() || r == 0,
+                "a non-empty buffer with {r} waiting receivers"
+            );
+            debug_assert!(
+                self.buf.len() >= cap || s == 0,
+                "a buffer with room and {s} waiting senders"
+            );
+        }
+    }
+}
+
+/// Wakes every collected waker (after the channel lock is released).
+pub(crate) fn wake_all(wakes: Wakes) {
+    for w in wakes {
+        w.wake();
+    }
+}

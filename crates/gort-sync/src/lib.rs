@@ -1,0 +1,16 @@
+//! gort-sync: Go's concurrency toolkit for gort — channels, `select!`'s
+//! engine, WaitGroup.
+//!
+//! The channels work on any executor; on gort, a receiver woken by a sender
+//! running on a P goes to that P's `runnext`, so a ping-pong between two
+//! tasks runs back to back on one P.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub(crate) mod loom;
+
+pub mod chan;
+
+pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
