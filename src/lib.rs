@@ -27,7 +27,7 @@
 pub use gort_core::{
     spawn, yield_now, BuildError, Builder, EnterGuard, Handle, Id, JoinError, JoinHandle, Runtime,
 };
-pub use gort_macros::{main, test};
+pub use gort_macros::{main, select, test};
 
 /// Go's `runtime` package: introspection of the current runtime.
 pub mod runtime {
@@ -40,8 +40,16 @@ pub mod time {
     pub use gort_core::time::*;
 }
 
+/// Go's channels, and later the rest of Go's `sync` package.
+pub mod sync {
+    pub use gort_sync::chan::{
+        chan, Receiver, Recv, RecvOwned, Send, SendError, Sender, TryRecvError, TrySendError,
+    };
+}
+
 #[doc(hidden)]
 pub mod __private {
     //! Used by the code the macros generate; not public API.
     pub use gort_core::Builder;
+    pub use gort_sync::select;
 }

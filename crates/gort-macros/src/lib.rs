@@ -66,6 +66,7 @@
 
 mod args;
 mod entry;
+mod select;
 
 use proc_macro::TokenStream;
 
@@ -142,4 +143,37 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::expand(Kind::Test, args.into(), item.into()).into()
+}
+
+/// Waits on several channel operations and futures at once and runs the
+/// branch of the one that completes (Go's `select` statement).
+///
+/// ```ignore
+/// let out = gort::select! {
+///     v = rx.recv() => { /* v: Option<T> */ },
+///     Some(v) = rx3.recv() => { },          // refutable: no match disables the branch
+///     r = tx.send(x) => { },                // r: Result<(), SendError<T>>
+///     _ = gort::time::sleep(d) => { },      // any future
+///     v = rx2.recv(), if enabled => { },    // a disabled branch is Go's nil channel
+///     default => { },                       // makes the select non-blocking
+/// };
+/// ```
+///
+/// The whole `select!` is an expression with the chosen branch's value.
+/// When several cases are ready one is chosen uniformly at random (a fresh
+/// shuffle each time). Channel cases commit exactly once: a receive that is
+/// not chosen takes no value and a send that is not chosen delivers none.
+/// A disabled branch's expression is not evaluated. With every branch
+/// disabled and no `default`, the select waits forever. Bodies run in the
+/// caller's context: `.await`, `?`, `return`, `break` and `continue` work.
+///
+/// If a value does not match its branch's pattern (say `Some(v)` when the
+/// channel is closed), that branch is disabled and the select goes on; a
+/// received value that does not match is dropped.
+#[proc_macro]
+pub fn select(input: TokenStream) -> TokenStream {
+    match syn::parse::<select::Select>(input) {
+        Ok(s) => select::expand(s).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
 }

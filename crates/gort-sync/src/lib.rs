@@ -12,5 +12,7 @@
 pub(crate) mod loom;
 
 pub mod chan;
+#[doc(hidden)]
+pub mod select;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};

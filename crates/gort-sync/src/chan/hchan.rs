@@ -37,7 +37,7 @@ use crate::loom::{lock, Mutex, MutexGuard};
 
 /// The state under the channel's lock.
 #[derive(Debug)]
-pub(crate) struct Inner<T> {
+pub struct Inner<T> {
     pub(crate) buf: VecDeque<T>,
     /// Closed by `close` or by the last `Sender` dropping.
     pub(crate) closed: bool,
@@ -49,8 +49,10 @@ pub(crate) struct Inner<T> {
     pub(crate) receivers: usize,
 }
 
+/// A channel (opaque outside this crate; public only because `select!`
+/// expansions name it).
 #[derive(Debug)]
-pub(crate) struct Chan<T> {
+pub struct Chan<T> {
     inner: Mutex<Inner<T>>,
     pub(crate) cap: usize,
 }

@@ -46,9 +46,11 @@
 //! ```
 
 mod error;
-mod hchan;
+#[doc(hidden)]
+pub mod hchan;
 pub(crate) mod ops;
-pub(crate) mod waiter;
+#[doc(hidden)]
+pub mod waiter;
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -154,6 +156,10 @@ impl<T> Sender<T> {
 }
 
 impl<T> Receiver<T> {
+    pub(crate) fn chan(&self) -> &Chan<T> {
+        &self.chan
+    }
+
     /// Receives the next value; `None` once the channel is closed and
     /// drained.
     ///
@@ -221,10 +227,6 @@ macro_rules! common_methods {
             /// Whether the channel has been closed.
             pub fn is_closed(&self) -> bool {
                 self.chan.lock().closed
-            }
-
-            pub(crate) fn chan(&self) -> &Chan<T> {
-                &self.chan
             }
         }
 
@@ -313,8 +315,10 @@ pub struct Recv<'a, T> {
     st: RecvState<T>,
 }
 
-impl<T> Recv<'_, T> {
-    pub(crate) fn chan(&self) -> &Chan<T> {
+impl<'a, T> Recv<'a, T> {
+    /// The channel, for a select case (an unpolled receive has no state).
+    pub(crate) fn chan_ref(&self) -> &'a Chan<T> {
+        debug_assert!(self.st.is_none(), "a select case must not have been polled");
         self.chan
     }
 }
@@ -429,12 +433,6 @@ impl<T> futures::Sink<T> for Sender<T> {
 #[must_use = "futures do nothing unless polled"]
 pub struct RecvOwned<T> {
     rx: Receiver<T>,
-}
-
-impl<T> RecvOwned<T> {
-    pub(crate) fn into_receiver(self) -> Receiver<T> {
-        self.rx
-    }
 }
 
 impl<T> Future for RecvOwned<T> {

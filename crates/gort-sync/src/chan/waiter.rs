@@ -53,6 +53,11 @@ const CANCELLED: usize = 3;
 /// `COMMITTED(case)` is `COMMIT_BASE + 2 * case`; `DONE(case)` is one more.
 const COMMIT_BASE: usize = 4;
 
+/// The case of a `COMMITTED(case)` state word.
+fn committed_case(s: usize) -> Option<usize> {
+    (s >= COMMIT_BASE && (s - COMMIT_BASE).is_multiple_of(2)).then(|| (s - COMMIT_BASE) / 2)
+}
+
 /// What a peer's attempt to complete a sudog came to.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Claim {
@@ -64,9 +69,10 @@ pub(crate) enum Claim {
     Dead,
 }
 
-/// The claim word and waker shared by the cases of one operation.
+/// The claim word and waker shared by the cases of one operation (opaque
+/// outside this crate; public only because `select!` expansions name it).
 #[derive(Debug)]
-pub(crate) struct Selector {
+pub struct Selector {
     state: AtomicUsize,
     waker: AtomicWaker,
 }
@@ -102,8 +108,7 @@ impl Selector {
 
     /// The case a peer committed, if one did.
     pub(crate) fn committed(&self) -> Option<usize> {
-        let s = self.state.load(Acquire);
-        (s >= COMMIT_BASE && (s - COMMIT_BASE) % 2 == 0).then(|| (s - COMMIT_BASE) / 2)
+        committed_case(self.state.load(Acquire))
     }
 
     /// Whether a peer could commit to this selector now.
@@ -118,7 +123,7 @@ impl Selector {
             Ok(_) => Ok(()),
             Err(s) => {
                 debug_assert!(
-                    s >= COMMIT_BASE && (s - COMMIT_BASE) % 2 == 0,
+                    committed_case(s).is_some(),
                     "begin in state {s}"
                 );
                 Err((s - COMMIT_BASE) / 2)
@@ -154,16 +159,11 @@ impl Selector {
             .compare_exchange(WAITING, CANCELLED, AcqRel, Acquire)
         {
             Ok(_) => Ok(()),
-            Err(s) if s >= COMMIT_BASE && (s - COMMIT_BASE) % 2 == 0 => Err((s - COMMIT_BASE) / 2),
-            Err(_) => Ok(()),
+            Err(s) => match committed_case(s) {
+                Some(k) => Err(k),
+                None => Ok(()),
+            },
         }
-    }
-
-    /// Owner, holding `BUSY` after a case was taken back by its pattern:
-    /// reset for a fresh round.
-    pub(crate) fn reset(&self) {
-        self.state
-            .store(WAITING, std::sync::atomic::Ordering::Release);
     }
 
     pub(crate) fn register(&self, w: &Waker) {

@@ -1,0 +1,504 @@
+//! The engine under `gort::select!` (Go's `selectgo`).
+//!
+//! # The algorithm
+//!
+//! One [`Selector`] claim word is shared by every channel case of a select
+//! (see `chan/waiter.rs`). Each poll of the select:
+//!
+//! 1. Registers the task's waker on the selector.
+//! 2. Claims the selector (`WAITING → BUSY`). If a peer already committed a
+//!    case, that case completes: its value is collected from its sudog, and
+//!    the select is done.
+//! 3. Shuffles the enabled cases into a fresh uniformly random order (a full
+//!    Fisher–Yates shuffle, as Go's `pollorder`, so with three ready cases
+//!    each wins a third of the time).
+//! 4. Pass 1: tries each case in that order without blocking: a channel
+//!    case tries its send or receive (never matching a sudog of this same
+//!    select: Go's self-select rule), a future case is polled. The first that
+//!    completes is the chosen one (`BUSY → DONE`). Because the select holds
+//!    `BUSY`, no peer can commit another case meanwhile: exactly one case
+//!    commits, and a future's output is only produced when it is chosen.
+//! 5. With a `default` and nothing ready, the select is done with `default`.
+//! 6. Pass 2: parks a sudog on every enabled channel case's queue (once; they
+//!    stay queued across polls), then releases `BUSY → WAITING`. If a peer
+//!    skipped one of our sudogs while we were busy (`MISSED`), go back to 2:
+//!    the peer queued itself under the channel lock, so pass 1 now finds it.
+//! 7. Otherwise wait: the next peer to win `WAITING → COMMITTED(case)`
+//!    completes that case's operation into its sudog and wakes us.
+//!
+//! # Dropping a select
+//!
+//! Each case cleans up after itself when dropped: it cancels the selector
+//! (`WAITING → CANCELLED`) and removes its sudog. If a peer committed this
+//! very case first, a receive's value is handed back to the front of its
+//! channel and a send's value (the channel closed) is dropped: nothing is
+//! lost or duplicated.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use gort_core::WaitReason;
+
+use crate::chan::waiter::{Selector, Sudog};
+use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TrySend};
+
+/// One case of a select, with its output mapped to the select's output type
+/// `O`. Object-safe, so a select's cases sit in one array of `&mut dyn Case`.
+pub trait Case<O> {
+    /// Pass 1: complete now if possible. Called while the select holds its
+    /// selector `BUSY`.
+    fn try_complete(&mut self, cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<O>;
+    /// Pass 2: make sure a peer can commit to this case.
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize);
+    /// A peer committed this case: collect its result.
+    fn take_committed(&mut self) -> O;
+    /// Whether the case takes part (a disabled case is Go's nil channel).
+    fn enabled(&self) -> bool {
+        true
+    }
+}
+
+/// A disabled case is `None`.
+impl<O, C: Case<O>> Case<O> for Option<C> {
+    fn try_complete(&mut self, cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<O> {
+        match self {
+            Some(c) => c.try_complete(cx, sel),
+            None => Poll::Pending,
+        }
+    }
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize) {
+        if let Some(c) = self {
+            c.register(sel, idx);
+        }
+    }
+    fn take_committed(&mut self) -> O {
+        self.as_mut()
+            .expect("a disabled case cannot be committed")
+            .take_committed()
+    }
+    fn enabled(&self) -> bool {
+        self.is_some()
+    }
+}
+
+/// A case whose output goes through `f` (the macro maps each case into its
+/// variant of the select's output enum).
+#[derive(Debug)]
+pub struct Map<C, F> {
+    case: C,
+    f: Option<F>,
+}
+
+/// Maps a case's output.
+pub fn map<C, F>(case: C, f: F) -> Map<C, F> {
+    Map { case, f: Some(f) }
+}
+
+/// The raw output type of a case, before mapping.
+pub trait RawCase {
+    /// What the case produces.
+    type Output;
+    /// See [`Case::try_complete`].
+    fn try_complete(&mut self, cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<Self::Output>;
+    /// See [`Case::register`].
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize);
+    /// See [`Case::take_committed`].
+    fn take_committed(&mut self) -> Self::Output;
+}
+
+impl<C: RawCase, O, F: FnOnce(C::Output) -> O> Case<O> for Map<C, F> {
+    fn try_complete(&mut self, cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<O> {
+        match self.case.try_complete(cx, sel) {
+            Poll::Ready(v) => Poll::Ready((self.f.take().expect("case completed twice"))(v)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize) {
+        self.case.register(sel, idx);
+    }
+    fn take_committed(&mut self) -> O {
+        let v = self.case.take_committed();
+        (self.f.take().expect("case completed twice"))(v)
+    }
+}
+
+/// Something a receive case can reach its channel through: a borrowed
+/// channel (`rx.recv()`) or an owned receiver (`rx`, `time::after(d)`).
+pub trait ChanRef<T> {
+    /// The channel.
+    fn chan(&self) -> &Chan<T>;
+}
+
+impl<T> ChanRef<T> for &Chan<T> {
+    fn chan(&self) -> &Chan<T> {
+        self
+    }
+}
+
+impl<T> ChanRef<T> for Receiver<T> {
+    fn chan(&self) -> &Chan<T> {
+        Receiver::chan(self)
+    }
+}
+
+/// A receive case.
+#[derive(Debug)]
+pub struct RecvCase<T, R: ChanRef<T>> {
+    rx: R,
+    sudog: Option<Arc<Sudog<T>>>,
+}
+
+impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
+    type Output = Option<T>;
+
+    fn try_complete(&mut self, _cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<Option<T>> {
+        let chan = self.rx.chan();
+        let mut wakes = Vec::new();
+        let r = chan.lock().try_recv(chan.cap, Some(sel), &mut wakes);
+        wake_all(wakes);
+        match r {
+            TryRecv::Got(v) => Poll::Ready(Some(v)),
+            TryRecv::Closed => Poll::Ready(None),
+            TryRecv::Empty => Poll::Pending,
+        }
+    }
+
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize) {
+        if self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
+            return;
+        }
+        let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
+        let mut g = self.rx.chan().lock();
+        if let Some(old) = self.sudog.replace(sg.clone()) {
+            g.dequeue(&old);
+        }
+        g.recvq.push_back(sg);
+    }
+
+    fn take_committed(&mut self) -> Option<T> {
+        let sg = self.sudog.take().expect("committed case has a sudog");
+        let _g = self.rx.chan().lock();
+        // SAFETY: we hold the lock of the channel the sudog was queued in.
+        unsafe { sg.take() }
+    }
+}
+
+impl<T, R: ChanRef<T>> Drop for RecvCase<T, R> {
+    fn drop(&mut self) {
+        let Some(sg) = self.sudog.take() else { return };
+        let mut wakes = Vec::new();
+        {
+            let mut g = self.rx.chan().lock();
+            match sg.sel().cancel() {
+                Err(k) if k == sg.case_index() => {
+                    // A peer committed this case but the select was dropped
+                    // before collecting it: give the value back.
+                    // SAFETY: we hold this channel's lock.
+                    if let Some(v) = unsafe { sg.take() } {
+                        g.hand_back(v, &mut wakes);
+                    }
+                }
+                _ => g.dequeue(&sg),
+            }
+        }
+        wake_all(wakes);
+    }
+}
+
+/// A send case.
+#[derive(Debug)]
+pub struct SendCase<'a, T> {
+    chan: &'a Chan<T>,
+    value: Option<T>,
+    sudog: Option<Arc<Sudog<T>>>,
+}
+
+impl<T> RawCase for SendCase<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn try_complete(&mut self, _cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<Self::Output> {
+        let mut wakes = Vec::new();
+        let Some(v) = self.value.take().or_else(|| self.reclaim()) else {
+            return Poll::Pending;
+        };
+        let r = self
+            .chan
+            .lock()
+            .try_send(self.chan.cap, v, Some(sel), &mut wakes);
+        wake_all(wakes);
+        match r {
+            TrySend::Sent => Poll::Ready(Ok(())),
+            TrySend::Closed(v) => Poll::Ready(Err(SendError(v))),
+            TrySend::Full(v) => {
+                self.value = Some(v);
+                Poll::Pending
+            }
+        }
+    }
+
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize) {
+        if self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
+            return;
+        }
+        let Some(v) = self.value.take().or_else(|| self.reclaim()) else {
+            return;
+        };
+        let sg = Arc::new(Sudog::case(sel.clone(), idx, Some(v)));
+        self.chan.lock().sendq.push_back(sg.clone());
+        self.sudog = Some(sg);
+    }
+
+    fn take_committed(&mut self) -> Self::Output {
+        let sg = self.sudog.take().expect("committed case has a sudog");
+        let _g = self.chan.lock();
+        // SAFETY: we hold the lock of the channel the sudog was queued in.
+        match unsafe { sg.take() } {
+            None => Ok(()),
+            Some(v) => Err(SendError(v)),
+        }
+    }
+}
+
+impl<T> SendCase<'_, T> {
+    /// Takes the value back out of a sudog queued for an earlier selector
+    /// (after a refused pattern reset the select).
+    fn reclaim(&mut self) -> Option<T> {
+        let sg = self.sudog.take()?;
+        let mut g = self.chan.lock();
+        g.dequeue(&sg);
+        // SAFETY: we hold this channel's lock.
+        unsafe { sg.take() }
+    }
+}
+
+impl<T> Drop for SendCase<'_, T> {
+    fn drop(&mut self) {
+        let Some(sg) = self.sudog.take() else { return };
+        let undelivered = {
+            let mut g = self.chan.lock();
+            let _ = sg.sel().cancel();
+            g.dequeue(&sg);
+            // SAFETY: we hold this channel's lock.
+            unsafe { sg.take() }
+        };
+        drop(undelivered);
+    }
+}
+
+/// Any other future as a case.
+#[derive(Debug)]
+pub struct FutureCase<F> {
+    fut: Pin<Box<F>>,
+}
+
+impl<F: Future> RawCase for FutureCase<F> {
+    type Output = F::Output;
+
+    fn try_complete(&mut self, cx: &mut Context<'_>, _sel: &Arc<Selector>) -> Poll<F::Output> {
+        self.fut.as_mut().poll(cx)
+    }
+
+    fn register(&mut self, _sel: &Arc<Selector>, _idx: usize) {}
+
+    fn take_committed(&mut self) -> F::Output {
+        unreachable!("no peer commits a future case")
+    }
+}
+
+/// Tag types for picking a case kind by autoref specialisation: the macro
+/// writes `(&expr).__gort_case_kind().into_case(expr)`; channel operations
+/// resolve to [`ChanKind`], anything else that is a future to [`FutKind`].
+pub mod kind {
+    use super::*;
+
+    /// Marks a channel operation.
+    #[derive(Debug)]
+    pub struct ChanTag;
+    /// Marks any other future.
+    #[derive(Debug)]
+    pub struct FutTag;
+
+    /// Found first for channel operations.
+    pub trait ChanKind {
+        /// The tag.
+        fn __gort_case_kind(&self) -> ChanTag {
+            ChanTag
+        }
+    }
+    impl<T> ChanKind for Recv<'_, T> {}
+    impl<T> ChanKind for Send<'_, T> {}
+    impl<T> ChanKind for Receiver<T> {}
+
+    /// Found for everything else, one autoref later.
+    pub trait FutKind {
+        /// The tag.
+        fn __gort_case_kind(&self) -> FutTag {
+            FutTag
+        }
+    }
+    impl<F: IntoFuture> FutKind for &F {}
+
+    /// Turns a channel operation into its case.
+    pub trait IntoChanCase {
+        /// The case.
+        type Case: RawCase;
+        /// Converts.
+        fn into_chan_case(self) -> Self::Case;
+    }
+    impl<'a, T> IntoChanCase for Recv<'a, T> {
+        type Case = RecvCase<T, &'a Chan<T>>;
+        fn into_chan_case(self) -> Self::Case {
+            RecvCase {
+                rx: self.chan_ref(),
+                sudog: None,
+            }
+        }
+    }
+    impl<'a, T> IntoChanCase for Send<'a, T> {
+        type Case = SendCase<'a, T>;
+        fn into_chan_case(self) -> SendCase<'a, T> {
+            let (chan, v) = self.into_parts();
+            SendCase {
+                chan,
+                value: Some(v),
+                sudog: None,
+            }
+        }
+    }
+    impl<T> IntoChanCase for Receiver<T> {
+        type Case = RecvCase<T, Receiver<T>>;
+        fn into_chan_case(self) -> Self::Case {
+            RecvCase {
+                rx: self,
+                sudog: None,
+            }
+        }
+    }
+
+    impl ChanTag {
+        /// The channel case for `op`.
+        pub fn into_case<C: IntoChanCase>(self, op: C) -> C::Case {
+            op.into_chan_case()
+        }
+    }
+
+    impl FutTag {
+        /// The future case for `f`.
+        pub fn into_case<F: IntoFuture>(self, f: F) -> FutureCase<F::IntoFuture> {
+            FutureCase {
+                fut: Box::pin(f.into_future()),
+            }
+        }
+    }
+}
+
+/// What a select poll produced.
+#[derive(Debug)]
+pub enum Selected<O> {
+    /// Case `.0` completed with `.1`.
+    Case(usize, O),
+    /// Nothing was ready and the select has a `default`.
+    Default,
+}
+
+/// One select's state: its shared selector and its random order.
+#[derive(Debug)]
+pub struct Select {
+    sel: Arc<Selector>,
+    order: Vec<usize>,
+}
+
+impl Default for Select {
+    fn default() -> Self {
+        Select::new()
+    }
+}
+
+impl Select {
+    /// A fresh select.
+    pub fn new() -> Select {
+        Select {
+            sel: Arc::new(Selector::new()),
+            order: Vec::new(),
+        }
+    }
+
+    /// Starts over with a fresh selector, after the macro refused a case's
+    /// output (a refutable pattern that did not match) and disabled it.
+    pub fn reset(&mut self) {
+        self.sel = Arc::new(Selector::new());
+    }
+
+    /// One poll of the select over `cases` (module doc, steps 1-7).
+    pub fn poll<O>(
+        &mut self,
+        cx: &mut Context<'_>,
+        cases: &mut [&mut dyn Case<O>],
+        has_default: bool,
+    ) -> Poll<Selected<O>> {
+        self.sel.register(cx.waker());
+        loop {
+            if let Err(k) = self.sel.begin() {
+                return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
+            }
+            shuffle(&mut self.order, cases.len());
+            for &i in &self.order {
+                if !cases[i].enabled() {
+                    continue;
+                }
+                if let Poll::Ready(out) = cases[i].try_complete(cx, &self.sel) {
+                    self.sel.done(i);
+                    return Poll::Ready(Selected::Case(i, out));
+                }
+            }
+            if has_default {
+                self.sel.done(usize::MAX / 4);
+                return Poll::Ready(Selected::Default);
+            }
+            for (i, c) in cases.iter_mut().enumerate() {
+                if c.enabled() {
+                    c.register(&self.sel, i);
+                }
+            }
+            if self.sel.end() {
+                continue;
+            }
+            gort_core::runtime::set_wait_reason(WaitReason::Select);
+            return Poll::Pending;
+        }
+    }
+}
+
+/// Fills `order` with a uniformly random permutation of `0..n`.
+fn shuffle(order: &mut Vec<usize>, n: usize) {
+    order.clear();
+    order.extend(0..n);
+    for i in (1..n).rev() {
+        let j = (fastrand() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+}
+
+/// A per-thread xorshift64* generator seeded from the clock and the thread.
+fn fastrand() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            let addr = &t as *const u64 as u64;
+            (t ^ addr.rotate_left(32)) | 1
+        });
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    })
+}
