@@ -38,6 +38,7 @@ pub mod runtime {
 /// Go's `time` package: sleeping, deadlines, tickers and timers.
 pub mod time {
     pub use gort_core::time::*;
+    pub use gort_sync::time::after;
 }
 
 /// Go's channels, and later the rest of Go's `sync` package.

@@ -14,5 +14,8 @@ pub(crate) mod loom;
 pub mod chan;
 #[doc(hidden)]
 pub mod select;
+pub mod time;
+mod waitgroup;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
+pub use waitgroup::{Wait, WaitGroup};

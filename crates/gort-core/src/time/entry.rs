@@ -55,6 +55,11 @@ impl TimerEntry {
         }
     }
 
+    /// Drops the registered waker (at shutdown).
+    pub(crate) fn take_waker(&self) -> Option<Waker> {
+        self.waker.take()
+    }
+
     /// The future's side: stops the timer if it has not fired. Returns true
     /// if this call stopped it.
     pub(crate) fn cancel(&self) -> bool {

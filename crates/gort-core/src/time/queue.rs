@@ -143,10 +143,15 @@ impl TimerQueue {
         lock(&self.heap).items.len()
     }
 
-    /// Drops every entry (at runtime shutdown), releasing their wakers.
+    /// Drops every entry (at runtime shutdown), releasing their wakers
+    /// first: a waker may own the future that owns the entry (as
+    /// `time::after`'s does), a cycle that only taking the waker breaks.
     pub(crate) fn clear(&self) {
         let items = std::mem::take(&mut lock(&self.heap).items);
         self.next_when.store(NO_TIMER, SeqCst);
+        for Reverse(item) in &items {
+            drop(item.entry.take_waker());
+        }
         drop(items);
     }
 }
