@@ -17,5 +17,8 @@ pub mod select;
 pub mod time;
 mod waitgroup;
 
+#[cfg(all(test, loom))]
+mod loom_tests;
+
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
 pub use waitgroup::{Wait, WaitGroup};

@@ -439,10 +439,11 @@ impl Select {
         has_default: bool,
     ) -> Poll<Selected<O>> {
         self.sel.register(cx.waker());
+        if let Err(k) = self.sel.begin() {
+            return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
+        }
+        // We hold BUSY from here until `end` lets go of it.
         loop {
-            if let Err(k) = self.sel.begin() {
-                return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
-            }
             shuffle(&mut self.order, cases.len());
             for &i in &self.order {
                 if !cases[i].enabled() {
@@ -462,6 +463,8 @@ impl Select {
                     c.register(&self.sel, i);
                 }
             }
+            // A peer skipped us while we were busy: look again, still BUSY
+            // (loom found the version that called `begin` again here).
             if self.sel.end() {
                 continue;
             }
@@ -481,16 +484,17 @@ fn shuffle(order: &mut Vec<usize>, n: usize) {
     }
 }
 
-/// A per-thread xorshift64* generator seeded from the clock and the thread.
+/// A per-thread xorshift64* generator, seeded per thread from a global
+/// counter mixed with a stack address (no clock: Miri runs it isolated).
 fn fastrand() -> u64 {
     use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    static SEED: AtomicU64 = AtomicU64::new(0x853C_49E6_748F_EA9B);
     thread_local! {
         static STATE: Cell<u64> = Cell::new({
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            let addr = &t as *const u64 as u64;
-            (t ^ addr.rotate_left(32)) | 1
+            let local = 0u8;
+            let addr = &local as *const u8 as u64;
+            (SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed) ^ addr.rotate_left(29)) | 1
         });
     }
     STATE.with(|s| {

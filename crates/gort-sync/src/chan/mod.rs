@@ -52,6 +52,9 @@ pub(crate) mod ops;
 #[doc(hidden)]
 pub mod waiter;
 
+#[cfg(all(test, not(loom)))]
+mod tests;
+
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;

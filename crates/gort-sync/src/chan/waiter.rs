@@ -122,8 +122,7 @@ impl Selector {
         match self.state.compare_exchange(WAITING, BUSY, AcqRel, Acquire) {
             Ok(_) => Ok(()),
             Err(s) => {
-                debug_assert!(committed_case(s).is_some(), "begin in state {s}");
-                Err((s - COMMIT_BASE) / 2)
+                Err(committed_case(s).unwrap_or_else(|| panic!("select: begin in state {s}")))
             }
         }
     }
