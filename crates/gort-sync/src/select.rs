@@ -49,9 +49,10 @@ use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TryS
 pub trait Case<O> {
     /// Pass 1: complete now if possible. Called while the select holds its
     /// selector `BUSY`.
-    fn try_complete(&mut self, cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<O>;
-    /// Pass 2: make sure a peer can commit to this case.
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize);
+    fn try_complete(&mut self, cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<O>;
+    /// Pass 2: make sure a peer can commit to this case. Returns true if it
+    /// queued a new waiter (the select then looks at every case once more).
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool;
     /// A peer committed this case: collect its result.
     fn take_committed(&mut self) -> O;
     /// Whether the case takes part (a disabled case is Go's nil channel).
@@ -62,15 +63,16 @@ pub trait Case<O> {
 
 /// A disabled case is `None`.
 impl<O, C: Case<O>> Case<O> for Option<C> {
-    fn try_complete(&mut self, cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<O> {
+    fn try_complete(&mut self, cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<O> {
         match self {
             Some(c) => c.try_complete(cx, sel),
             None => Poll::Pending,
         }
     }
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize) {
-        if let Some(c) = self {
-            c.register(sel, idx);
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool {
+        match self {
+            Some(c) => c.register(sel, idx),
+            None => false,
         }
     }
     fn take_committed(&mut self) -> O {
@@ -101,22 +103,22 @@ pub trait RawCase {
     /// What the case produces.
     type Output;
     /// See [`Case::try_complete`].
-    fn try_complete(&mut self, cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<Self::Output>;
+    fn try_complete(&mut self, cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<Self::Output>;
     /// See [`Case::register`].
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize);
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool;
     /// See [`Case::take_committed`].
     fn take_committed(&mut self) -> Self::Output;
 }
 
 impl<C: RawCase, O, F: FnOnce(C::Output) -> O> Case<O> for Map<C, F> {
-    fn try_complete(&mut self, cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<O> {
+    fn try_complete(&mut self, cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<O> {
         match self.case.try_complete(cx, sel) {
             Poll::Ready(v) => Poll::Ready((self.f.take().expect("case completed twice"))(v)),
             Poll::Pending => Poll::Pending,
         }
     }
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize) {
-        self.case.register(sel, idx);
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool {
+        self.case.register(sel, idx)
     }
     fn take_committed(&mut self) -> O {
         let v = self.case.take_committed();
@@ -153,10 +155,10 @@ pub struct RecvCase<T, R: ChanRef<T>> {
 impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
     type Output = Option<T>;
 
-    fn try_complete(&mut self, _cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<Option<T>> {
+    fn try_complete(&mut self, _cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<Option<T>> {
         let chan = self.rx.chan();
         let mut wakes = Vec::new();
-        let r = chan.lock().try_recv(chan.cap, Some(sel), &mut wakes);
+        let r = chan.lock().try_recv(chan.cap, sel, &mut wakes);
         wake_all(wakes);
         match r {
             TryRecv::Got(v) => Poll::Ready(Some(v)),
@@ -165,9 +167,9 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
         }
     }
 
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize) {
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool {
         if self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
-            return;
+            return false;
         }
         let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
         let mut g = self.rx.chan().lock();
@@ -175,6 +177,7 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
             g.dequeue(&old);
         }
         g.recvq.push_back(sg);
+        true
     }
 
     fn take_committed(&mut self) -> Option<T> {
@@ -218,36 +221,65 @@ pub struct SendCase<'a, T> {
 impl<T> RawCase for SendCase<'_, T> {
     type Output = Result<(), SendError<T>>;
 
-    fn try_complete(&mut self, _cx: &mut Context<'_>, sel: &Arc<Selector>) -> Poll<Self::Output> {
+    fn try_complete(
+        &mut self,
+        _cx: &mut Context<'_>,
+        sel: Option<&Selector>,
+    ) -> Poll<Self::Output> {
         let mut wakes = Vec::new();
-        let Some(v) = self.value.take().or_else(|| self.reclaim()) else {
-            return Poll::Pending;
-        };
-        let r = self
-            .chan
-            .lock()
-            .try_send(self.chan.cap, v, Some(sel), &mut wakes);
-        wake_all(wakes);
-        match r {
-            TrySend::Sent => Poll::Ready(Ok(())),
-            TrySend::Closed(v) => Poll::Ready(Err(SendError(v))),
-            TrySend::Full(v) => {
-                self.value = Some(v);
-                Poll::Pending
+        let r = {
+            let mut g = self.chan.lock();
+            // The value is ours, or in our queued sudog (which no peer can
+            // take while the select is BUSY): take it out to offer it.
+            let v = match self.value.take() {
+                Some(v) => v,
+                None => match &self.sudog {
+                    Some(sg) => {
+                        g.dequeue(sg);
+                        // SAFETY: we hold the lock of the sudog's channel.
+                        unsafe { sg.take() }.expect("a queued send holds its value")
+                    }
+                    None => return Poll::Pending,
+                },
+            };
+            match g.try_send(self.chan.cap, v, sel, &mut wakes) {
+                TrySend::Full(v) => {
+                    match &self.sudog {
+                        // Back in its sudog, queued again.
+                        Some(sg) => {
+                            // SAFETY: we hold the lock of the sudog's channel.
+                            unsafe { sg.put(v) };
+                            g.sendq.push_back(sg.clone());
+                        }
+                        None => self.value = Some(v),
+                    }
+                    Poll::Pending
+                }
+                TrySend::Sent => {
+                    self.sudog = None;
+                    Poll::Ready(Ok(()))
+                }
+                TrySend::Closed(v) => {
+                    self.sudog = None;
+                    Poll::Ready(Err(SendError(v)))
+                }
             }
-        }
+        };
+        wake_all(wakes);
+        r
     }
 
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize) {
+    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool {
         if self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
-            return;
+            return false;
         }
         let Some(v) = self.value.take().or_else(|| self.reclaim()) else {
-            return;
+            return false;
         };
         let sg = Arc::new(Sudog::case(sel.clone(), idx, Some(v)));
         self.chan.lock().sendq.push_back(sg.clone());
         self.sudog = Some(sg);
+        true
     }
 
     fn take_committed(&mut self) -> Self::Output {
@@ -296,11 +328,13 @@ pub struct FutureCase<F> {
 impl<F: Future> RawCase for FutureCase<F> {
     type Output = F::Output;
 
-    fn try_complete(&mut self, cx: &mut Context<'_>, _sel: &Arc<Selector>) -> Poll<F::Output> {
+    fn try_complete(&mut self, cx: &mut Context<'_>, _sel: Option<&Selector>) -> Poll<F::Output> {
         self.fut.as_mut().poll(cx)
     }
 
-    fn register(&mut self, _sel: &Arc<Selector>, _idx: usize) {}
+    fn register(&mut self, _sel: &Arc<Selector>, _idx: usize) -> bool {
+        false
+    }
 
     fn take_committed(&mut self) -> F::Output {
         unreachable!("no peer commits a future case")
@@ -403,69 +437,98 @@ pub enum Selected<O> {
     Default,
 }
 
-/// One select's state: its shared selector and its random order.
-#[derive(Debug)]
+/// One select's state: its shared selector, made when the select first
+/// has to wait (a select that completes at once allocates nothing).
+#[derive(Debug, Default)]
 pub struct Select {
-    sel: Arc<Selector>,
-    order: Vec<usize>,
+    sel: Option<Arc<Selector>>,
 }
 
-impl Default for Select {
-    fn default() -> Self {
-        Select::new()
-    }
-}
+/// The most cases one select may have (the macro enforces it).
+pub const MAX_CASES: usize = 64;
 
 impl Select {
     /// A fresh select.
     pub fn new() -> Select {
-        Select {
-            sel: Arc::new(Selector::new()),
-            order: Vec::new(),
-        }
+        Select { sel: None }
     }
 
     /// Starts over with a fresh selector, after the macro refused a case's
     /// output (a refutable pattern that did not match) and disabled it.
     pub fn reset(&mut self) {
-        self.sel = Arc::new(Selector::new());
+        self.sel = None;
     }
 
     /// One poll of the select over `cases` (module doc, steps 1-7).
+    ///
+    /// # Panics
+    ///
+    /// With more than [`MAX_CASES`] cases.
     pub fn poll<O>(
         &mut self,
         cx: &mut Context<'_>,
         cases: &mut [&mut dyn Case<O>],
         has_default: bool,
     ) -> Poll<Selected<O>> {
-        self.sel.register(cx.waker());
-        if let Err(k) = self.sel.begin() {
-            return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
+        assert!(
+            cases.len() <= MAX_CASES,
+            "select! supports at most {MAX_CASES} cases"
+        );
+        if let Some(sel) = &self.sel {
+            sel.register(cx.waker());
+            if let Err(k) = sel.begin() {
+                return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
+            }
         }
-        // We hold BUSY from here until `end` lets go of it.
+        // From here we hold BUSY (once a selector exists) until `end`.
+        let mut order = [0u8; MAX_CASES];
+        let order = &mut order[..cases.len()];
         loop {
-            shuffle(&mut self.order, cases.len());
-            for &i in &self.order {
+            shuffle(order);
+            let me = self.sel.as_deref();
+            for &i in order.iter() {
+                let i = usize::from(i);
                 if !cases[i].enabled() {
                     continue;
                 }
-                if let Poll::Ready(out) = cases[i].try_complete(cx, &self.sel) {
-                    self.sel.done(i);
+                if let Poll::Ready(out) = cases[i].try_complete(cx, me) {
+                    if let Some(sel) = me {
+                        sel.done(i);
+                    }
                     return Poll::Ready(Selected::Case(i, out));
                 }
             }
             if has_default {
-                self.sel.done(usize::MAX / 4);
+                if let Some(sel) = me {
+                    sel.done(MAX_CASES);
+                }
                 return Poll::Ready(Selected::Default);
             }
+            let sel = match &self.sel {
+                Some(sel) => sel.clone(),
+                None => {
+                    let sel = Arc::new(Selector::new());
+                    sel.register(cx.waker());
+                    sel.begin().expect("a fresh selector is WAITING");
+                    self.sel = Some(sel.clone());
+                    sel
+                }
+            };
+            let mut queued = false;
             for (i, c) in cases.iter_mut().enumerate() {
                 if c.enabled() {
-                    c.register(&self.sel, i);
+                    queued |= c.register(&sel, i);
                 }
             }
-            // A peer skipped us while we were busy: look again, still BUSY
-            // (loom found the version that called `begin` again here).
-            if self.sel.end() {
+            // A waiter just queued: a peer that came between our look at its
+            // channel and the queueing found nobody to hand to and left its
+            // value in the buffer or queued itself, without marking us.
+            // Look at every case once more, still BUSY.
+            if queued {
+                continue;
+            }
+            // A peer skipped us while we were busy: look again, still BUSY.
+            if sel.end() {
                 continue;
             }
             gort_core::runtime::set_wait_reason(WaitReason::Select);
@@ -474,11 +537,13 @@ impl Select {
     }
 }
 
-/// Fills `order` with a uniformly random permutation of `0..n`.
-fn shuffle(order: &mut Vec<usize>, n: usize) {
-    order.clear();
-    order.extend(0..n);
-    for i in (1..n).rev() {
+/// Fills `order` with a uniformly random permutation of its indices
+/// (Fisher–Yates).
+fn shuffle(order: &mut [u8]) {
+    for (i, o) in order.iter_mut().enumerate() {
+        *o = i as u8;
+    }
+    for i in (1..order.len()).rev() {
         let j = (fastrand() % (i as u64 + 1)) as usize;
         order.swap(i, j);
     }
