@@ -11,10 +11,19 @@ use gort::time::{sleep, timeout, Ticker};
 
 #[gort::main]
 async fn main() {
-    println!("gort tour: GOMAXPROCS={} (set GORT_MAXPROCS to change)\n", gort::runtime::gomaxprocs());
+    println!(
+        "gort tour: GOMAXPROCS={} (set GORT_MAXPROCS to change)\n",
+        gort::runtime::gomaxprocs()
+    );
     hundred_thousand_goroutines().await;
     fan_out_fan_in().await;
     timers().await;
+    // The body of #[gort::main] runs on the calling thread, outside any P
+    // (as tokio's does); a wake-up of it costs a thread unpark. Run the
+    // channel act as a goroutine so its ping-pong stays on one P.
+    gort::spawn(channels())
+        .await
+        .expect("channels act panicked");
     scheduler_view();
 }
 
@@ -105,16 +114,89 @@ async fn timers() {
         "3. timers: 10000 sleepers (1-20 ms) woke at most {} µs late, {ticks} ticks of 5 ms, \
          a 60 s sleep cut by a 10 ms timeout ({}); {:.1} ms in all",
         late.load(Relaxed),
-        if slow.is_err() { "Elapsed" } else { "finished?!" },
+        if slow.is_err() {
+            "Elapsed"
+        } else {
+            "finished?!"
+        },
         t0.elapsed().as_secs_f64() * 1e3
     );
 }
 
-/// Act 4: what the scheduler did.
+/// Act 4: channels. A ping-pong over unbuffered channels (each receiver
+/// runs next on its sender's P), a prime sieve of chained goroutines, and a
+/// select with a timeout, joined by a WaitGroup.
+async fn channels() {
+    use gort::sync::{chan, WaitGroup};
+
+    const ROUNDS: u64 = 100_000;
+    let t0 = Instant::now();
+    let (ping_tx, ping_rx) = chan::<u64>(0);
+    let (pong_tx, pong_rx) = chan::<u64>(0);
+    let echo = gort::spawn(async move {
+        while let Some(v) = ping_rx.recv().await {
+            pong_tx.send(v).await.unwrap();
+        }
+    });
+    for i in 0..ROUNDS {
+        ping_tx.send(i).await.unwrap();
+        assert_eq!(pong_rx.recv().await, Some(i));
+    }
+    drop(ping_tx);
+    echo.await.unwrap();
+    let pingpong = t0.elapsed();
+
+    // Go's concurrent prime sieve: each prime gets a goroutine that filters
+    // its multiples out of the stream.
+    let t1 = Instant::now();
+    let wg = WaitGroup::new();
+    let (tx, mut rx) = chan::<u32>(0);
+    wg.go(async move {
+        for n in 2.. {
+            if tx.send(n).await.is_err() {
+                break; // every filter downstream is gone
+            }
+        }
+    });
+    let mut primes = Vec::new();
+    for _ in 0..300 {
+        let p = rx.recv().await.unwrap();
+        primes.push(p);
+        let (next_tx, next_rx) = chan::<u32>(0);
+        let input = rx;
+        wg.go(async move {
+            while let Some(n) = input.recv().await {
+                if n % p != 0 && next_tx.send(n).await.is_err() {
+                    break;
+                }
+            }
+        });
+        rx = next_rx;
+    }
+    drop(rx); // the last filter's sends now fail, and the chain unwinds
+    wg.wait().await;
+    let sieve = t1.elapsed();
+
+    let (_quiet_tx, quiet) = chan::<()>(0);
+    let waited = gort::select! {
+        _ = quiet.recv() => "a value?!",
+        _ = gort::time::after(Duration::from_millis(5)) => "time.After fired",
+    };
+    println!(
+        "4. channels: {ROUNDS} ping-pong round trips in {:.1} ms ({:.0} ns each); \
+         sieve of 300 chained goroutines found primes up to {} in {:.1} ms; select: {waited}",
+        pingpong.as_secs_f64() * 1e3,
+        pingpong.as_nanos() as f64 / ROUNDS as f64,
+        primes.last().unwrap(),
+        sieve.as_secs_f64() * 1e3
+    );
+}
+
+/// Act 5: what the scheduler did.
 fn scheduler_view() {
     let m = gort::runtime::metrics();
     println!(
-        "4. scheduler: {} Ms for {} Ps, {} polls ({} from runnext), {} steals, {} parks; \
+        "5. scheduler: {} Ms for {} Ps, {} polls ({} from runnext), {} steals, {} parks; \
          live goroutines now: {}",
         m.threads,
         gort::runtime::gomaxprocs(),

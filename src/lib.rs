@@ -41,11 +41,12 @@ pub mod time {
     pub use gort_sync::time::after;
 }
 
-/// Go's channels, and later the rest of Go's `sync` package.
+/// Go's channels and `sync` package.
 pub mod sync {
     pub use gort_sync::chan::{
         chan, Receiver, Recv, RecvOwned, Send, SendError, Sender, TryRecvError, TrySendError,
     };
+    pub use gort_sync::{Wait, WaitGroup};
 }
 
 #[doc(hidden)]
