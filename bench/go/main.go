@@ -12,7 +12,7 @@
 //	workload=NAME procs=N go=X
 //
 // where X is the median over rounds of nanoseconds per operation (for
-// idle_task_bytes: bytes per idle goroutine). The timers workload adds
+// idle_task_bytes and chan_idle_bytes: bytes per idle goroutine). The timers workload adds
 // go_p99_late_ns=Y. All diagnostics go to stderr.
 package main
 
@@ -50,6 +50,12 @@ var workloads = []workload{
 	{name: "chained_spawn", run: chainedSpawn},
 	{name: "timers", maxRounds: 3, run: timers},
 	{name: "idle_task_bytes", run: idleTaskBytes},
+	{name: "chan_pingpong", run: chanPingPong},
+	{name: "chan_mpmc", run: chanMPMC},
+	{name: "chan_spsc_buffered", run: chanSPSCBuffered},
+	{name: "select2", run: select2},
+	{name: "select_uncontended", run: selectUncontended},
+	{name: "chan_idle_bytes", run: chanIdleBytes},
 }
 
 func main() {

@@ -6,25 +6,31 @@
 //!
 //! Runs each workload (all of them when none is named) on gort and on
 //! tokio's multi-thread runtime with the same number of workers (`--procs`,
-//! default 2), then runs the Go twin in `bench/go` with `GOMAXPROCS` set to
+//! default 2), the channel workloads also on other channel libraries
+//! (flume and async-channel on that tokio runtime, crossbeam-channel on OS
+//! threads), then runs the Go twin in `bench/go` with `GOMAXPROCS` set to
 //! the same number, and prints one line per workload on stdout:
 //!
 //! ```text
 //! workload=ping_pong procs=2 gort=812 tokio=655 go=590
 //! workload=timers procs=2 gort=731 tokio=702 gort_p99_late_ns=1190000 tokio_p99_late_ns=1090000 go=640 go_p99_late_ns=1050000
+//! workload=chan_mpmc procs=2 gort=137 tokio=NA flume=116 async_channel=88 crossbeam=44 go=55
 //! ```
 //!
 //! ## Reading the numbers
 //!
 //! Each `SYSTEM=X` is the median over the measured rounds of nanoseconds
-//! per operation (`idle_task_bytes`: resident bytes per parked task); lower
-//! is better. `SYSTEM_p99_late_ns` (timers only) is how late the 99th
-//! percentile timer fired, in the median round. `go=NA` means the Go twin
-//! could not run (no `go` on `PATH`, or it failed; stderr says which).
+//! per operation (`idle_task_bytes`, `chan_idle_bytes`: resident bytes per
+//! parked task); lower is better. `SYSTEM_p99_late_ns` (timers only) is how
+//! late the 99th percentile timer fired, in the median round. `go=NA`
+//! means the Go twin could not run (no `go` on `PATH`, or it failed; stderr
+//! says which); any other `SYSTEM=NA`, that the workload has no such
+//! contender (its docs in `workloads/` say why).
 //! What one operation is, per workload, is in `workloads/` and in
 //! `bench/go/README.md`; both sides use the same counts. Per-round values,
-//! progress and a closing table of ratios (gort/tokio, gort/go; below 1
-//! means gort is faster or smaller) go to stderr, so stdout stays
+//! progress and a closing table of ratios (gort over each other contender
+//! and over go; below 1 means gort is faster or smaller) go to stderr, so
+//! stdout stays
 //! machine-readable.
 //!
 //! ## Method
@@ -32,15 +38,16 @@
 //! - One runtime of each kind per workload, reused across its rounds; the
 //!   clock runs inside the runtime, on a driver task, so building and
 //!   starting a runtime is never measured.
-//! - One unrecorded warm-up round per system, then `--rounds` (default 7;
-//!   timers: at most 3) measured rounds, alternating gort, tokio, gort,
-//!   tokio, ... so that drift in the machine hits both alike.
-//! - `idle_task_bytes` runs every round, warm-up included, in a fresh child
-//!   process (this binary re-executed with a hidden `--child` flag), since
-//!   in one process the allocator would recycle the previous round's
-//!   memory.
-//! - Channels are `tokio::sync::oneshot` on both runtimes until gort has
-//!   its own.
+//! - One unrecorded warm-up round per contender, then `--rounds` (default
+//!   7; timers: at most 3) measured rounds, alternating gort, tokio, the
+//!   others, gort, tokio, ... so that drift in the machine hits all alike.
+//! - `idle_task_bytes` and `chan_idle_bytes` run every round, warm-up
+//!   included, in a fresh child process (this binary re-executed with a
+//!   hidden `--child` flag), since in one process the allocator would
+//!   recycle the previous round's memory.
+//! - The scheduler workloads' channels are `tokio::sync::oneshot` on both
+//!   runtimes; the channel workloads (`workloads/chan.rs`) use each
+//!   contender's own.
 //!
 //! A full default run takes well under three minutes on two cores.
 
@@ -58,7 +65,7 @@ use cli::{Command, Options};
 use go::GoTwin;
 use harness::{Contender, Outcome, RoundResult};
 use system::{Gort, System, Tokio};
-use workloads::{Isolation, Workload};
+use workloads::{Isolation, OtherRound, Workload};
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args().skip(1)) {
@@ -82,12 +89,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// One workload's figures: ours, then the Go twin's `go*` fields (`None`:
-/// the twin had none).
+/// One workload's figures: ours (only the contenders that have one), then
+/// the Go twin's `go*` fields (`None`: the twin had none).
 struct Row {
-    workload: &'static str,
+    workload: &'static Workload,
     outcomes: Vec<Outcome>,
     go: Option<Vec<go::Field>>,
+}
+
+impl Row {
+    /// The median of contender `name`, if it has a figure.
+    fn median(&self, name: &str) -> Option<f64> {
+        self.outcomes
+            .iter()
+            .find(|o| o.name == name)
+            .map(|o| o.median)
+    }
 }
 
 fn bench(options: &Options) -> ExitCode {
@@ -136,7 +153,7 @@ fn bench(options: &Options) -> ExitCode {
             .as_ref()
             .and_then(|twin| go_fields(twin, w, options.procs, rounds));
         let row = Row {
-            workload: w.name,
+            workload: w,
             outcomes,
             go,
         };
@@ -180,28 +197,50 @@ fn go_fields(twin: &GoTwin, w: &Workload, procs: usize, rounds: usize) -> Option
     }
 }
 
-/// Runs `w` on gort and tokio, alternating, and summarises each.
+/// Runs `w` on each of its contenders that has a round (gort, tokio, then
+/// the others), alternating, and summarises each.
 fn measure(w: &Workload, procs: usize, rounds: usize) -> io::Result<Vec<Outcome>> {
     match w.isolation {
         Isolation::InProcess => {
-            let gort_rt = build::<Gort>(procs)?;
-            let tokio_rt = build::<Tokio>(procs)?;
+            let gort_rt = &build::<Gort>(procs)?;
+            let tokio_rt = &build::<Tokio>(procs)?;
             // Declared after the runtimes, so dropped before them.
-            let mut contenders = [
-                Contender::new(Gort::NAME, || Ok((w.gort)(&gort_rt))),
-                Contender::new(Tokio::NAME, || Ok((w.tokio)(&tokio_rt))),
-            ];
+            let mut contenders = Vec::new();
+            if let Some(round) = w.gort {
+                contenders.push(Contender::new(Gort::NAME, move || Ok(round(gort_rt))));
+            }
+            if let Some(round) = w.tokio {
+                contenders.push(Contender::new(Tokio::NAME, move || Ok(round(tokio_rt))));
+            }
+            for other in w.others {
+                match other.round {
+                    OtherRound::OnTokio(round) => {
+                        contenders.push(Contender::new(other.name, move || Ok(round(tokio_rt))));
+                    }
+                    OtherRound::Threads(round) => {
+                        contenders.push(Contender::new(other.name, move || Ok(round())));
+                    }
+                }
+            }
             harness::alternate(rounds, &mut contenders)
         }
         Isolation::ChildPerRound => {
-            let mut contenders = [
-                Contender::new(Gort::NAME, || {
+            if !w.others.is_empty() {
+                return Err(io::Error::other(
+                    "a child-per-round workload measures gort and tokio only",
+                ));
+            }
+            let mut contenders = Vec::new();
+            if w.gort.is_some() {
+                contenders.push(Contender::new(Gort::NAME, || {
                     harness::child_round(w.name, Gort::NAME, procs)
-                }),
-                Contender::new(Tokio::NAME, || {
+                }));
+            }
+            if w.tokio.is_some() {
+                contenders.push(Contender::new(Tokio::NAME, || {
                     harness::child_round(w.name, Tokio::NAME, procs)
-                }),
-            ];
+                }));
+            }
             harness::alternate(rounds, &mut contenders)
         }
     }
@@ -216,16 +255,25 @@ fn build<S: System>(procs: usize) -> io::Result<S::Runtime> {
 /// prints its value alone on stdout.
 fn child(procs: usize, workload: &Workload, system: &str) -> ExitCode {
     let result = if system == Gort::NAME {
-        child_round::<Gort>(procs, workload.gort)
+        workload.gort.map(|round| child_round::<Gort>(procs, round))
     } else {
-        child_round::<Tokio>(procs, workload.tokio)
+        workload
+            .tokio
+            .map(|round| child_round::<Tokio>(procs, round))
     };
     match result {
-        Ok(r) => {
+        Some(Ok(r)) => {
             println!("{}", r.value);
             ExitCode::SUCCESS
         }
-        Err(e) => {
+        None => {
+            eprintln!(
+                "gort-bench: child {} {system}: no such round",
+                workload.name
+            );
+            ExitCode::FAILURE
+        }
+        Some(Err(e)) => {
             eprintln!("gort-bench: child {} {system}: {e}", workload.name);
             ExitCode::FAILURE
         }
@@ -242,11 +290,19 @@ fn child_round<S: System>(
     Ok(round(&rt))
 }
 
-/// The stdout line: `workload=NAME procs=N gort=X tokio=Y [p99s] go=Z [go_p99]`.
+/// The stdout line: `workload=NAME procs=N gort=X tokio=Y [others] [p99s]
+/// go=Z [go_p99]`, `NA` for a contender without a figure.
 fn line(row: &Row, procs: usize) -> String {
-    let mut s = format!("workload={} procs={procs}", row.workload);
-    for o in &row.outcomes {
-        let _ = write!(s, " {}={}", o.name, o.median.round() as i64);
+    let mut s = format!("workload={} procs={procs}", row.workload.name);
+    for name in row.workload.systems() {
+        match row.median(name) {
+            Some(m) => {
+                let _ = write!(s, " {name}={}", m.round() as i64);
+            }
+            None => {
+                let _ = write!(s, " {name}=NA");
+            }
+        }
     }
     for o in &row.outcomes {
         if let Some(p99) = o.p99_late_ns {
@@ -270,29 +326,28 @@ fn summary(rows: &[Row], procs: usize) {
         "gort-bench: summary, procs={procs} (ratio of medians; below 1: gort is faster or smaller)"
     );
     for row in rows {
-        let value = |name: &str| {
-            row.outcomes
-                .iter()
-                .find(|o| o.name == name)
-                .map(|o| o.median)
-        };
-        let Some(gort) = value(Gort::NAME) else {
-            continue;
-        };
-        let mut s = format!("gort-bench:   {:<18}", row.workload);
-        for o in row.outcomes.iter().filter(|o| o.name != Gort::NAME) {
-            let _ = write!(s, " gort/{}={:<6.2}", o.name, gort / o.median);
+        let gort = row.median(Gort::NAME);
+        let mut s = format!("gort-bench:   {:<18}", row.workload.name);
+        for name in row.workload.systems().filter(|n| *n != Gort::NAME) {
+            match (gort, row.median(name)) {
+                (Some(g), Some(x)) => {
+                    let _ = write!(s, " gort/{name}={:<6.2}", g / x);
+                }
+                _ => {
+                    let _ = write!(s, " gort/{name}={:<6}", "NA");
+                }
+            }
         }
         let go = row
             .go
             .as_ref()
             .and_then(|f| f.iter().find(|(k, _)| k == "go"))
             .and_then(|(_, v)| v.parse::<f64>().ok());
-        match go {
-            Some(go) => {
+        match (gort, go) {
+            (Some(gort), Some(go)) => {
                 let _ = write!(s, " gort/go={:.2}", gort / go);
             }
-            None => s.push_str(" gort/go=NA"),
+            _ => s.push_str(" gort/go=NA"),
         }
         let p99 = |name: &str| {
             row.outcomes

@@ -6,7 +6,11 @@
 //! figure includes the task (its header and future), the oneshot channel
 //! it waits on, and the 8-byte slot that holds the channel's sender, as
 //! Go's includes the goroutine's stack, its `g`, the channel and its slot.
+//! The measurement itself, [`parked_task_bytes`], is shared with
+//! `chan_idle_bytes` (`chan.rs`), which parks the tasks on gort's own
+//! channels instead.
 
+use std::future::IntoFuture;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -42,7 +46,27 @@ struct IdleShared {
 /// Exits the (child) process with a message if `/proc/self/statm` cannot
 /// be read.
 pub(crate) fn idle_task_bytes<S: System>(rt: &S::Runtime) -> RoundResult {
-    let per_task = on_task::<S, _>(rt, async {
+    parked_task_bytes::<S, _, _>(rt, oneshot::channel::<()>, |tx| {
+        let _ = tx.send(());
+    })
+}
+
+/// The measurement behind `idle_task_bytes` and `chan_idle_bytes`, for any
+/// channel: `pair` makes one task's (sender, receiver); the task awaits the
+/// receiver (`rx.await`, through `IntoFuture`) and the driver keeps the
+/// sender in a `Vec`, then hands it to `release` to let the task finish.
+pub(super) fn parked_task_bytes<S, Tx, Rx>(
+    rt: &S::Runtime,
+    pair: fn() -> (Tx, Rx),
+    release: fn(Tx),
+) -> RoundResult
+where
+    S: System,
+    Tx: Send + 'static,
+    Rx: IntoFuture + Send + 'static,
+    Rx::IntoFuture: Send,
+{
+    let per_task = on_task::<S, _>(rt, async move {
         let (latch, done) = Latch::new(IDLE_TASKS);
         let shared = Arc::new(IdleShared {
             started: AtomicUsize::new(0),
@@ -52,7 +76,7 @@ pub(crate) fn idle_task_bytes<S: System>(rt: &S::Runtime) -> RoundResult {
 
         let before = rss_bytes_or_exit();
         for _ in 0..IDLE_TASKS {
-            let (tx, rx) = oneshot::channel::<()>();
+            let (tx, rx) = pair();
             senders.push(tx);
             let shared = shared.clone();
             S::go(async move {
@@ -68,7 +92,7 @@ pub(crate) fn idle_task_bytes<S: System>(rt: &S::Runtime) -> RoundResult {
         let after = rss_bytes_or_exit();
 
         for tx in senders {
-            let _ = tx.send(());
+            release(tx);
         }
         wait(done).await;
         after.saturating_sub(before) as f64 / IDLE_TASKS as f64
@@ -81,7 +105,7 @@ pub(crate) fn idle_task_bytes<S: System>(rt: &S::Runtime) -> RoundResult {
 
 fn rss_bytes_or_exit() -> u64 {
     rss_bytes().unwrap_or_else(|e| {
-        eprintln!("gort-bench: idle_task_bytes: cannot read the resident set size from /proc/self/statm: {e}");
+        eprintln!("gort-bench: cannot read the resident set size from /proc/self/statm: {e}");
         std::process::exit(1);
     })
 }

@@ -7,11 +7,15 @@
 //! starts its clock inside that runtime, on a driver task (see [`on_task`]),
 //! so runtime start-up is never measured.
 //!
-//! Channels: gort has no channels of its own yet, so the workloads that
-//! need one use `tokio::sync::oneshot` on both runtimes (tokio's sync
-//! primitives work on any executor), which keeps the channel cost identical
-//! on both sides. gort's own channels will replace it when gort-sync lands.
+//! Channels: the scheduler workloads that need one use
+//! `tokio::sync::oneshot` on both runtimes (tokio's sync primitives work on
+//! any executor), which keeps the channel cost identical on both sides.
+//! The channel workloads (`chan.rs`) measure the channels themselves, so
+//! there each system uses its own: gort's `gort::sync::chan`, tokio's
+//! `tokio::sync::mpsc`, and further contenders ([`Other`]: flume,
+//! async-channel, crossbeam-channel), each printed as its own field.
 
+mod chan;
 mod idle;
 mod spawn;
 mod switch;
@@ -44,8 +48,13 @@ pub(crate) struct Workload {
     /// A cap on measured rounds (the warm-up round is extra).
     pub(crate) max_rounds: Option<usize>,
     pub(crate) isolation: Isolation,
-    pub(crate) gort: fn(&<Gort as System>::Runtime) -> RoundResult,
-    pub(crate) tokio: fn(&<Tokio as System>::Runtime) -> RoundResult,
+    /// `None`: no figure, printed `gort=NA` (the workload's docs say why).
+    pub(crate) gort: Option<fn(&<Gort as System>::Runtime) -> RoundResult>,
+    /// `None`: no figure, printed `tokio=NA` (the workload's docs say why).
+    pub(crate) tokio: Option<fn(&<Tokio as System>::Runtime) -> RoundResult>,
+    /// Further contenders, each printed as its own field after `tokio=`, in
+    /// this order. In-process workloads only.
+    pub(crate) others: &'static [Other],
 }
 
 impl Workload {
@@ -53,6 +62,31 @@ impl Workload {
     pub(crate) fn rounds(&self, requested: usize) -> usize {
         self.max_rounds.map_or(requested, |cap| requested.min(cap))
     }
+
+    /// Every contender's field name, in output order: `gort`, `tokio`, then
+    /// the [`others`](Workload::others); those without a figure included.
+    pub(crate) fn systems(&self) -> impl Iterator<Item = &'static str> {
+        [Gort::NAME, Tokio::NAME]
+            .into_iter()
+            .chain(self.others.iter().map(|o| o.name))
+    }
+}
+
+/// A contender other than gort and tokio: another channel library.
+#[derive(Debug)]
+pub(crate) struct Other {
+    /// The field name in the output (`flume=`).
+    pub(crate) name: &'static str,
+    pub(crate) round: OtherRound,
+}
+
+/// How an [`Other`] runs a round.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum OtherRound {
+    /// As a task on the workload's tokio runtime (the one `tokio=` uses).
+    OnTokio(fn(&<Tokio as System>::Runtime) -> RoundResult),
+    /// On plain OS threads of its own, no runtime (`--procs` does not apply).
+    Threads(fn() -> RoundResult),
 }
 
 /// Every workload, in the Go twin's order.
@@ -62,56 +96,162 @@ pub(crate) const ALL: &[Workload] = &[
         unit: "ns/spawn",
         max_rounds: None,
         isolation: Isolation::InProcess,
-        gort: spawn::spawn_many_local::<Gort>,
-        tokio: spawn::spawn_many_local::<Tokio>,
+        gort: Some(spawn::spawn_many_local::<Gort>),
+        tokio: Some(spawn::spawn_many_local::<Tokio>),
+        others: &[],
     },
     Workload {
         name: "spawn_many_remote",
         unit: "ns/spawn",
         max_rounds: None,
         isolation: Isolation::InProcess,
-        gort: spawn::spawn_many_remote::<Gort>,
-        tokio: spawn::spawn_many_remote::<Tokio>,
+        gort: Some(spawn::spawn_many_remote::<Gort>),
+        tokio: Some(spawn::spawn_many_remote::<Tokio>),
+        others: &[],
     },
     Workload {
         name: "yield_many",
         unit: "ns/yield",
         max_rounds: None,
         isolation: Isolation::InProcess,
-        gort: switch::yield_many::<Gort>,
-        tokio: switch::yield_many::<Tokio>,
+        gort: Some(switch::yield_many::<Gort>),
+        tokio: Some(switch::yield_many::<Tokio>),
+        others: &[],
     },
     Workload {
         name: "ping_pong",
         unit: "ns/pair",
         max_rounds: None,
         isolation: Isolation::InProcess,
-        gort: switch::ping_pong::<Gort>,
-        tokio: switch::ping_pong::<Tokio>,
+        gort: Some(switch::ping_pong::<Gort>),
+        tokio: Some(switch::ping_pong::<Tokio>),
+        others: &[],
     },
     Workload {
         name: "chained_spawn",
         unit: "ns/spawn",
         max_rounds: None,
         isolation: Isolation::InProcess,
-        gort: spawn::chained_spawn::<Gort>,
-        tokio: spawn::chained_spawn::<Tokio>,
+        gort: Some(spawn::chained_spawn::<Gort>),
+        tokio: Some(spawn::chained_spawn::<Tokio>),
+        others: &[],
     },
     Workload {
         name: "timers",
         unit: "ns/timer",
         max_rounds: Some(3),
         isolation: Isolation::InProcess,
-        gort: timers::timers::<Gort>,
-        tokio: timers::timers::<Tokio>,
+        gort: Some(timers::timers::<Gort>),
+        tokio: Some(timers::timers::<Tokio>),
+        others: &[],
     },
     Workload {
         name: "idle_task_bytes",
         unit: "bytes/task",
         max_rounds: None,
         isolation: Isolation::ChildPerRound,
-        gort: idle::idle_task_bytes::<Gort>,
-        tokio: idle::idle_task_bytes::<Tokio>,
+        gort: Some(idle::idle_task_bytes::<Gort>),
+        tokio: Some(idle::idle_task_bytes::<Tokio>),
+        others: &[],
+    },
+    Workload {
+        name: "chan_pingpong",
+        unit: "ns/round-trip",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(chan::chan_pingpong::<Gort, chan::GortChan>),
+        tokio: Some(chan::chan_pingpong::<Tokio, chan::TokioMpsc>),
+        others: &[
+            Other {
+                name: "flume",
+                round: OtherRound::OnTokio(chan::chan_pingpong::<Tokio, chan::Flume>),
+            },
+            Other {
+                name: "async_channel",
+                round: OtherRound::OnTokio(chan::chan_pingpong::<Tokio, chan::AsyncChannel>),
+            },
+            Other {
+                name: "crossbeam",
+                round: OtherRound::Threads(chan::chan_pingpong_crossbeam),
+            },
+        ],
+    },
+    Workload {
+        name: "chan_mpmc",
+        unit: "ns/msg",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(chan::chan_mpmc::<Gort, chan::GortChan>),
+        // tokio's mpsc has one receiver: see `chan::chan_mpmc`.
+        tokio: None,
+        others: &[
+            Other {
+                name: "flume",
+                round: OtherRound::OnTokio(chan::chan_mpmc::<Tokio, chan::Flume>),
+            },
+            Other {
+                name: "async_channel",
+                round: OtherRound::OnTokio(chan::chan_mpmc::<Tokio, chan::AsyncChannel>),
+            },
+            Other {
+                name: "crossbeam",
+                round: OtherRound::Threads(chan::chan_mpmc_crossbeam),
+            },
+        ],
+    },
+    Workload {
+        name: "chan_spsc_buffered",
+        unit: "ns/msg",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(chan::chan_spsc_buffered::<Gort, chan::GortChan>),
+        tokio: Some(chan::chan_spsc_buffered::<Tokio, chan::TokioMpsc>),
+        others: &[
+            Other {
+                name: "flume",
+                round: OtherRound::OnTokio(chan::chan_spsc_buffered::<Tokio, chan::Flume>),
+            },
+            Other {
+                name: "async_channel",
+                round: OtherRound::OnTokio(chan::chan_spsc_buffered::<Tokio, chan::AsyncChannel>),
+            },
+            Other {
+                name: "crossbeam",
+                round: OtherRound::Threads(chan::chan_spsc_buffered_crossbeam),
+            },
+        ],
+    },
+    Workload {
+        name: "select2",
+        unit: "ns/msg",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: chan::SELECT2_GORT,
+        tokio: Some(chan::select2_tokio),
+        others: &[Other {
+            name: "flume",
+            round: OtherRound::Threads(chan::select2_flume),
+        }],
+    },
+    Workload {
+        name: "select_uncontended",
+        unit: "ns/select",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(chan::select_uncontended_gort),
+        tokio: Some(chan::select_uncontended_tokio),
+        others: &[],
+    },
+    Workload {
+        name: "chan_idle_bytes",
+        unit: "bytes/task",
+        max_rounds: None,
+        isolation: Isolation::ChildPerRound,
+        gort: Some(chan::chan_idle_bytes),
+        // tokio has no rendezvous channel: its figure is `idle_task_bytes`'
+        // (a task parked on a `tokio::sync::oneshot`), measured again.
+        tokio: Some(idle::idle_task_bytes::<Tokio>),
+        others: &[],
     },
 ];
 
@@ -176,4 +316,40 @@ impl Latch {
 pub(crate) async fn wait(done: oneshot::Receiver<()>) {
     done.await
         .expect("a latch's sender was dropped before every task counted down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_child_rounds_have_no_others() {
+        for (i, w) in ALL.iter().enumerate() {
+            assert!(
+                ALL[..i].iter().all(|o| o.name != w.name),
+                "{} twice",
+                w.name
+            );
+            if w.isolation == Isolation::ChildPerRound {
+                assert!(w.others.is_empty(), "{}: others in a child", w.name);
+            }
+            let systems: Vec<_> = w.systems().collect();
+            assert_eq!(systems[..2], [Gort::NAME, Tokio::NAME]);
+            assert!(
+                systems[2..].iter().all(|s| *s != "go"),
+                "{}: `go` is the twin's field",
+                w.name
+            );
+        }
+    }
+
+    #[test]
+    fn chan_pingpong_lists_every_contender_in_order() {
+        let w = find("chan_pingpong").unwrap();
+        let systems: Vec<_> = w.systems().collect();
+        assert_eq!(
+            systems,
+            ["gort", "tokio", "flume", "async_channel", "crossbeam"]
+        );
+    }
 }
