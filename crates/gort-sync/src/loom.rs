@@ -35,6 +35,13 @@ impl<T> UnsafeCell<T> {
 /// Locks, ignoring poisoning: channel critical sections never leave the
 /// state half-updated when a user's code panics (user code never runs under
 /// the lock: values are moved, not dropped, there).
+///
+/// Spins briefly before blocking, as Go's runtime lock does (`lock_futex.go`:
+/// a few rounds of `PAUSE`, then sleep): channel critical sections are tens
+/// of nanoseconds, so a contended lock is usually free again before a futex
+/// sleep and wake-up (microseconds) could complete. Measured on the
+/// `chan_mpmc` workload (4 producers, 4 consumers, 2 Ps): blocking at once
+/// spent a third of the time in `lock_contended` and futex system calls.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     #[cfg(loom)]
     {
@@ -42,6 +49,17 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
     #[cfg(not(loom))]
     {
+        use std::sync::TryLockError;
+        for round in 0..4u32 {
+            match m.try_lock() {
+                Ok(g) => return g,
+                Err(TryLockError::Poisoned(e)) => return e.into_inner(),
+                Err(TryLockError::WouldBlock) => {}
+            }
+            for _ in 0..(16u32 << round) {
+                std::hint::spin_loop();
+            }
+        }
         m.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
