@@ -176,7 +176,7 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
         if let Some(old) = self.sudog.replace(sg.clone()) {
             g.dequeue(&old);
         }
-        g.recvq.push_back(sg);
+        crate::chan::ops::enqueue(&mut g.recvq, sg);
         true
     }
 
@@ -277,7 +277,7 @@ impl<T> RawCase for SendCase<'_, T> {
             return false;
         };
         let sg = Arc::new(Sudog::case(sel.clone(), idx, Some(v)));
-        self.chan.lock().sendq.push_back(sg.clone());
+        crate::chan::ops::enqueue(&mut self.chan.lock().sendq, sg.clone());
         self.sudog = Some(sg);
         true
     }

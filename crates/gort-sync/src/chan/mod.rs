@@ -86,7 +86,9 @@ pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 pub struct Sender<T> {
     chan: Arc<Chan<T>>,
     /// A send started through `Sink`, not yet delivered.
-    sink: Option<SendState<T>>,
+    /// Boxed: most senders never use `Sink`, and a parked task per
+    /// channel makes every byte of a `Sender` count.
+    sink: Option<Box<SendState<T>>>,
 }
 
 /// The receiving end. Cloning it adds a receiver (each value goes to one of
@@ -409,7 +411,7 @@ impl<T> futures::Sink<T> for Sender<T> {
 
     fn start_send(mut self: Pin<&mut Self>, item: T) -> Result<(), Self::Error> {
         assert!(self.sink.is_none(), "start_send without poll_ready");
-        self.sink = Some(SendState::new(item));
+        self.sink = Some(Box::new(SendState::new(item)));
         Ok(())
     }
 

@@ -46,7 +46,7 @@ pub(crate) fn poll_recv<T>(
         TryRecv::Empty => {
             let sg = Arc::new(Sudog::plain(None));
             sg.sel().register(cx.waker());
-            g.recvq.push_back(sg.clone());
+            enqueue(&mut g.recvq, sg.clone());
             g.check_invariants(chan.cap);
             *state = Some(sg);
             Poll::Pending
@@ -135,7 +135,7 @@ pub(crate) fn poll_send<T>(
         TrySend::Full(v) => {
             let sg = Arc::new(Sudog::plain(Some(v)));
             sg.sel().register(cx.waker());
-            g.sendq.push_back(sg.clone());
+            enqueue(&mut g.sendq, sg.clone());
             g.check_invariants(chan.cap);
             st.sudog = Some(sg);
             Poll::Pending
@@ -162,4 +162,15 @@ pub(crate) fn cancel_send<T>(chan: &Chan<T>, st: &mut SendState<T>) {
         unsafe { sg.take() }
     };
     drop(undelivered);
+}
+
+/// Queues a waiter. The first one allocates room for exactly one: most
+/// channels have at most one waiter at a time, and a channel per parked task
+/// makes the default first allocation (four slots) the larger part of the
+/// queue's cost.
+pub(crate) fn enqueue<T>(q: &mut std::collections::VecDeque<Arc<Sudog<T>>>, sg: Arc<Sudog<T>>) {
+    if q.capacity() == 0 {
+        q.reserve_exact(1);
+    }
+    q.push_back(sg);
 }
