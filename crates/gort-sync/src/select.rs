@@ -343,7 +343,7 @@ impl<F: Future> RawCase for FutureCase<F> {
 
 /// Tag types for picking a case kind by autoref specialisation: the macro
 /// writes `(&expr).__gort_case_kind().into_case(expr)`; channel operations
-/// resolve to [`ChanKind`], anything else that is a future to [`FutKind`].
+/// resolve to `ChanKind`, anything else that is a future to `FutKind`.
 pub mod kind {
     use super::*;
 

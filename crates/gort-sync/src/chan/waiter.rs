@@ -1,7 +1,7 @@
 //! Waiters: Go's `sudog` and the claim word a `select` shares among its
 //! cases.
 //!
-//! A [`Sudog`] is one pending operation of one task on one channel: a
+//! A `Sudog` is one pending operation of one task on one channel: a
 //! receive waiting for a value, or a send holding its value. It sits in the
 //! channel's `recvq` or `sendq`. Every sudog points at a [`Selector`]: a
 //! plain `send`/`recv` has its own; all the channel cases of one `select!`
