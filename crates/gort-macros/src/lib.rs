@@ -169,7 +169,8 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// If a value does not match its branch's pattern (say `Some(v)` when the
 /// channel is closed), that branch is disabled and the select goes on; a
-/// received value that does not match is dropped.
+/// received value that does not match goes back to the front of its
+/// channel, so no value is lost.
 #[proc_macro]
 pub fn select(input: TokenStream) -> TokenStream {
     match syn::parse::<select::Select>(input) {

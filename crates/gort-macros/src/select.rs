@@ -140,6 +140,11 @@ impl VisitMut for CleanPattern {
 
 pub(crate) fn expand(sel: Select) -> TokenStream {
     let n = sel.branches.len();
+    if n == 0 {
+        // `select { default: }`: nothing to wait on; the default runs.
+        let body = sel.default.expect("parse guarantees a branch");
+        return quote! {{ #body }};
+    }
     let out_ty = format_ident!("__GortSelectOut");
     let generics: Vec<_> = (0..n).map(|i| format_ident!("__T{}", i)).collect();
     let variants: Vec<_> = (0..n).map(|i| format_ident!("_{}", i)).collect();
@@ -173,11 +178,16 @@ pub(crate) fn expand(sel: Select) -> TokenStream {
         quote! {
             #out_ty::#variant(__gort_v) => {
                 #[allow(unused_variables, unreachable_patterns, clippy::match_single_binding)]
-                let __gort_ok = match __gort_v { #pat => true, _ => false };
-                if !__gort_ok {
-                    #case = ::core::option::Option::None;
+                let __gort_ok = match &__gort_v { #pat => true, _ => false };
+                if __gort_ok {
+                    break ::core::option::Option::Some(#out_ty::#variant(__gort_v));
                 }
-                __gort_ok
+                // Not chosen after all: a received value goes back to
+                // its channel, and the branch is disabled.
+                if let ::core::option::Option::Some(__gort_c) = #case.as_mut() {
+                    __gort_c.give_back(__gort_v);
+                }
+                #case = ::core::option::Option::None;
             }
         }
     });
@@ -191,11 +201,7 @@ pub(crate) fn expand(sel: Select) -> TokenStream {
         Some(body) => quote! { ::core::option::Option::None => #body, },
         None => quote! {},
     };
-    let enum_def = if n == 0 {
-        quote! { enum #out_ty {} }
-    } else {
-        quote! { enum #out_ty<#(#generics),*> { #(#variants(#generics)),* } }
-    };
+    let enum_def = quote! { enum #out_ty<#(#generics),*> { #(#variants(#generics)),* } };
     let drops = cases.iter().map(|c| quote! { ::core::mem::drop(#c); });
 
     quote! {{
@@ -212,11 +218,8 @@ pub(crate) fn expand(sel: Select) -> TokenStream {
             match __gort_r {
                 #private::Selected::Default => break ::core::option::Option::None,
                 #private::Selected::Case(_, __gort_out) => {
-                    let __gort_ok = match &__gort_out {
+                    match __gort_out {
                         #(#checks)*
-                    };
-                    if __gort_ok {
-                        break ::core::option::Option::Some(__gort_out);
                     }
                     __gort_select.reset();
                 }

@@ -108,6 +108,19 @@ pub trait RawCase {
     fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool;
     /// See [`Case::take_committed`].
     fn take_committed(&mut self) -> Self::Output;
+    /// Undoes a completed case whose output the select refused (a
+    /// refutable pattern that did not match): a received value goes back to
+    /// the front of its channel. Other outputs are dropped.
+    fn give_back(&mut self, out: Self::Output) {
+        drop(out);
+    }
+}
+
+impl<C: RawCase, F> Map<C, F> {
+    /// See [`RawCase::give_back`].
+    pub fn give_back(&mut self, out: C::Output) {
+        self.case.give_back(out);
+    }
 }
 
 impl<C: RawCase, O, F: FnOnce(C::Output) -> O> Case<O> for Map<C, F> {
@@ -185,6 +198,14 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
         let _g = self.rx.chan().lock();
         // SAFETY: we hold the lock of the channel the sudog was queued in.
         unsafe { sg.take() }
+    }
+
+    fn give_back(&mut self, out: Option<T>) {
+        if let Some(v) = out {
+            let mut wakes = Vec::new();
+            self.rx.chan().lock().hand_back(v, &mut wakes);
+            wake_all(wakes);
+        }
     }
 }
 

@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 
 use gort_core::time::Sleep;
 
-use crate::chan::{chan, Receiver, Sender};
+use crate::chan::{chan_kept_open, Receiver, Sender};
 
 /// A channel that receives the current time once, after `d` (Go's
 /// `time.After`). Usable as a `select!` case: `_ = gort::time::after(d) =>`.
 ///
 /// No task is spawned: the runtime's timer sends on the channel when it
-/// fires (the channel has room for the one value). Dropping the receiver
-/// early leaves the timer to fire into a closed channel, which costs
-/// nothing else.
+/// fires (the channel has room for the one value). As in Go the channel is
+/// never closed: a second receive waits. Dropping the receiver early leaves
+/// the timer to fire into a channel nobody reads, which costs nothing else.
 ///
 /// # Panics
 ///
@@ -31,7 +31,7 @@ use crate::chan::{chan, Receiver, Sender};
 /// });
 /// ```
 pub fn after(d: Duration) -> Receiver<Instant> {
-    let (tx, rx) = chan(1);
+    let (tx, rx) = chan_kept_open(1);
     arm(gort_core::time::sleep(d), tx);
     rx
 }

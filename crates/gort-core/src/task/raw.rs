@@ -248,6 +248,17 @@ fn cancel_and_complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
 fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller's reference keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
+    // Leave the owned list first, so that once a JoinHandle sees COMPLETE
+    // the task no longer counts as live (`num_goroutines`, the dump). We
+    // still hold RUNNING, and shutdown only drains the list once every M
+    // has stopped, so nothing else can be completing this task.
+    let task = Task { ptr };
+    let released = cell.scheduler.release(&task);
+    std::mem::forget(task);
+    let refs = if released.is_some() { 2 } else { 1 };
+    if let Some(t) = released {
+        std::mem::forget(t);
+    }
     let prev = cell.header.state.complete();
     if !prev.is_join_interested() {
         // Nobody will read the output: drop it here. We still own the stage:
@@ -264,13 +275,6 @@ fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
                 w.wake_by_ref();
             }
         });
-    }
-    let task = Task { ptr };
-    let released = cell.scheduler.release(&task);
-    std::mem::forget(task);
-    let refs = if released.is_some() { 2 } else { 1 };
-    if let Some(t) = released {
-        std::mem::forget(t);
     }
     if cell.header.state.ref_dec_n(refs) {
         // SAFETY: that was the last reference.

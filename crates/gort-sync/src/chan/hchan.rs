@@ -47,6 +47,9 @@ pub struct Inner<T> {
     pub(crate) sendq: VecDeque<Arc<Sudog<T>>>,
     pub(crate) senders: usize,
     pub(crate) receivers: usize,
+    /// The last `Sender` dropping does not close the channel (the timer
+    /// channels, which Go never closes).
+    pub(crate) keep_open: bool,
 }
 
 /// A channel (opaque outside this crate; public only because `select!`
@@ -87,6 +90,7 @@ impl<T> Chan<T> {
                 sendq: VecDeque::new(),
                 senders: 1,
                 receivers: 1,
+                keep_open: false,
             }),
             cap,
         }

@@ -81,6 +81,15 @@ pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     )
 }
 
+/// A channel that the last `Sender` dropping does not close, for the timer
+/// channels (`time::after`): Go never closes them, so a second receive
+/// waits rather than seeing a close.
+pub(crate) fn chan_kept_open<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = chan(cap);
+    tx.chan.lock().keep_open = true;
+    (tx, rx)
+}
+
 /// The sending end. Cloning it adds a sender; the channel closes when the
 /// last one is dropped (or on [`Sender::close`]).
 pub struct Sender<T> {
@@ -284,7 +293,7 @@ impl<T> Drop for Sender<T> {
         {
             let mut g = self.chan.lock();
             g.senders -= 1;
-            if g.senders == 0 {
+            if g.senders == 0 && !g.keep_open {
                 g.close(&mut wakes);
             }
         }
