@@ -205,3 +205,51 @@ fn timer_armed_from_outside_thread_wakes_an_idle_runtime() {
     });
     assert!(t0.elapsed() >= Duration::from_millis(5));
 }
+
+/// A million pending timers at once: all registered in one task's P heap,
+/// half stopped before they fire (lazily deleted), the rest all fire.
+#[test]
+fn a_million_pending_timers() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    const N: usize = 1_000_000;
+    let rt = rt(1);
+    rt.block_on(async {
+        gort_core::spawn(async {
+            let t0 = Instant::now();
+            let mut sleeps: Vec<Pin<Box<gort_core::time::Sleep>>> = (0..N)
+                .map(|i| {
+                    Box::pin(sleep_until(
+                        t0 + Duration::from_millis(300 + (i % 30) as u64),
+                    ))
+                })
+                .collect();
+            // Register every timer: one poll each (a slow machine may pass
+            // some deadlines already; those must really have passed).
+            let mut pending = 0;
+            std::future::poll_fn(|cx: &mut Context<'_>| {
+                for s in sleeps.iter_mut() {
+                    if s.as_mut().poll(cx).is_pending() {
+                        pending += 1;
+                    } else {
+                        assert!(Instant::now() >= s.deadline(), "fired before its deadline");
+                    }
+                }
+                Poll::Ready(())
+            })
+            .await;
+            assert!(pending > 0);
+            // Stop every other one.
+            let mut kept: Vec<_> = sleeps.into_iter().step_by(2).collect();
+            assert_eq!(kept.len(), N / 2);
+            // The rest fire.
+            for s in kept.iter_mut() {
+                s.as_mut().await;
+            }
+            assert!(t0.elapsed() >= Duration::from_millis(329));
+        })
+        .await
+        .unwrap();
+    });
+}
