@@ -317,7 +317,6 @@ async fn nonblock_recv_race() {
 /// one of c1 and c2 holds a value, so its non-blocking select must never
 /// take `default` (a select acts on one instant, not a smeared window).
 #[gort::test(procs = 2)]
-#[ignore = "gort bug: a select looks at its channels one at a time, not at one instant, so it can take `default` while a case was ready throughout (fails in ~5% of runs on a loaded 2-core machine)"]
 async fn nonblock_select_race() {
     watchdog("nonblock_select_race", async {
         let (done_tx, done_rx) = chan::<bool>(1);
@@ -354,7 +353,6 @@ async fn nonblock_select_race() {
 
 /// TestNonblockSelectRace2: as above, with `close(c2)` making c2 ready.
 #[gort::test(procs = 2)]
-#[ignore = "gort bug: a select looks at its channels one at a time, not at one instant, so it can take `default` while a case was ready throughout (fails in ~5% of runs on a loaded 2-core machine)"]
 async fn nonblock_select_race_close() {
     watchdog("nonblock_select_race_close", async {
         let (done_tx, done_rx) = chan::<bool>(1);

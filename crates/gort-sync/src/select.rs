@@ -18,7 +18,11 @@
 //!    completes is the chosen one (`BUSY → DONE`). Because the select holds
 //!    `BUSY`, no peer can commit another case meanwhile: exactly one case
 //!    commits, and a future's output is only produced when it is chosen.
-//! 5. With a `default` and nothing ready, the select is done with `default`.
+//! 5. With a `default` and nothing ready, the select queues its waiters
+//!    (step 6) and looks once more; it takes `default` only after a look
+//!    during which no peer touched any of its channels (no `MISSED` mark),
+//!    so "nothing ready" held at one instant, as when Go's `selectgo` holds
+//!    every channel lock.
 //! 6. Pass 2: parks a sudog on every enabled channel case's queue (once; they
 //!    stay queued across polls), then releases `BUSY → WAITING`. If a peer
 //!    skipped one of our sudogs while we were busy (`MISSED`), go back to 2:
@@ -519,11 +523,20 @@ impl Select {
                     return Poll::Ready(Selected::Case(i, out));
                 }
             }
+            // With `default`, nothing ready is only an answer once it held
+            // at one instant: after our waiters are queued (any value that
+            // then enters one of our channels marks us MISSED), a clean pass
+            // with no MISSED mark means every channel was empty at its end.
+            // (Go gets the same by locking every channel at once.)
             if has_default {
-                if let Some(sel) = me {
-                    sel.done(MAX_CASES);
+                if let Some(sel) = self.sel.as_ref() {
+                    if !sel.take_missed() && registered_all(cases, sel) {
+                        sel.done(MAX_CASES);
+                        return Poll::Ready(Selected::Default);
+                    }
+                    // Something moved while we looked: look again.
+                    continue;
                 }
-                return Poll::Ready(Selected::Default);
             }
             let sel = match &self.sel {
                 Some(sel) => sel.clone(),
@@ -545,7 +558,7 @@ impl Select {
             // channel and the queueing found nobody to hand to and left its
             // value in the buffer or queued itself, without marking us.
             // Look at every case once more, still BUSY.
-            if queued {
+            if queued || has_default {
                 continue;
             }
             // A peer skipped us while we were busy: look again, still BUSY.
@@ -556,6 +569,18 @@ impl Select {
             return Poll::Pending;
         }
     }
+}
+
+/// Whether every enabled case already has a waiter queued for `sel`
+/// (registering is idempotent: it reports whether it queued a new one).
+fn registered_all<O>(cases: &mut [&mut dyn Case<O>], sel: &Arc<Selector>) -> bool {
+    let mut queued = false;
+    for (i, c) in cases.iter_mut().enumerate() {
+        if c.enabled() {
+            queued |= c.register(sel, i);
+        }
+    }
+    !queued
 }
 
 /// Fills `order` with a uniformly random permutation of its indices

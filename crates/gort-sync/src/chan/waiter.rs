@@ -140,6 +140,14 @@ impl Selector {
         }
     }
 
+    /// Owner, holding `BUSY`: clears a `MISSED` mark, returning whether
+    /// there was one.
+    pub(crate) fn take_missed(&self) -> bool {
+        self.state
+            .compare_exchange(BUSY_MISSED, BUSY, AcqRel, Acquire)
+            .is_ok()
+    }
+
     /// Owner, holding `BUSY`: it completed `case` itself.
     pub(crate) fn done(&self, case: usize) {
         self.state.store(
