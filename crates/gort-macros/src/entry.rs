@@ -103,7 +103,8 @@ fn combine(first: Option<syn::Error>, then: syn::Error) -> syn::Error {
 }
 
 /// A sync fn with `f`'s name, parameters, generics and return type, whose
-/// body is `unimplemented!()`. For `#[gort::main]` on `main`, parameters
+/// body only panics. It is emitted only next to a compile error, so it never
+/// runs; it exists so that the error is the only one reported. For `#[gort::main]` on `main`, parameters
 /// and generics are dropped, since they would make `main` itself invalid.
 /// The user's attributes are dropped too: a stray `#[should_panic]` without
 /// its `#[test]` would only add warnings.
@@ -111,13 +112,15 @@ fn stub(kind: Kind, f: &ItemFn) -> TokenStream {
     let ItemFn { vis, sig, .. } = f;
     let (ident, output) = (&sig.ident, &sig.output);
     if kind == Kind::Main && ident == "main" {
-        return quote!(#vis fn #ident() #output { ::core::unimplemented!() });
+        return quote!(#vis fn #ident() #output { ::core::panic!("gort: see the compile error above") });
     }
     let (inputs, generics) = (&sig.inputs, &sig.generics);
     let where_clause = &generics.where_clause;
     quote! {
         #[allow(unused_variables)]
-        #vis fn #ident #generics (#inputs) #output #where_clause { ::core::unimplemented!() }
+        #vis fn #ident #generics (#inputs) #output #where_clause {
+            ::core::panic!("gort: see the compile error above")
+        }
     }
 }
 
