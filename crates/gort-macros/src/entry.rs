@@ -509,7 +509,10 @@ mod tests {
                 }
             ),
         );
-        assert_eq!(out, "fn main () -> R { :: core :: unimplemented ! () }");
+        assert_eq!(
+            out,
+            "fn main () -> R { :: core :: panic ! (\"gort: see the compile error above\") }"
+        );
         let out = fallback(
             Kind::Test,
             quote!(),
