@@ -5,8 +5,9 @@
 //! One [`Selector`] claim word is shared by every channel case of a select
 //! (see `chan/waiter.rs`). Each poll of the select:
 //!
-//! 1. Registers the task's waker on the selector.
-//! 2. Claims the selector (`WAITING → BUSY`). If a peer already committed a
+//! 1. If the select has waited before (it has a selector), registers the
+//!    task's waker on it.
+//! 2. ...and claims it (`WAITING → BUSY`). If a peer already committed a
 //!    case, that case completes: its value is collected from its sudog, and
 //!    the select is done.
 //! 3. Shuffles the enabled cases into a fresh uniformly random order (a full
@@ -15,20 +16,24 @@
 //! 4. Pass 1: tries each case in that order without blocking: a channel
 //!    case tries its send or receive (never matching a sudog of this same
 //!    select: Go's self-select rule), a future case is polled. The first that
-//!    completes is the chosen one (`BUSY → DONE`). Because the select holds
-//!    `BUSY`, no peer can commit another case meanwhile: exactly one case
-//!    commits, and a future's output is only produced when it is chosen.
-//! 5. With a `default` and nothing ready, the select queues its waiters
-//!    (step 6) and looks once more; it takes `default` only after a look
-//!    during which no peer touched any of its channels (no `MISSED` mark),
-//!    so "nothing ready" held at one instant, as when Go's `selectgo` holds
-//!    every channel lock.
-//! 6. Pass 2: parks a sudog on every enabled channel case's queue (once; they
-//!    stay queued across polls), then releases `BUSY → WAITING`. If a peer
-//!    skipped one of our sudogs while we were busy (`MISSED`), go back to 2:
-//!    the peer queued itself under the channel lock, so pass 1 now finds it.
-//! 7. Otherwise wait: the next peer to win `WAITING → COMMITTED(case)`
-//!    completes that case's operation into its sudog and wakes us.
+//!    completes is the chosen one. A select that completes here, before it
+//!    ever waited, allocates nothing.
+//! 5. Otherwise it makes its selector (once) and holds it `BUSY`, so no
+//!    peer can commit a case while it looks: exactly one case commits, and a
+//!    future's output is only produced when it is chosen.
+//! 6. Pass 2: in the same order, under each channel's lock, looks once more
+//!    and queues a sudog (once; they stay queued across polls). A peer that
+//!    came between pass 1 and pass 2 left its value in the buffer or queued
+//!    itself: pass 2 sees it. A peer that comes later finds our sudog while
+//!    we are `BUSY` and leaves a `MISSED` mark.
+//! 7. With `default`: if no peer left a mark, nothing was ready at the end
+//!    of pass 2 (every channel was empty at its look and none was touched
+//!    since), the instant Go's `selectgo` gets by holding every channel lock;
+//!    take `default`. With a mark, start over at 3.
+//! 8. Release `BUSY → WAITING`; with a `MISSED` mark, start over at 3 still
+//!    `BUSY`. Otherwise wait: the next peer to win `WAITING →
+//!    COMMITTED(case)` completes that case's operation into its sudog and
+//!    wakes us.
 //!
 //! # Dropping a select
 //!
@@ -54,9 +59,9 @@ pub trait Case<O> {
     /// Pass 1: complete now if possible. Called while the select holds its
     /// selector `BUSY`.
     fn try_complete(&mut self, cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<O>;
-    /// Pass 2: make sure a peer can commit to this case. Returns true if it
-    /// queued a new waiter (the select then looks at every case once more).
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool;
+    /// Pass 2: under the channel's lock, complete now if possible, else make
+    /// sure a waiter of `sel` is queued, so that a peer can commit to it.
+    fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<O>;
     /// A peer committed this case: collect its result.
     fn take_committed(&mut self) -> O;
     /// Whether the case takes part (a disabled case is Go's nil channel).
@@ -73,10 +78,10 @@ impl<O, C: Case<O>> Case<O> for Option<C> {
             None => Poll::Pending,
         }
     }
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool {
+    fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<O> {
         match self {
-            Some(c) => c.register(sel, idx),
-            None => false,
+            Some(c) => c.enqueue(sel, idx),
+            None => Poll::Pending,
         }
     }
     fn take_committed(&mut self) -> O {
@@ -108,8 +113,8 @@ pub trait RawCase {
     type Output;
     /// See [`Case::try_complete`].
     fn try_complete(&mut self, cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<Self::Output>;
-    /// See [`Case::register`].
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool;
+    /// See [`Case::enqueue`].
+    fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Self::Output>;
     /// See [`Case::take_committed`].
     fn take_committed(&mut self) -> Self::Output;
     /// Undoes a completed case whose output the select refused (a
@@ -134,8 +139,11 @@ impl<C: RawCase, O, F: FnOnce(C::Output) -> O> Case<O> for Map<C, F> {
             Poll::Pending => Poll::Pending,
         }
     }
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool {
-        self.case.register(sel, idx)
+    fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<O> {
+        match self.case.enqueue(sel, idx) {
+            Poll::Ready(v) => Poll::Ready((self.f.take().expect("case completed twice"))(v)),
+            Poll::Pending => Poll::Pending,
+        }
     }
     fn take_committed(&mut self) -> O {
         let v = self.case.take_committed();
@@ -184,17 +192,28 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
         }
     }
 
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool {
-        if self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
-            return false;
-        }
-        let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
-        let mut g = self.rx.chan().lock();
-        if let Some(old) = self.sudog.replace(sg.clone()) {
-            g.dequeue(&old);
-        }
-        crate::chan::ops::enqueue(&mut g.recvq, sg);
-        true
+    fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Option<T>> {
+        let chan = self.rx.chan();
+        let mut wakes = Vec::new();
+        let r = {
+            let mut g = chan.lock();
+            match g.try_recv(chan.cap, Some(sel), &mut wakes) {
+                TryRecv::Got(v) => Poll::Ready(Some(v)),
+                TryRecv::Closed => Poll::Ready(None),
+                TryRecv::Empty => {
+                    if !self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
+                        let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
+                        if let Some(old) = self.sudog.replace(sg.clone()) {
+                            g.dequeue(&old);
+                        }
+                        crate::chan::ops::enqueue(&mut g.recvq, sg);
+                    }
+                    Poll::Pending
+                }
+            }
+        };
+        wake_all(wakes);
+        r
     }
 
     fn take_committed(&mut self) -> Option<T> {
@@ -294,17 +313,53 @@ impl<T> RawCase for SendCase<'_, T> {
         r
     }
 
-    fn register(&mut self, sel: &Arc<Selector>, idx: usize) -> bool {
-        if self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
-            return false;
-        }
-        let Some(v) = self.value.take().or_else(|| self.reclaim()) else {
-            return false;
+    fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Self::Output> {
+        let mut wakes = Vec::new();
+        let r = {
+            let mut g = self.chan.lock();
+            // Our value, or the one in a sudog queued earlier (for this
+            // selector, or for one a refused pattern replaced).
+            let mine = self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel)));
+            let v = match self.value.take() {
+                Some(v) => Some(v),
+                None => self.sudog.as_ref().and_then(|sg| {
+                    g.dequeue(sg);
+                    // SAFETY: we hold the lock of the sudog's channel.
+                    unsafe { sg.take() }
+                }),
+            };
+            let Some(v) = v else {
+                return Poll::Pending;
+            };
+            match g.try_send(self.chan.cap, v, Some(sel), &mut wakes) {
+                TrySend::Sent => {
+                    self.sudog = None;
+                    Poll::Ready(Ok(()))
+                }
+                TrySend::Closed(v) => {
+                    self.sudog = None;
+                    Poll::Ready(Err(SendError(v)))
+                }
+                TrySend::Full(v) => {
+                    let sg = match (&self.sudog, mine) {
+                        (Some(sg), true) => {
+                            // SAFETY: we hold the lock of the sudog's channel.
+                            unsafe { sg.put(v) };
+                            sg.clone()
+                        }
+                        _ => {
+                            let sg = Arc::new(Sudog::case(sel.clone(), idx, Some(v)));
+                            self.sudog = Some(sg.clone());
+                            sg
+                        }
+                    };
+                    crate::chan::ops::enqueue(&mut g.sendq, sg);
+                    Poll::Pending
+                }
+            }
         };
-        let sg = Arc::new(Sudog::case(sel.clone(), idx, Some(v)));
-        crate::chan::ops::enqueue(&mut self.chan.lock().sendq, sg.clone());
-        self.sudog = Some(sg);
-        true
+        wake_all(wakes);
+        r
     }
 
     fn take_committed(&mut self) -> Self::Output {
@@ -315,18 +370,6 @@ impl<T> RawCase for SendCase<'_, T> {
             None => Ok(()),
             Some(v) => Err(SendError(v)),
         }
-    }
-}
-
-impl<T> SendCase<'_, T> {
-    /// Takes the value back out of a sudog queued for an earlier selector
-    /// (after a refused pattern reset the select).
-    fn reclaim(&mut self) -> Option<T> {
-        let sg = self.sudog.take()?;
-        let mut g = self.chan.lock();
-        g.dequeue(&sg);
-        // SAFETY: we hold this channel's lock.
-        unsafe { sg.take() }
     }
 }
 
@@ -357,8 +400,9 @@ impl<F: Future> RawCase for FutureCase<F> {
         self.fut.as_mut().poll(cx)
     }
 
-    fn register(&mut self, _sel: &Arc<Selector>, _idx: usize) -> bool {
-        false
+    fn enqueue(&mut self, _sel: &Arc<Selector>, _idx: usize) -> Poll<F::Output> {
+        // Polled in pass 1 only; its own waker brings the select back.
+        Poll::Pending
     }
 
     fn take_committed(&mut self) -> F::Output {
@@ -484,7 +528,7 @@ impl Select {
         self.sel = None;
     }
 
-    /// One poll of the select over `cases` (module doc, steps 1-7).
+    /// One poll of the select over `cases` (module doc, steps 1-8).
     ///
     /// # Panics
     ///
@@ -523,21 +567,6 @@ impl Select {
                     return Poll::Ready(Selected::Case(i, out));
                 }
             }
-            // With `default`, nothing ready is only an answer once it held
-            // at one instant: after our waiters are queued (any value that
-            // then enters one of our channels marks us MISSED), a clean pass
-            // with no MISSED mark means every channel was empty at its end.
-            // (Go gets the same by locking every channel at once.)
-            if has_default {
-                if let Some(sel) = self.sel.as_ref() {
-                    if !sel.take_missed() && registered_all(cases, sel) {
-                        sel.done(MAX_CASES);
-                        return Poll::Ready(Selected::Default);
-                    }
-                    // Something moved while we looked: look again.
-                    continue;
-                }
-            }
             let sel = match &self.sel {
                 Some(sel) => sel.clone(),
                 None => {
@@ -548,18 +577,31 @@ impl Select {
                     sel
                 }
             };
-            let mut queued = false;
-            for (i, c) in cases.iter_mut().enumerate() {
-                if c.enabled() {
-                    queued |= c.register(&sel, i);
+            // Pass 2: under each channel's lock, look once more and queue a
+            // waiter. A peer that came between pass 1's look and this one
+            // left its value in the buffer or queued itself: seen here. A
+            // peer that comes after finds our waiter while we are BUSY and
+            // marks us MISSED.
+            for &i in order.iter() {
+                let i = usize::from(i);
+                if !cases[i].enabled() {
+                    continue;
+                }
+                if let Poll::Ready(out) = cases[i].enqueue(&sel, i) {
+                    sel.done(i);
+                    return Poll::Ready(Selected::Case(i, out));
                 }
             }
-            // A waiter just queued: a peer that came between our look at its
-            // channel and the queueing found nobody to hand to and left its
-            // value in the buffer or queued itself, without marking us.
-            // Look at every case once more, still BUSY.
-            if queued || has_default {
-                continue;
+            // With `default`: nothing was ready at each channel's pass-2
+            // look, and no peer touched any of them since (no MISSED mark),
+            // so nothing was ready at this instant: take `default`, as Go's
+            // `selectgo` does holding every channel lock at once.
+            if has_default {
+                if sel.take_missed() {
+                    continue;
+                }
+                sel.done(MAX_CASES);
+                return Poll::Ready(Selected::Default);
             }
             // A peer skipped us while we were busy: look again, still BUSY.
             if sel.end() {
@@ -569,18 +611,6 @@ impl Select {
             return Poll::Pending;
         }
     }
-}
-
-/// Whether every enabled case already has a waiter queued for `sel`
-/// (registering is idempotent: it reports whether it queued a new one).
-fn registered_all<O>(cases: &mut [&mut dyn Case<O>], sel: &Arc<Selector>) -> bool {
-    let mut queued = false;
-    for (i, c) in cases.iter_mut().enumerate() {
-        if c.enabled() {
-            queued |= c.register(sel, i);
-        }
-    }
-    !queued
 }
 
 /// Fills `order` with a uniformly random permutation of its indices
