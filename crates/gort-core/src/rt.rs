@@ -147,7 +147,12 @@ impl Builder {
 
 /// `GORT_MAXPROCS` if set, else the number of CPUs.
 fn default_procs() -> Result<usize, BuildError> {
-    match std::env::var("GORT_MAXPROCS") {
+    procs_from_env(std::env::var("GORT_MAXPROCS"))
+}
+
+/// The number of Ps a `GORT_MAXPROCS` lookup asks for.
+fn procs_from_env(var: Result<String, std::env::VarError>) -> Result<usize, BuildError> {
+    match var {
         Ok(v) => match v.trim().parse::<usize>() {
             Ok(n) if n > 0 => Ok(n),
             _ => Err(BuildError::BadMaxProcsEnv(v)),
@@ -467,4 +472,32 @@ pub fn set_wait_reason(reason: WaitReason) {
             w.set_wait_reason(reason);
         }
     });
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::env::VarError;
+
+    #[test]
+    fn gort_maxprocs_parsing() {
+        assert_eq!(procs_from_env(Ok("3".into())), Ok(3));
+        assert_eq!(procs_from_env(Ok(" 2 ".into())), Ok(2));
+        for bad in ["0", "-1", "two", "", "1.5"] {
+            assert_eq!(
+                procs_from_env(Ok(bad.into())),
+                Err(BuildError::BadMaxProcsEnv(bad.into())),
+                "{bad:?}"
+            );
+        }
+        assert!(procs_from_env(Err(VarError::NotPresent)).unwrap() >= 1);
+        let e: io::Error = BuildError::BadMaxProcsEnv("x".into()).into();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            e.to_string(),
+            "GORT_MAXPROCS=\"x\" is not a positive integer"
+        );
+        let inner = e.get_ref().and_then(|e| e.downcast_ref::<BuildError>());
+        assert_eq!(inner, Some(&BuildError::BadMaxProcsEnv("x".into())));
+    }
 }
