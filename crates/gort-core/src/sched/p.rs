@@ -16,7 +16,7 @@
 //! `runnext` (Go's `runnext`): the task woken by the task running on this P
 //! runs next, inheriting the rest of the time slice, so a producer and a
 //! consumer ping-pong on one P without touching the queue. Thieves may take
-//! `runnext` only on their last pass, and only after backing off ~3 µs while
+//! `runnext` only on their last pass, and only after sleeping 3 µs (as Go) while
 //! the owner is inside a poll, so that the owner nearly always gets it first.
 
 use std::cell::UnsafeCell as StdUnsafeCell;
@@ -301,7 +301,7 @@ impl Drop for P {
 /// request, which with Linux's default timer slack lasts ~50 µs, as Go's
 /// does. Spinning ~4 µs instead let thieves take `runnext` so often that
 /// tasks of a producer/consumer group bounced between Ps (select2: ~240 ns
-/// per message; ~180-195 with this sleep, on the development machine).
+/// per message; ~145-170 with this sleep, on the development machine).
 /// Returns false if the owner took the task meanwhile.
 #[cfg(not(loom))]
 fn backoff_for_runnext(slot: &AtomicPtr<Header>, seen: *mut Header) -> bool {
