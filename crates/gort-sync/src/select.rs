@@ -181,39 +181,11 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
     type Output = Option<T>;
 
     fn try_complete(&mut self, _cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<Option<T>> {
-        let chan = self.rx.chan();
-        let mut wakes = Vec::new();
-        let r = chan.lock().try_recv(chan.cap, sel, &mut wakes);
-        wake_all(wakes);
-        match r {
-            TryRecv::Got(v) => Poll::Ready(Some(v)),
-            TryRecv::Closed => Poll::Ready(None),
-            TryRecv::Empty => Poll::Pending,
-        }
+        self.attempt(sel, None)
     }
 
     fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Option<T>> {
-        let chan = self.rx.chan();
-        let mut wakes = Vec::new();
-        let r = {
-            let mut g = chan.lock();
-            match g.try_recv(chan.cap, Some(sel), &mut wakes) {
-                TryRecv::Got(v) => Poll::Ready(Some(v)),
-                TryRecv::Closed => Poll::Ready(None),
-                TryRecv::Empty => {
-                    if !self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
-                        let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
-                        if let Some(old) = self.sudog.replace(sg.clone()) {
-                            g.dequeue(&old);
-                        }
-                        crate::chan::ops::enqueue(&mut g.recvq, sg);
-                    }
-                    Poll::Pending
-                }
-            }
-        };
-        wake_all(wakes);
-        r
+        self.attempt(Some(sel), Some((sel, idx)))
     }
 
     fn take_committed(&mut self) -> Option<T> {
@@ -229,6 +201,41 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
             self.rx.chan().lock().hand_back(v, &mut wakes);
             wake_all(wakes);
         }
+    }
+}
+
+impl<T, R: ChanRef<T>> RecvCase<T, R> {
+    /// One look at the channel under its lock (pass 1, or pass 2 with
+    /// `register`): receive if a value is there, else, when registering,
+    /// make sure a sudog of that selector is queued.
+    fn attempt(
+        &mut self,
+        me: Option<&Selector>,
+        register: Option<(&Arc<Selector>, usize)>,
+    ) -> Poll<Option<T>> {
+        let chan = self.rx.chan();
+        let mut wakes = Vec::new();
+        let r = {
+            let mut g = chan.lock();
+            match g.try_recv(chan.cap, me, &mut wakes) {
+                TryRecv::Got(v) => Poll::Ready(Some(v)),
+                TryRecv::Closed => Poll::Ready(None),
+                TryRecv::Empty => {
+                    if let Some((sel, idx)) = register {
+                        if !self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
+                            let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
+                            if let Some(old) = self.sudog.replace(sg.clone()) {
+                                g.dequeue(&old);
+                            }
+                            crate::chan::ops::enqueue(&mut g.recvq, sg);
+                        }
+                    }
+                    Poll::Pending
+                }
+            }
+        };
+        wake_all(wakes);
+        r
     }
 }
 
@@ -270,56 +277,38 @@ impl<T> RawCase for SendCase<'_, T> {
         _cx: &mut Context<'_>,
         sel: Option<&Selector>,
     ) -> Poll<Self::Output> {
-        let mut wakes = Vec::new();
-        let r = {
-            let mut g = self.chan.lock();
-            // The value is ours, or in our queued sudog (which no peer can
-            // take while the select is BUSY): take it out to offer it.
-            let v = match self.value.take() {
-                Some(v) => v,
-                None => match &self.sudog {
-                    Some(sg) => {
-                        g.dequeue(sg);
-                        // SAFETY: we hold the lock of the sudog's channel.
-                        unsafe { sg.take() }.expect("a queued send holds its value")
-                    }
-                    None => return Poll::Pending,
-                },
-            };
-            match g.try_send(self.chan.cap, v, sel, &mut wakes) {
-                TrySend::Full(v) => {
-                    match &self.sudog {
-                        // Back in its sudog, queued again.
-                        Some(sg) => {
-                            // SAFETY: we hold the lock of the sudog's channel.
-                            unsafe { sg.put(v) };
-                            g.sendq.push_back(sg.clone());
-                        }
-                        None => self.value = Some(v),
-                    }
-                    Poll::Pending
-                }
-                TrySend::Sent => {
-                    self.sudog = None;
-                    Poll::Ready(Ok(()))
-                }
-                TrySend::Closed(v) => {
-                    self.sudog = None;
-                    Poll::Ready(Err(SendError(v)))
-                }
-            }
-        };
-        wake_all(wakes);
-        r
+        self.attempt(sel, None)
     }
 
     fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Self::Output> {
+        self.attempt(Some(sel), Some((sel, idx)))
+    }
+
+    fn take_committed(&mut self) -> Self::Output {
+        let sg = self.sudog.take().expect("committed case has a sudog");
+        let _g = self.chan.lock();
+        // SAFETY: we hold the lock of the channel the sudog was queued in.
+        match unsafe { sg.take() } {
+            None => Ok(()),
+            Some(v) => Err(SendError(v)),
+        }
+    }
+}
+
+impl<T> SendCase<'_, T> {
+    /// One offer of the value under the channel's lock (pass 1, or pass 2
+    /// with `register`). The value is ours, or in our queued sudog, which no
+    /// peer can take while the select holds its selector BUSY. If nobody
+    /// takes it: back into our sudog of the current selector (queued
+    /// again), or into a new one when registering, or kept by the case.
+    fn attempt(
+        &mut self,
+        me: Option<&Selector>,
+        register: Option<(&Arc<Selector>, usize)>,
+    ) -> Poll<Result<(), SendError<T>>> {
         let mut wakes = Vec::new();
         let r = {
             let mut g = self.chan.lock();
-            // Our value, or the one in a sudog queued earlier (for this
-            // selector, or for one a refused pattern replaced).
-            let mine = self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel)));
             let v = match self.value.take() {
                 Some(v) => Some(v),
                 None => self.sudog.as_ref().and_then(|sg| {
@@ -331,7 +320,7 @@ impl<T> RawCase for SendCase<'_, T> {
             let Some(v) = v else {
                 return Poll::Pending;
             };
-            match g.try_send(self.chan.cap, v, Some(sel), &mut wakes) {
+            match g.try_send(self.chan.cap, v, me, &mut wakes) {
                 TrySend::Sent => {
                     self.sudog = None;
                     Poll::Ready(Ok(()))
@@ -341,35 +330,27 @@ impl<T> RawCase for SendCase<'_, T> {
                     Poll::Ready(Err(SendError(v)))
                 }
                 TrySend::Full(v) => {
-                    let sg = match (&self.sudog, mine) {
-                        (Some(sg), true) => {
+                    let current = self.sudog.take().filter(|sg| sg.is_of(me));
+                    match (current, register) {
+                        (Some(sg), _) => {
                             // SAFETY: we hold the lock of the sudog's channel.
                             unsafe { sg.put(v) };
-                            sg.clone()
+                            crate::chan::ops::enqueue(&mut g.sendq, sg.clone());
+                            self.sudog = Some(sg);
                         }
-                        _ => {
+                        (None, Some((sel, idx))) => {
                             let sg = Arc::new(Sudog::case(sel.clone(), idx, Some(v)));
-                            self.sudog = Some(sg.clone());
-                            sg
+                            crate::chan::ops::enqueue(&mut g.sendq, sg.clone());
+                            self.sudog = Some(sg);
                         }
-                    };
-                    crate::chan::ops::enqueue(&mut g.sendq, sg);
+                        (None, None) => self.value = Some(v),
+                    }
                     Poll::Pending
                 }
             }
         };
         wake_all(wakes);
         r
-    }
-
-    fn take_committed(&mut self) -> Self::Output {
-        let sg = self.sudog.take().expect("committed case has a sudog");
-        let _g = self.chan.lock();
-        // SAFETY: we hold the lock of the channel the sudog was queued in.
-        match unsafe { sg.take() } {
-            None => Ok(()),
-            Some(v) => Err(SendError(v)),
-        }
     }
 }
 
