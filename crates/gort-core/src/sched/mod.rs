@@ -141,9 +141,7 @@ impl Shared {
         let mut s = self.idle.lock();
         let Some(p) = s.pidle.pop() else {
             drop(s);
-            if spinning {
-                self.idle.nmspinning.fetch_sub(1, SeqCst);
-            }
+            self.undo_spinning(spinning);
             return;
         };
         self.idle.npidle.fetch_sub(1, SeqCst);
@@ -161,26 +159,36 @@ impl Shared {
             // No idle M, but one sleeps on the timers: wake it instead of
             // starting a thread; it takes an idle P when it wakes (Go wakes
             // the M blocked in the netpoller the same way).
-            s.pidle.push(p);
-            self.idle.npidle.fetch_add(1, SeqCst);
             drop(s);
-            if spinning {
-                self.idle.nmspinning.fetch_sub(1, SeqCst);
-            }
+            self.give_back_p(p, spinning, false);
             return;
         }
         self.idle.nthreads.fetch_add(1, Relaxed);
         drop(s);
         if let Err(e) = worker::spawn_m(self.clone(), nthreads, Some((p, spinning))) {
             tracing::error!(error = %e, "cannot start an M");
+            self.give_back_p(p, spinning, true);
+        }
+    }
+
+    /// `startm` could not hand P `p` to an M: back on `pidle`, and the
+    /// spinning M the caller counted (and the thread, if one was counted
+    /// before it failed to start) uncounted.
+    fn give_back_p(&self, p: usize, spinning: bool, thread_counted: bool) {
+        {
             let mut s = self.idle.lock();
             s.pidle.push(p);
             self.idle.npidle.fetch_add(1, SeqCst);
-            self.idle.nthreads.fetch_sub(1, Relaxed);
-            drop(s);
-            if spinning {
-                self.idle.nmspinning.fetch_sub(1, SeqCst);
+            if thread_counted {
+                self.idle.nthreads.fetch_sub(1, Relaxed);
             }
+        }
+        self.undo_spinning(spinning);
+    }
+
+    fn undo_spinning(&self, spinning: bool) {
+        if spinning {
+            self.idle.drop_spinning();
         }
     }
 

@@ -99,6 +99,15 @@ impl<T> Chan<T> {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         lock(&self.inner)
     }
+
+    /// Closes the channel and wakes its waiters; true for the call that
+    /// closed it.
+    pub(crate) fn close(&self) -> bool {
+        let mut wakes = Vec::new();
+        let closed = self.lock().close(&mut wakes);
+        wake_all(wakes);
+        closed
+    }
 }
 
 impl<T> Inner<T> {

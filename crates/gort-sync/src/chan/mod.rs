@@ -162,10 +162,7 @@ impl<T> Sender<T> {
     /// waiting senders get their values back. Returns true for the call
     /// that closed it.
     pub fn close(&self) -> bool {
-        let mut wakes = Vec::new();
-        let closed = self.chan.lock().close(&mut wakes);
-        wake_all(wakes);
-        closed
+        self.chan.close()
     }
 }
 
@@ -213,10 +210,7 @@ impl<T> Receiver<T> {
 
     /// Closes the channel (see [`Sender::close`]).
     pub fn close(&self) -> bool {
-        let mut wakes = Vec::new();
-        let closed = self.chan.lock().close(&mut wakes);
-        wake_all(wakes);
-        closed
+        self.chan.close()
     }
 }
 
