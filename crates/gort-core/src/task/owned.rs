@@ -140,3 +140,11 @@ impl OwnedTasks {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+impl OwnedTasks {
+    /// Whether every shard is closed (tests).
+    pub(crate) fn insert_closed_check(&self) -> bool {
+        self.shards.iter().all(|s| lock(s).closed)
+    }
+}

@@ -223,3 +223,45 @@ fn shutdown_cancels_in_place() {
     );
     assert!(matches!(poll_join(&mut jh).0, Poll::Ready(Err(ref e)) if e.is_cancelled()));
 }
+
+/// The owned list's unsafe links: insert, release from the middle, head
+/// and tail, iterate, then close and drain (run under Miri in CI).
+#[test]
+fn owned_list_links() {
+    use super::OwnedTasks;
+    let q = Arc::new(Queue::default());
+    let owned = OwnedTasks::new(1);
+    let mut handles = Vec::new();
+    let mut entries = Vec::new();
+    for _ in 0..5 {
+        let (task, notified, raw) = new_task(
+            async {},
+            q.clone(),
+            Id::next(),
+            std::panic::Location::caller(),
+        );
+        drop(notified);
+        handles.push(JoinHandle::<()>::new(raw));
+        // The list keeps the task's list reference; a second handle to the
+        // same task lets the test release it later.
+        let ptr = task.header_ptr();
+        owned.insert(task).unwrap();
+        entries.push(ptr);
+    }
+    assert_eq!(owned.len(), 5);
+    for i in [2usize, 0, 4] {
+        // SAFETY: the header stays alive: its JoinHandle holds a reference.
+        let probe = std::mem::ManuallyDrop::new(unsafe { Task::from_raw(entries[i]) });
+        let released = owned.release(&probe).expect("in the list");
+        drop(released);
+    }
+    assert_eq!(owned.len(), 2);
+    let mut seen = 0;
+    owned.for_each(|_| seen += 1);
+    assert_eq!(seen, 2);
+    let drained = owned.close_and_drain();
+    assert_eq!(drained.len(), 2);
+    assert!(owned.insert_closed_check());
+    drop(drained);
+    drop(handles);
+}
