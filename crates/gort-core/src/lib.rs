@@ -12,6 +12,12 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub(crate) mod loom;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Shared with gort-sync; not public API.
+    pub use crate::loom::UnsafeCell;
+}
 mod metrics;
 mod rt;
 pub(crate) mod sched;

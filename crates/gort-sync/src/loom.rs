@@ -11,26 +11,9 @@ pub(crate) use std::sync::atomic::AtomicUsize;
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
-/// `UnsafeCell` with loom's access tracking where loom runs.
-#[cfg(loom)]
-pub(crate) use loom::cell::UnsafeCell;
-
-/// `UnsafeCell` with the closure-based API of loom's.
-#[cfg(not(loom))]
-#[derive(Debug)]
-pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
-
-#[cfg(not(loom))]
-impl<T> UnsafeCell<T> {
-    pub(crate) const fn new(value: T) -> Self {
-        UnsafeCell(std::cell::UnsafeCell::new(value))
-    }
-
-    #[inline(always)]
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        f(self.0.get())
-    }
-}
+/// gort-core's `UnsafeCell` shim: loom's where loom runs, a closure-based
+/// wrapper of `std::cell::UnsafeCell` otherwise.
+pub(crate) use gort_core::__private::UnsafeCell;
 
 /// Locks, ignoring poisoning: channel critical sections never leave the
 /// state half-updated when a user's code panics (user code never runs under
