@@ -41,6 +41,11 @@ pub mod time {
     pub use gort_sync::time::after;
 }
 
+/// Go's `context` package: cancellation trees, deadlines and values.
+pub mod context {
+    pub use gort_sync::context::*;
+}
+
 /// Go's channels and `sync` package.
 pub mod sync {
     pub use gort_sync::chan::{

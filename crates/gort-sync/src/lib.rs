@@ -1,5 +1,5 @@
 //! gort-sync: Go's concurrency toolkit for gort — channels, `select!`'s
-//! engine, WaitGroup.
+//! engine, WaitGroup, Context.
 //!
 //! The channels work on any executor; on gort, a receiver woken by a sender
 //! running on a P goes to that P's `runnext`, so a ping-pong between two
@@ -12,6 +12,7 @@
 pub(crate) mod loom;
 
 pub mod chan;
+pub mod context;
 #[doc(hidden)]
 pub mod select;
 pub mod time;

@@ -61,12 +61,18 @@ fn arm(sleep: Sleep, tx: Sender<Instant>) {
     });
     let waker = Waker::from(fire.clone());
     let mut sleep = sleep;
+    // Hold the slot while registering: a timer firing on another M between
+    // the registration and the store would otherwise find the slot empty
+    // and deliver nothing. (`poll_elapsed` never wakes synchronously, so
+    // the waker cannot run on this thread while we hold the lock.)
+    let mut slot = fire.sleep.lock().unwrap_or_else(|e| e.into_inner());
     if sleep
         .poll_elapsed(&mut Context::from_waker(&waker))
         .is_ready()
     {
+        drop(slot);
         let _ = fire.tx.try_send(Instant::now());
         return;
     }
-    *fire.sleep.lock().unwrap_or_else(|e| e.into_inner()) = Some(sleep);
+    *slot = Some(sleep);
 }
