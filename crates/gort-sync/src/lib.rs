@@ -1,5 +1,5 @@
 //! gort-sync: Go's concurrency toolkit for gort — channels, `select!`'s
-//! engine, WaitGroup, Context.
+//! engine, WaitGroup, Context, ErrGroup.
 //!
 //! The channels work on any executor; on gort, a receiver woken by a sender
 //! running on a P goes to that P's `runnext`, so a ping-pong between two
@@ -13,6 +13,7 @@ pub(crate) mod loom;
 
 pub mod chan;
 pub mod context;
+mod errgroup;
 #[doc(hidden)]
 pub mod select;
 pub mod time;
@@ -22,4 +23,5 @@ mod waitgroup;
 mod loom_tests;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
+pub use errgroup::ErrGroup;
 pub use waitgroup::{Wait, WaitGroup};
