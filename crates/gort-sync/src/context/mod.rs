@@ -52,7 +52,9 @@ mod slab;
 mod timer;
 mod value;
 
-#[cfg(test)]
+#[cfg(all(test, loom))]
+mod loom_tests;
+#[cfg(all(test, not(loom)))]
 mod tests;
 
 use std::any::Any;
