@@ -56,6 +56,8 @@ var workloads = []workload{
 	{name: "select2", run: select2},
 	{name: "select_uncontended", run: selectUncontended},
 	{name: "chan_idle_bytes", run: chanIdleBytes},
+	{name: "ctx_with_cancel", run: ctxWithCancel},
+	{name: "ctx_cancel_tree", run: ctxCancelTree},
 }
 
 func main() {

@@ -16,6 +16,7 @@
 //! async-channel, crossbeam-channel), each printed as its own field.
 
 mod chan;
+mod context;
 mod idle;
 mod spawn;
 mod switch;
@@ -251,6 +252,24 @@ pub(crate) const ALL: &[Workload] = &[
         // tokio has no rendezvous channel: its figure is `idle_task_bytes`'
         // (a task parked on a `tokio::sync::oneshot`), measured again.
         tokio: Some(idle::idle_task_bytes::<Tokio>),
+        others: &[],
+    },
+    Workload {
+        name: "ctx_with_cancel",
+        unit: "ns/child",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(context::ctx_with_cancel_gort),
+        tokio: Some(context::ctx_with_cancel_tokio),
+        others: &[],
+    },
+    Workload {
+        name: "ctx_cancel_tree",
+        unit: "ns/context",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(context::ctx_cancel_tree_gort),
+        tokio: Some(context::ctx_cancel_tree_tokio),
         others: &[],
     },
 ];

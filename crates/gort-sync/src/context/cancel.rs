@@ -51,6 +51,7 @@ pub(super) struct CancelCtx {
 
 #[derive(Default)]
 pub(super) struct State {
+    /// The cause given with the cancel; `None` for "the error itself".
     cause: Option<Cause>,
     /// Everything to do when this node is cancelled, in one slab (one key
     /// space, one allocation).
@@ -102,14 +103,20 @@ impl CancelCtx {
     }
 
     pub(super) fn cause(&self) -> Option<Cause> {
-        self.err()?;
-        lock(&self.state).cause.clone()
+        let err = self.err()?;
+        // No cause given: the error is the cause (Go's `Cause`), made only
+        // when asked for, so a plain cancel allocates nothing.
+        Some(
+            lock(&self.state)
+                .cause
+                .clone()
+                .unwrap_or_else(|| Arc::new(err)),
+        )
     }
 
     /// Cancels this node and then every descendant. `detach`: this node
     /// cancels itself (not through its anchor), so it leaves the anchor.
     pub(super) fn cancel(&self, detach: bool, err: Error, cause: Option<Cause>) {
-        let cause = cause.unwrap_or_else(|| Arc::new(err));
         let Some(children) = self.cancel_one(err, &cause) else {
             return;
         };
@@ -131,14 +138,14 @@ impl CancelCtx {
 
     /// Marks this node done and runs its hooks; returns its children, or
     /// `None` if it was done already.
-    fn cancel_one(&self, err: Error, cause: &Cause) -> Option<Vec<Weak<CancelCtx>>> {
+    fn cancel_one(&self, err: Error, cause: &Option<Cause>) -> Option<Vec<Weak<CancelCtx>>> {
         let (hooks, timer) = {
             let mut s = lock(&self.state);
             // Relaxed: `err` is only written under this lock.
             if self.err.load(Relaxed) != LIVE {
                 return None;
             }
-            s.cause = Some(cause.clone());
+            s.cause.clone_from(cause);
             // Release: `err()` readers outside the lock see the cause too.
             self.err.store(err.code(), Release);
             (s.hooks.take_all(), s.timer.take())
@@ -242,6 +249,14 @@ impl Drop for CancelCtx {
         if self.err.load(Relaxed) == LIVE {
             self.leave_anchor();
         }
+        #[cfg(not(loom))]
+        let timer = self
+            .state
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .timer
+            .take();
+        #[cfg(loom)]
         let timer = lock(&self.state).timer.take();
         if let Some(t) = timer {
             t.disarm();
