@@ -13,6 +13,7 @@
 
 pub(crate) mod loom;
 
+pub mod io;
 #[doc(hidden)]
 pub mod __private {
     //! Shared with gort-sync; not public API.

@@ -119,7 +119,8 @@ impl Builder {
     /// # Errors
     ///
     /// `InvalidInput` carrying a [`BuildError`] for `procs(0)`, an
-    /// unparsable `GORT_MAXPROCS`, or `max_threads` below procs.
+    /// unparsable `GORT_MAXPROCS`, or `max_threads` below procs; the OS's
+    /// error if the netpoller (an epoll/kqueue instance) cannot be made.
     pub fn build(self) -> io::Result<Runtime> {
         let procs = match self.procs {
             Some(0) => return Err(BuildError::ZeroProcs.into()),
@@ -139,7 +140,7 @@ impl Builder {
         tracing::debug!(procs, max_threads, "runtime built");
         Ok(Runtime {
             handle: Handle {
-                shared: Arc::new(Shared::new(config)),
+                shared: Arc::new(Shared::new(config)?),
             },
         })
     }

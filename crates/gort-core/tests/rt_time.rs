@@ -230,7 +230,7 @@ fn a_million_pending_timers() {
             let mut sleeps: Vec<Pin<Box<gort_core::time::Sleep>>> = (0..N)
                 .map(|i| {
                     Box::pin(sleep_until(
-                        t0 + Duration::from_millis(300 + (i % 30) as u64),
+                        t0 + Duration::from_millis(1500 + (i % 30) as u64),
                     ))
                 })
                 .collect();
@@ -256,7 +256,7 @@ fn a_million_pending_timers() {
             for s in kept.iter_mut() {
                 s.as_mut().await;
             }
-            assert!(t0.elapsed() >= Duration::from_millis(329));
+            assert!(t0.elapsed() >= Duration::from_millis(1529));
         })
         .await
         .unwrap();

@@ -6,7 +6,10 @@
 //! - `loom_runnext`: `runnext` put/take by the owner racing a thief.
 //! - `loom_park`: an M parking racing a submitter's `wakep` (no lost
 //!   wake-up).
+//! - `loom_io`: a readiness event racing a task's registration, and a
+//!   clear racing a newer event.
 
+mod loom_io;
 mod loom_park;
 mod loom_runnext;
 mod loom_task;

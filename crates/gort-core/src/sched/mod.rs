@@ -55,6 +55,9 @@ pub(crate) struct TimerSleep {
     pub(crate) until: u64,
     /// Set to make the sleeper re-read the timers.
     pub(crate) kicked: bool,
+    /// The sleeper blocks in the netpoller (kicked through its waker), not
+    /// on `timer_cv`.
+    pub(crate) in_netpoll: bool,
 }
 
 /// Runtime-wide counters. Relaxed: statistics.
@@ -75,12 +78,14 @@ pub(crate) struct Shared {
     pub(crate) timer_cv: Condvar,
     pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     pub(crate) stats: Stats,
+    #[cfg(not(loom))]
+    pub(crate) poller: crate::io::poller::Poller,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config) -> Shared {
+    pub(crate) fn new(config: Config) -> std::io::Result<Shared> {
         let procs = config.procs;
-        Shared {
+        Ok(Shared {
             allp: (0..procs).map(P::new).collect(),
             inject: Injector::new(),
             idle: Idle::new(procs),
@@ -90,11 +95,14 @@ impl Shared {
                 sleeping: false,
                 until: NO_TIMER,
                 kicked: false,
+                in_netpoll: false,
             }),
             timer_cv: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             stats: Stats::default(),
-        }
+            #[cfg(not(loom))]
+            poller: crate::io::poller::Poller::new()?,
+        })
     }
 
     pub(crate) fn procs(&self) -> usize {
@@ -220,17 +228,27 @@ impl Shared {
         entry
     }
 
-    /// Wakes the M sleeping on the timers, if one is. Returns whether one
-    /// was.
-    fn kick_sleeping_m(&self) -> bool {
+    /// Wakes the M sleeping on the timers (or in the netpoller), if one
+    /// is. Returns whether one was.
+    pub(crate) fn kick_sleeping_m(&self) -> bool {
         let mut ts = lock(&self.timer_sleep);
         if !ts.sleeping {
             return false;
         }
-        ts.kicked = true;
-        drop(ts);
-        self.timer_cv.notify_one();
+        self.kick(&mut ts);
         true
+    }
+
+    /// Makes the sleeper re-read the timers: through the netpoller's
+    /// waker if it blocks there, else `timer_cv`. With `ts` locked.
+    pub(crate) fn kick(&self, ts: &mut TimerSleep) {
+        ts.kicked = true;
+        #[cfg(not(loom))]
+        if ts.in_netpoll {
+            self.poller.wake();
+            return;
+        }
+        self.timer_cv.notify_one();
     }
 
     /// Makes sure some M will fire a timer due at `when`.
@@ -238,9 +256,7 @@ impl Shared {
         let mut ts = lock(&self.timer_sleep);
         if ts.sleeping {
             if when < ts.until {
-                ts.kicked = true;
-                drop(ts);
-                self.timer_cv.notify_one();
+                self.kick(&mut ts);
             }
             return;
         }
@@ -263,6 +279,10 @@ impl Shared {
             ts.kicked = true;
         }
         self.timer_cv.notify_all();
+        // Every task waiting on a socket wakes to an error, and a sleeper in
+        // the netpoller wakes up.
+        #[cfg(not(loom))]
+        self.poller.shutdown();
         loop {
             let threads = std::mem::take(&mut *lock(&self.threads));
             if threads.is_empty() {

@@ -34,9 +34,13 @@
 //!    started an M, or we see its task here. If work is seen, take an idle P
 //!    back (if any is left) and start over.
 //! 4. Under the timer-sleep lock, compute the earliest timer of all Ps. If
-//!    there is one and no other M sleeps for an earlier one, become the timer
-//!    sleeper: wait on `timer_cv` until then (or a kick), fire every due
-//!    timer of every P, take an idle P if any, and start over.
+//!    there is one (or any I/O source is registered) and no other M sleeps
+//!    for an earlier one, become the sleeper: block in the netpoller with
+//!    that timeout when sources are registered (Go's `netpoll(delay)`),
+//!    else wait on `timer_cv` (exact, where `epoll_wait` rounds to
+//!    milliseconds); a kick breaks either. Then fire every due timer of
+//!    every P, take an idle P if any, and start over. Tasks the poll
+//!    readied went to the global queue, with Ms woken for them.
 //! 5. Otherwise push this M on `midle` and park on its note until `startm`
 //!    hands it a P (or shutdown).
 
@@ -237,9 +241,19 @@ impl Worker {
             // 2. Fairness.
             let tick = p.schedtick.load(Relaxed).wrapping_add(1);
             p.schedtick.store(tick, Relaxed);
-            if tick.is_multiple_of(GLOBAL_CHECK_INTERVAL) && !shared.inject.is_empty() {
-                if let Some(t) = steal_one(&shared.inject) {
-                    return Some(t);
+            if tick.is_multiple_of(GLOBAL_CHECK_INTERVAL) {
+                if !shared.inject.is_empty() {
+                    if let Some(t) = steal_one(&shared.inject) {
+                        return Some(t);
+                    }
+                }
+                // Nobody has polled the network for 10 ms (every M busy):
+                // poll without blocking; what it readies lands on our queue.
+                #[cfg(not(loom))]
+                if shared.poller.overdue(now_nanos())
+                    && shared.poller.poll(Some(std::time::Duration::ZERO), false) > 0
+                {
+                    continue;
                 }
             }
             // 3. Local.
@@ -273,6 +287,14 @@ impl Worker {
                 if !self.spinning.get() {
                     self.spinning.set(true);
                     shared.idle.nmspinning.fetch_add(1, SeqCst);
+                }
+                // Go polls the network without blocking before stealing
+                // (skipped while another M blocks in the poller).
+                #[cfg(not(loom))]
+                if shared.poller.has_sources()
+                    && shared.poller.poll(Some(std::time::Duration::ZERO), false) > 0
+                {
+                    continue;
                 }
                 if let Some(t) = self.steal_work(p) {
                     return Some(t);
@@ -370,27 +392,46 @@ impl Worker {
             // Step 4.
             let mut ts = lock(&shared.timer_sleep);
             let until = shared.earliest_timer();
+            #[cfg(not(loom))]
+            let netpoll = shared.poller.has_sources();
+            #[cfg(loom)]
+            let netpoll = false;
             if until != NO_TIMER && ts.sleeping && until < ts.until {
                 // The sleeper waits for a later deadline than one we know
                 // of: make it re-read the timers; we park below.
-                ts.kicked = true;
-                shared.timer_cv.notify_all();
-            } else if until != NO_TIMER && !ts.sleeping {
+                shared.kick(&mut ts);
+            } else if (until != NO_TIMER || netpoll) && !ts.sleeping {
                 ts.sleeping = true;
                 ts.until = until;
                 ts.kicked = false;
+                ts.in_netpoll = netpoll;
                 shared.stats.parks.fetch_add(1, Relaxed);
-                tracing::trace!(until, "M sleeps until the next timer");
-                loop {
-                    let now = now_nanos();
-                    if ts.kicked || now >= ts.until || shared.is_shutdown() {
-                        break;
+                tracing::trace!(until, netpoll, "M sleeps until the next timer");
+                if netpoll {
+                    // A kick from now on goes through the poller's waker,
+                    // which breaks this poll even if it has not begun yet.
+                    drop(ts);
+                    #[cfg(not(loom))]
+                    {
+                        let timeout = (until != NO_TIMER).then(|| {
+                            std::time::Duration::from_nanos(until.saturating_sub(now_nanos()))
+                        });
+                        shared.poller.poll(timeout, true);
                     }
-                    let d = std::time::Duration::from_nanos(ts.until - now);
-                    ts = wait_timeout(&shared.timer_cv, ts, d);
+                    ts = lock(&shared.timer_sleep);
+                } else {
+                    loop {
+                        let now = now_nanos();
+                        if ts.kicked || now >= ts.until || shared.is_shutdown() {
+                            break;
+                        }
+                        let d = std::time::Duration::from_nanos(ts.until - now);
+                        ts = wait_timeout(&shared.timer_cv, ts, d);
+                    }
                 }
                 ts.sleeping = false;
                 ts.kicked = false;
+                ts.in_netpoll = false;
                 ts.until = NO_TIMER;
                 drop(ts);
                 // With a P, the readied tasks go to its timer-ready list;

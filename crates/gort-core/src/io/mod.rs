@@ -1,0 +1,212 @@
+//! I/O readiness for gort: the netpoller and the registration API that I/O
+//! types (gort-net's sockets, or your own) build on.
+//!
+//! A task waiting for a socket holds no P and no M: it is parked on the
+//! source's [`Registration`] until the netpoller sees an event for it. See
+//! `poller.rs` for who polls and when, and `poll_desc.rs` for the
+//! readiness protocol (edge-triggered; drain until `WouldBlock`, then clear
+//! and wait, and no wake-up is lost in between).
+//!
+//! # Examples
+//!
+//! A non-blocking read through a registration (what `gort::net` does):
+//!
+//! ```no_run
+//! use std::io::Read;
+//! use gort_core::io::{Direction, Registration};
+//!
+//! # async fn demo() -> std::io::Result<()> {
+//! let mut stream = mio::net::TcpStream::connect("127.0.0.1:7".parse().unwrap())?;
+//! let reg = Registration::new(&mut stream, mio::Interest::READABLE | mio::Interest::WRITABLE)?;
+//! let mut buf = [0u8; 64];
+//! let n = reg.async_io(Direction::Read, || (&stream).read(&mut buf)).await?;
+//! # let _ = n; Ok(()) }
+//! ```
+
+mod poll_desc;
+#[cfg(not(loom))]
+pub(crate) mod poller;
+
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+pub use poll_desc::{Direction, ReadyEvent};
+
+pub(crate) use poll_desc::PollDesc;
+
+/// The error inside the `io::Error` of an operation on a source whose
+/// runtime has shut down (or that was never registered with one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuntimeShutdown;
+
+impl fmt::Display for RuntimeShutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the gort runtime has shut down")
+    }
+}
+
+impl std::error::Error for RuntimeShutdown {}
+
+/// The error inside the `io::Error` of an operation on a source that was
+/// closed while (or before) the operation waited (Go's `net.ErrClosed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("use of closed network connection")
+    }
+}
+
+impl std::error::Error for Closed {}
+
+/// The error of registering a source outside any gort runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NoRuntime;
+
+impl fmt::Display for NoRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("I/O needs a gort runtime: none is current on this thread")
+    }
+}
+
+impl std::error::Error for NoRuntime {}
+
+/// A `mio` source registered with a runtime's netpoller: the readiness of
+/// that source, and the tasks waiting for it.
+///
+/// Dropping a registration forgets it (closing the source removes it from
+/// the poll set; [`deregister`](Registration::deregister) does both
+/// explicitly).
+pub struct Registration {
+    #[cfg(not(loom))]
+    shared: Arc<crate::sched::Shared>,
+    desc: Arc<PollDesc>,
+}
+
+impl Registration {
+    /// Registers `source` with the current runtime's netpoller for
+    /// `interest`.
+    ///
+    /// # Errors
+    ///
+    /// [`NoRuntime`] (as `io::ErrorKind::Other`) outside a gort runtime, or
+    /// the OS's error registering the source.
+    #[cfg(not(loom))]
+    pub fn new(source: &mut impl mio::event::Source, interest: mio::Interest) -> io::Result<Self> {
+        let handle = crate::Handle::try_current().ok_or_else(|| io::Error::other(NoRuntime))?;
+        Self::new_with(&handle, source, interest)
+    }
+
+    /// [`new`](Registration::new) with an explicit runtime.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error registering the source, or [`RuntimeShutdown`].
+    #[cfg(not(loom))]
+    pub fn new_with(
+        handle: &crate::Handle,
+        source: &mut impl mio::event::Source,
+        interest: mio::Interest,
+    ) -> io::Result<Self> {
+        let shared = handle.shared.clone();
+        if shared.is_shutdown() {
+            return Err(poll_desc::shutdown_error());
+        }
+        let desc = shared.poller.register(source, interest)?;
+        // A sleeping M waiting on the timers' condition variable must move
+        // to the poller now that there is something to poll.
+        shared.kick_sleeping_m();
+        Ok(Registration { shared, desc })
+    }
+
+    /// Ready in `dir`, or registers the task's waker for it. Ready with an
+    /// error once the runtime has shut down.
+    pub fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<ReadyEvent>> {
+        self.desc.poll_ready(dir, cx)
+    }
+
+    /// [`poll_ready`](Registration::poll_ready) as a future.
+    pub async fn ready(&self, dir: Direction) -> io::Result<ReadyEvent> {
+        poll_fn(|cx| self.poll_ready(dir, cx)).await
+    }
+
+    /// After an operation returned `WouldBlock`: forget `event`'s
+    /// readiness, unless an event arrived since.
+    pub fn clear_readiness(&self, event: ReadyEvent) {
+        self.desc.clear_readiness(event);
+    }
+
+    /// Runs the non-blocking `op` once `dir` is ready, clearing readiness
+    /// and waiting again each time it returns `WouldBlock` (the drain
+    /// discipline of edge-triggered readiness).
+    pub fn poll_io<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            let ev = match self.poll_ready(dir, cx) {
+                Poll::Ready(Ok(ev)) => ev,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            };
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(ev),
+                r => return Poll::Ready(r),
+            }
+        }
+    }
+
+    /// [`poll_io`](Registration::poll_io) as a future.
+    pub async fn async_io<R>(
+        &self,
+        dir: Direction,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| self.poll_io(dir, cx, &mut op)).await
+    }
+
+    /// Closes the registration for use (Go's `pollDesc.evict` on `Close`):
+    /// every task waiting on it, and every later operation, gets a
+    /// [`Closed`] error.
+    pub fn close(&self) {
+        self.desc.close();
+    }
+
+    /// Whether [`close`](Registration::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.desc.is_closed()
+    }
+
+    /// Removes `source` from the poll set and forgets the registration.
+    ///
+    /// # Errors
+    ///
+    /// The OS's error deregistering the source.
+    #[cfg(not(loom))]
+    pub fn deregister(self, source: &mut impl mio::event::Source) -> io::Result<()> {
+        let r = self.shared.poller.deregister(source, &self.desc);
+        // Drop runs `forget` again: a no-op for a released slot.
+        r
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        #[cfg(not(loom))]
+        self.shared.poller.forget(&self.desc);
+    }
+}
+
+impl fmt::Debug for Registration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registration")
+            .field("token", &self.desc.token)
+            .finish()
+    }
+}
