@@ -47,6 +47,7 @@ pub mod sync {
         chan, Receiver, Recv, RecvOwned, Send, SendError, Sender, TryRecvError, TrySendError,
     };
     pub use gort_sync::{Wait, WaitGroup};
+    pub use gort_sync::Map;
 }
 
 #[doc(hidden)]

@@ -14,6 +14,7 @@ pub(crate) mod loom;
 pub mod chan;
 #[doc(hidden)]
 pub mod select;
+mod syncmap;
 pub mod time;
 mod waitgroup;
 
@@ -22,3 +23,4 @@ mod loom_tests;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
 pub use waitgroup::{Wait, WaitGroup};
+pub use syncmap::Map;
