@@ -10,11 +10,17 @@
 //! unpinned. So a reference read through a guard stays valid for the
 //! guard's lifetime, whatever other threads store meanwhile.
 //!
-//! Under `--cfg loom` the epochs are not modelled (crossbeam-epoch's atomics
-//! are not loom's): [`Reclaimer`] keeps every retired box until the map is
-//! dropped, which is trivially safe and lets loom explore the map's own
-//! protocol (its atomics and its lock come from `crate::loom`).
+//! Under `--cfg loom` and under Miri the epochs are left out: [`Reclaimer`]
+//! keeps every retired box until the map is dropped (the *graveyard*),
+//! which is trivially safe. Loom cannot model crossbeam-epoch's atomics
+//! (they are not loom's), and Miri's Stacked Borrows rejects
+//! crossbeam-epoch's own intrusive list (`Local::element_of`), which is
+//! outside this crate; so the models and Miri check the map's protocol and
+//! its own unsafe code (value and snapshot pointers, the amended tag, that
+//! every box is retired or freed exactly once), and the graveyard's drop
+//! frees everything, so a double retire or a leak still shows.
 
+#[cfg(not(any(loom, miri)))]
 use std::marker::PhantomData;
 
 /// One retired box, type-erased: its pointer and how to drop it.
@@ -51,12 +57,12 @@ impl Retired {
 /// The map's part in reclamation: nothing, or (under loom) the graveyard.
 #[derive(Debug, Default)]
 pub(super) struct Reclaimer {
-    /// Under loom: every retired box, freed when the map is dropped.
-    #[cfg(loom)]
+    /// Under loom and Miri: every retired box, freed when the map is dropped.
+    #[cfg(any(loom, miri))]
     graveyard: std::sync::Mutex<Vec<Retired>>,
 }
 
-#[cfg(loom)]
+#[cfg(any(loom, miri))]
 impl std::fmt::Debug for Retired {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Retired").finish_non_exhaustive()
@@ -65,10 +71,10 @@ impl std::fmt::Debug for Retired {
 
 // SAFETY: a `Retired` is only created by `Guard::retire`, whose bound
 // `T: Send` makes dropping the box on another thread sound.
-#[cfg(loom)]
+#[cfg(any(loom, miri))]
 unsafe impl Send for Retired {}
 
-#[cfg(loom)]
+#[cfg(any(loom, miri))]
 impl Drop for Reclaimer {
     fn drop(&mut self) {
         let graveyard = self.graveyard.get_mut().unwrap_or_else(|e| e.into_inner());
@@ -84,11 +90,11 @@ impl Reclaimer {
     #[inline]
     pub(super) fn pin(&self) -> Guard<'_> {
         Guard {
-            #[cfg(not(loom))]
+            #[cfg(not(any(loom, miri)))]
             inner: crossbeam_epoch::pin(),
-            #[cfg(not(loom))]
+            #[cfg(not(any(loom, miri)))]
             _map: PhantomData,
-            #[cfg(loom)]
+            #[cfg(any(loom, miri))]
             reclaimer: self,
         }
     }
@@ -97,11 +103,11 @@ impl Reclaimer {
 /// A pinned thread. References read from the map through a guard live as
 /// long as it (and no longer than the map: the `'m` borrow).
 pub(super) struct Guard<'m> {
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, miri)))]
     inner: crossbeam_epoch::Guard,
-    #[cfg(not(loom))]
+    #[cfg(not(any(loom, miri)))]
     _map: PhantomData<&'m Reclaimer>,
-    #[cfg(loom)]
+    #[cfg(any(loom, miri))]
     reclaimer: &'m Reclaimer,
 }
 
@@ -116,7 +122,7 @@ impl Guard<'_> {
     pub(super) unsafe fn retire<T: Send + 'static>(&self, p: *mut T) {
         // SAFETY: the caller hands the box over (this function's contract).
         let r = unsafe { Retired::new(p) };
-        #[cfg(not(loom))]
+        #[cfg(not(any(loom, miri)))]
         // SAFETY: `defer_unchecked` runs the closure after every thread
         // pinned now has unpinned; by the contract, threads that pin later
         // cannot reach `p`, so no reference to it is alive when it runs.
@@ -125,7 +131,7 @@ impl Guard<'_> {
         unsafe {
             self.inner.defer_unchecked(move || r.free());
         }
-        #[cfg(loom)]
+        #[cfg(any(loom, miri))]
         self.reclaimer
             .graveyard
             .lock()
