@@ -56,6 +56,9 @@ var workloads = []workload{
 	{name: "select2", run: select2},
 	{name: "select_uncontended", run: selectUncontended},
 	{name: "chan_idle_bytes", run: chanIdleBytes},
+	{name: "syncmap_read90", run: syncMapRead90},
+	{name: "syncmap_mixed50", run: syncMapMixed50},
+	{name: "syncmap_range", run: syncMapRange},
 }
 
 func main() {

@@ -19,6 +19,7 @@ mod chan;
 mod idle;
 mod spawn;
 mod switch;
+mod syncmap;
 mod timers;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -252,6 +253,35 @@ pub(crate) const ALL: &[Workload] = &[
         // (a task parked on a `tokio::sync::oneshot`), measured again.
         tokio: Some(idle::idle_task_bytes::<Tokio>),
         others: &[],
+    },    Workload {
+        name: "syncmap_read90",
+        unit: "ns/op",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(syncmap::read90::<Gort>),
+        // tokio has no concurrent map: see `syncmap`.
+        tokio: None,
+        others: syncmap::READ90_OTHERS,
+    },
+    Workload {
+        name: "syncmap_mixed50",
+        unit: "ns/op",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(syncmap::mixed50::<Gort>),
+        // tokio has no concurrent map: see `syncmap`.
+        tokio: None,
+        others: syncmap::MIXED50_OTHERS,
+    },
+    Workload {
+        name: "syncmap_range",
+        unit: "ns/entry",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(syncmap::range::<Gort>),
+        // tokio has no concurrent map: see `syncmap`.
+        tokio: None,
+        others: syncmap::RANGE_OTHERS,
     },
 ];
 
