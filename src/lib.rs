@@ -46,8 +46,8 @@ pub mod sync {
     pub use gort_sync::chan::{
         chan, Receiver, Recv, RecvOwned, Send, SendError, Sender, TryRecvError, TrySendError,
     };
-    pub use gort_sync::{Wait, WaitGroup};
     pub use gort_sync::Map;
+    pub use gort_sync::{Wait, WaitGroup};
 }
 
 #[doc(hidden)]

@@ -22,5 +22,5 @@ mod waitgroup;
 mod loom_tests;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
-pub use waitgroup::{Wait, WaitGroup};
 pub use syncmap::Map;
+pub use waitgroup::{Wait, WaitGroup};

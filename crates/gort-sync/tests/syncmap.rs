@@ -229,7 +229,11 @@ fn load_or_store_race_has_one_winner() {
         .into_iter()
         .map(|h| h.join().unwrap())
         .collect();
-    assert_eq!(stored.load(Ordering::Relaxed), KEYS, "exactly one store per key");
+    assert_eq!(
+        stored.load(Ordering::Relaxed),
+        KEYS,
+        "exactly one store per key"
+    );
     for k in 0..KEYS {
         let winner = m.load(&k).unwrap();
         for r in &results {
@@ -245,7 +249,10 @@ fn values_are_shared_handles() {
     let m = Map::new();
     let v = Arc::new(5);
     m.store(1, Arc::clone(&v));
-    assert!(Arc::ptr_eq(&m.load(&1).unwrap(), &v), "load clones the handle");
+    assert!(
+        Arc::ptr_eq(&m.load(&1).unwrap(), &v),
+        "load clones the handle"
+    );
     drop(m);
     // The map's own handle was freed with the map (it was current).
     assert_eq!(Arc::strong_count(&v), 1);

@@ -253,7 +253,8 @@ pub(crate) const ALL: &[Workload] = &[
         // (a task parked on a `tokio::sync::oneshot`), measured again.
         tokio: Some(idle::idle_task_bytes::<Tokio>),
         others: &[],
-    },    Workload {
+    },
+    Workload {
         name: "syncmap_read90",
         unit: "ns/op",
         max_rounds: None,

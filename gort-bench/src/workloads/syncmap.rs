@@ -285,5 +285,4 @@ pub(crate) const READ90_OTHERS: &[super::Other] =
     others!(read90_dashmap, read90_papaya, read90_rwlock);
 pub(crate) const MIXED50_OTHERS: &[super::Other] =
     others!(mixed50_dashmap, mixed50_papaya, mixed50_rwlock);
-pub(crate) const RANGE_OTHERS: &[super::Other] =
-    others!(range_dashmap, range_papaya, range_rwlock);
+pub(crate) const RANGE_OTHERS: &[super::Other] = others!(range_dashmap, range_papaya, range_rwlock);

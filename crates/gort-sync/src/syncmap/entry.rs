@@ -257,8 +257,9 @@ impl<K, V: PartialEq + Send + 'static> Entry<K, V> {
     pub(super) fn try_compare_and_swap(&self, old: &V, new: V, g: &Guard<'_>) -> bool {
         // Acquire: we compare the box's contents.
         let mut p = self.p.load(Acquire);
-        // SAFETY (each `value_of` below): `p` was just loaded from the
-        // entry, which `&self` keeps alive, and we are pinned by `g`.
+        // SAFETY: `p` was just loaded from the entry, which `&self` keeps
+        // alive (a current box lives as long), and we are pinned by `g` (a
+        // box retired since lives as long).
         match unsafe { value_of(p) } {
             Some(cur) if cur == old => {}
             _ => return false,

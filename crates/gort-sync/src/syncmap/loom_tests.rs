@@ -78,8 +78,8 @@ fn loom_syncmap_delete_races_swap() {
         let prev = m.swap(1, 11);
         let deleted = t.join().unwrap();
         match (prev, deleted, m.load(&1)) {
-            (Some(10), Some(11), None) => {}    // swap, then delete
-            (None, Some(10), Some(11)) => {}    // delete, then swap
+            (Some(10), Some(11), None) => {} // swap, then delete
+            (None, Some(10), Some(11)) => {} // delete, then swap
             other => panic!("not linearizable: {other:?}"),
         }
     });

@@ -72,6 +72,11 @@
 //! shared cache line); an `Arc` snapshot swapped with `arc-swap` (one more
 //! reference count per load, and loom cannot model it).
 
+// `Slot`s are hashed and compared by their key alone, never by the atomic
+// value pointer inside their entry, so the interior mutability that this
+// lint sees in the sets' element type never changes a hash.
+#![allow(clippy::mutable_key_type)]
+
 mod entry;
 mod reclaim;
 
@@ -445,10 +450,9 @@ where
         }
         // Go keeps an empty dirty map; so do we (the next new key then needs
         // no copy of the now empty snapshot).
-        let old = d
-            .m
-            .as_mut()
-            .map(|m| mem::replace(m, HashSet::with_hasher(self.hasher.clone())));
+        let old =
+            d.m.as_mut()
+                .map(|m| mem::replace(m, HashSet::with_hasher(self.hasher.clone())));
         d.misses = 0;
         drop(d);
         // Dropped without the lock: dropping a value runs user code. Every
@@ -465,7 +469,10 @@ where
         // publisher's writes through the mutex), so the set is visible.
         let tagged = self.read.load(Acquire);
         let amended = tagged as usize & AMENDED != 0;
-        let p = tagged.cast::<u8>().wrapping_sub(amended as usize).cast::<ReadOnly<K, V, S>>();
+        let p = tagged
+            .cast::<u8>()
+            .wrapping_sub(amended as usize)
+            .cast::<ReadOnly<K, V, S>>();
         // SAFETY: `read` always holds a live snapshot (tag removed above);
         // one replaced after our load is retired, not freed, so it outlives
         // the guard `_g` (which borrows the map, so it also outlives neither
@@ -495,7 +502,10 @@ where
         // old pointer was stored by a lock holder, visible through the lock.
         let old = self.read.swap(new, Release);
         let amended = old as usize & AMENDED != 0;
-        let old = old.cast::<u8>().wrapping_sub(amended as usize).cast::<ReadOnly<K, V, S>>();
+        let old = old
+            .cast::<u8>()
+            .wrapping_sub(amended as usize)
+            .cast::<ReadOnly<K, V, S>>();
         // SAFETY: `old` was the map's snapshot and is now unlinked (the
         // swap): threads that pin from now on load `new`. Only this swap
         // unlinked it, so it is retired once.
@@ -503,7 +513,11 @@ where
     }
 
     /// Go's promotion: the dirty map becomes the snapshot.
-    fn promote_locked<'g>(&'g self, d: &mut Dirty<K, V, S>, g: &'g Guard<'_>) -> Snapshot<'g, K, V, S> {
+    fn promote_locked<'g>(
+        &'g self,
+        d: &mut Dirty<K, V, S>,
+        g: &'g Guard<'_>,
+    ) -> Snapshot<'g, K, V, S> {
         let m = d.m.take().expect("amended implies a dirty map");
         d.misses = 0;
         self.publish_locked(d, m, g);
@@ -537,8 +551,9 @@ where
     }
 
     /// The dirty map, which the caller knows is `Some`.
-    fn dirty_mut<'d>(d: &'d mut Dirty<K, V, S>) -> &'d mut Set<K, V, S> {
-        d.m.as_mut().expect("the dirty map exists while the snapshot is amended")
+    fn dirty_mut(d: &mut Dirty<K, V, S>) -> &mut Set<K, V, S> {
+        d.m.as_mut()
+            .expect("the dirty map exists while the snapshot is amended")
     }
 
     /// Go's locked lookup of `Load`, `LoadAndDelete` (`remove`) and
@@ -690,7 +705,10 @@ impl<K, V, S> Drop for Map<K, V, S> {
         // Relaxed: `&mut self`; no other thread can access the map.
         let tagged = self.read.load(Relaxed);
         let amended = tagged as usize & AMENDED != 0;
-        let p = tagged.cast::<u8>().wrapping_sub(amended as usize).cast::<ReadOnly<K, V, S>>();
+        let p = tagged
+            .cast::<u8>()
+            .wrapping_sub(amended as usize)
+            .cast::<ReadOnly<K, V, S>>();
         // SAFETY: the current snapshot is owned by the map (never retired);
         // no guard can be alive (guards borrow the map).
         drop(unsafe { Box::from_raw(p) });

@@ -127,7 +127,12 @@ fn expunged_key_comes_back() {
 /// The keys of the dirty map (which must exist).
 fn dirty_keys(m: &Map<u64, i32>) -> Vec<u64> {
     let d = crate::loom::lock(&m.dirty);
-    let mut keys: Vec<u64> = d.m.as_ref().expect("a dirty map").iter().map(|s| s.0.key).collect();
+    let mut keys: Vec<u64> =
+        d.m.as_ref()
+            .expect("a dirty map")
+            .iter()
+            .map(|s| s.0.key)
+            .collect();
     keys.sort_unstable();
     keys
 }
