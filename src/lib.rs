@@ -51,7 +51,7 @@ pub mod sync {
     pub use gort_sync::chan::{
         chan, Receiver, Recv, RecvOwned, Send, SendError, Sender, TryRecvError, TrySendError,
     };
-    pub use gort_sync::{ErrGroup, Wait, WaitGroup};
+    pub use gort_sync::{ErrGroup, Map, Wait, WaitGroup};
 }
 
 #[doc(hidden)]

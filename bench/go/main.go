@@ -58,6 +58,9 @@ var workloads = []workload{
 	{name: "chan_idle_bytes", run: chanIdleBytes},
 	{name: "ctx_with_cancel", run: ctxWithCancel},
 	{name: "ctx_cancel_tree", run: ctxCancelTree},
+	{name: "syncmap_read90", run: syncMapRead90},
+	{name: "syncmap_mixed50", run: syncMapMixed50},
+	{name: "syncmap_range", run: syncMapRange},
 }
 
 func main() {

@@ -16,6 +16,7 @@ pub mod context;
 mod errgroup;
 #[doc(hidden)]
 pub mod select;
+mod syncmap;
 pub mod time;
 mod waitgroup;
 
@@ -24,4 +25,5 @@ mod loom_tests;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
 pub use errgroup::ErrGroup;
+pub use syncmap::Map;
 pub use waitgroup::{Wait, WaitGroup};

@@ -20,6 +20,7 @@ mod context;
 mod idle;
 mod spawn;
 mod switch;
+mod syncmap;
 mod timers;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -271,6 +272,36 @@ pub(crate) const ALL: &[Workload] = &[
         gort: Some(context::ctx_cancel_tree_gort),
         tokio: Some(context::ctx_cancel_tree_tokio),
         others: &[],
+    },
+    Workload {
+        name: "syncmap_read90",
+        unit: "ns/op",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(syncmap::read90::<Gort>),
+        // tokio has no concurrent map: see `syncmap`.
+        tokio: None,
+        others: syncmap::READ90_OTHERS,
+    },
+    Workload {
+        name: "syncmap_mixed50",
+        unit: "ns/op",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(syncmap::mixed50::<Gort>),
+        // tokio has no concurrent map: see `syncmap`.
+        tokio: None,
+        others: syncmap::MIXED50_OTHERS,
+    },
+    Workload {
+        name: "syncmap_range",
+        unit: "ns/entry",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(syncmap::range::<Gort>),
+        // tokio has no concurrent map: see `syncmap`.
+        tokio: None,
+        others: syncmap::RANGE_OTHERS,
     },
 ];
 
