@@ -16,9 +16,12 @@ pub mod chan;
 pub mod select;
 pub mod time;
 mod waitgroup;
+mod waitq;
+mod mutex;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
 pub use waitgroup::{Wait, WaitGroup};
+pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
