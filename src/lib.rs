@@ -47,6 +47,10 @@ pub mod sync {
         chan, Receiver, Recv, RecvOwned, Send, SendError, Sender, TryRecvError, TrySendError,
     };
     pub use gort_sync::{Wait, WaitGroup};
+    pub use gort_sync::{
+        Acquire, AcquireError, Cond, Lock, Mutex, MutexGuard, Once, ReadLock, RwMutex,
+        RwMutexReadGuard, RwMutexWriteGuard, Semaphore, TryLockError, WriteLock,
+    };
 }
 
 #[doc(hidden)]

@@ -18,10 +18,18 @@ pub mod time;
 mod waitgroup;
 mod waitq;
 mod mutex;
+mod once;
+mod cond;
+mod semaphore;
+mod rwmutex;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
 pub use waitgroup::{Wait, WaitGroup};
+pub use cond::Cond;
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
+pub use once::Once;
+pub use rwmutex::{ReadLock, RwMutex, RwMutexReadGuard, RwMutexWriteGuard, WriteLock};
+pub use semaphore::{Acquire, AcquireError, Semaphore};
