@@ -60,9 +60,11 @@
 //!   was still queued leaves the queue and the count; one that had been
 //!   woken gives up the WOKEN flag and wakes the next waiter if the lock is
 //!   free; one that had been handed the lock unlocks it (which hands it on).
-//! - `sync: unlock of unlocked mutex` cannot be provoked: unlocking is the
-//!   guard's `Drop`. The check stays, as a debug assertion of the protocol.
+//! - Unlocking is the guard's `Drop`; Go's manual `Unlock` (and its
+//!   `sync: unlock of unlocked mutex` panic) is the unsafe
+//!   [`Mutex::force_unlock`], for a forgotten guard.
 
+#[cfg(test)]
 use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
@@ -255,6 +257,21 @@ impl<T> Mutex<T> {
         self.data.into_inner()
     }
 
+    /// Unlocks the mutex without a guard (Go's `Unlock`), for a guard that
+    /// was [`mem::forget`](std::mem::forget)-ten.
+    ///
+    /// # Safety
+    ///
+    /// The mutex must be locked by a guard that is never used again (it was
+    /// forgotten); otherwise that guard would alias the next owner's.
+    ///
+    /// # Panics
+    ///
+    /// `sync: unlock of unlocked mutex` if the mutex is not locked.
+    pub unsafe fn force_unlock(&self) {
+        self.unlock();
+    }
+
     /// Whether the mutex is in starvation mode (for tests and diagnostics).
     #[doc(hidden)]
     pub fn is_starving(&self) -> bool {
@@ -286,10 +303,12 @@ impl<T> Mutex<T> {
 
     #[cold]
     fn unlock_slow(&self, new: usize) {
-        assert!(
-            new.wrapping_add(LOCKED) & LOCKED != 0,
-            "sync: unlock of unlocked mutex"
-        );
+        if new.wrapping_add(LOCKED) & LOCKED == 0 {
+            // Undo the subtraction so that a caught panic leaves the word
+            // as it was.
+            self.state.fetch_add(LOCKED, Relaxed);
+            panic!("sync: unlock of unlocked mutex");
+        }
         let mut q = lock(&self.queue);
         let mut old = self.state.load(Relaxed);
         loop {

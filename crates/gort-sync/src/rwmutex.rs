@@ -181,6 +181,34 @@ impl<T> RwMutex<T> {
         self.data.into_inner()
     }
 
+    /// Releases a read lock without a guard (Go's `RUnlock`), for a guard
+    /// that was [`mem::forget`](std::mem::forget)-ten.
+    ///
+    /// # Safety
+    ///
+    /// A read lock must be held by a guard that is never used again.
+    ///
+    /// # Panics
+    ///
+    /// `sync: RUnlock of unlocked RWMutex` if no reader holds the lock.
+    pub unsafe fn force_unlock_read(&self) {
+        self.read_unlock();
+    }
+
+    /// Releases the write lock without a guard (Go's `Unlock`), for a guard
+    /// that was [`mem::forget`](std::mem::forget)-ten.
+    ///
+    /// # Safety
+    ///
+    /// The write lock must be held by a guard that is never used again.
+    ///
+    /// # Panics
+    ///
+    /// `sync: Unlock of unlocked RWMutex` if no writer holds the lock.
+    pub unsafe fn force_unlock_write(&self) {
+        self.write_unlock();
+    }
+
     fn read_guard(&self) -> RwMutexReadGuard<'_, T> {
         RwMutexReadGuard {
             rw: self,
