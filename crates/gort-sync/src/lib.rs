@@ -25,6 +25,8 @@ mod rwmutex;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
+#[cfg(all(test, loom))]
+mod loom_tests_sync;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
 pub use waitgroup::{Wait, WaitGroup};
