@@ -56,6 +56,7 @@ var workloads = []workload{
 	{name: "select2", run: select2},
 	{name: "select_uncontended", run: selectUncontended},
 	{name: "chan_idle_bytes", run: chanIdleBytes},
+	{name: "mutex_contended", run: mutexContended},
 }
 
 func main() {

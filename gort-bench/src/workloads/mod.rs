@@ -17,6 +17,7 @@
 
 mod chan;
 mod idle;
+mod mutex;
 mod spawn;
 mod switch;
 mod timers;
@@ -252,6 +253,18 @@ pub(crate) const ALL: &[Workload] = &[
         // (a task parked on a `tokio::sync::oneshot`), measured again.
         tokio: Some(idle::idle_task_bytes::<Tokio>),
         others: &[],
+    },
+    Workload {
+        name: "mutex_contended",
+        unit: "ns/lock",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(mutex::mutex_contended::<Gort, gort::sync::Mutex<u64>>),
+        tokio: Some(mutex::mutex_contended::<Tokio, tokio::sync::Mutex<u64>>),
+        others: &[Other {
+            name: "std_mutex",
+            round: OtherRound::OnTokio(mutex::mutex_contended::<Tokio, std::sync::Mutex<u64>>),
+        }],
     },
 ];
 
