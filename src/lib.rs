@@ -46,11 +46,11 @@ pub mod sync {
     pub use gort_sync::chan::{
         chan, Receiver, Recv, RecvOwned, Send, SendError, Sender, TryRecvError, TrySendError,
     };
-    pub use gort_sync::{Wait, WaitGroup};
     pub use gort_sync::{
         Acquire, AcquireError, Cond, Lock, Mutex, MutexGuard, Once, ReadLock, RwMutex,
         RwMutexReadGuard, RwMutexWriteGuard, Semaphore, TryLockError, WriteLock,
     };
+    pub use gort_sync::{Wait, WaitGroup};
 }
 
 #[doc(hidden)]

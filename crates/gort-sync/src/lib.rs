@@ -1,5 +1,7 @@
 //! gort-sync: Go's concurrency toolkit for gort — channels, `select!`'s
-//! engine, WaitGroup.
+//! engine, WaitGroup, and the `sync` primitives as async primitives:
+//! [`Mutex`], [`RwMutex`], [`Once`], [`Cond`] and x/sync's weighted
+//! [`Semaphore`] (their waiters share one queue type, `waitq`).
 //!
 //! The channels work on any executor; on gort, a receiver woken by a sender
 //! running on a P goes to that P's `runnext`, so a ping-pong between two
@@ -12,16 +14,16 @@
 pub(crate) mod loom;
 
 pub mod chan;
+mod cond;
+mod mutex;
+mod once;
+mod rwmutex;
 #[doc(hidden)]
 pub mod select;
+mod semaphore;
 pub mod time;
 mod waitgroup;
 mod waitq;
-mod mutex;
-mod once;
-mod cond;
-mod semaphore;
-mod rwmutex;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -29,9 +31,9 @@ mod loom_tests;
 mod loom_tests_sync;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
-pub use waitgroup::{Wait, WaitGroup};
 pub use cond::Cond;
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use once::Once;
 pub use rwmutex::{ReadLock, RwMutex, RwMutexReadGuard, RwMutexWriteGuard, WriteLock};
 pub use semaphore::{Acquire, AcquireError, Semaphore};
+pub use waitgroup::{Wait, WaitGroup};

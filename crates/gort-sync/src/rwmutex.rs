@@ -571,6 +571,32 @@ mod tests {
 
     use super::*;
 
+    /// Real threads, readers and writers (small counts, for Miri's race
+    /// detector).
+    #[test]
+    fn threads_read_and_write() {
+        let rw = std::sync::Arc::new(RwMutex::new(0u32));
+        let ts: Vec<_> = (0..4)
+            .map(|i| {
+                let rw = rw.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        if i % 2 == 0 {
+                            *futures::executor::block_on(rw.write()) += 1;
+                        } else {
+                            let r = futures::executor::block_on(rw.read());
+                            assert!(*r <= 40);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in ts {
+            t.join().unwrap();
+        }
+        assert_eq!(*rw.try_read().unwrap(), 40);
+    }
+
     /// Go's writer preference: a reader arriving after a waiting writer
     /// waits, even though only readers hold the lock.
     #[test]

@@ -98,7 +98,8 @@ fn cancelled_lockers_under_contention() {
                         if i % 2 == 0 {
                             // Give up almost at once, often while queued or
                             // after being woken or handed the lock.
-                            let r = gort_core::time::timeout(Duration::from_micros(1), m.lock()).await;
+                            let r =
+                                gort_core::time::timeout(Duration::from_micros(1), m.lock()).await;
                             match r {
                                 Ok(mut g) => *g += 1,
                                 Err(_) => {

@@ -38,8 +38,8 @@ impl BenchMutex for gort::sync::Mutex<u64> {
         gort::sync::Mutex::new(0)
     }
 
-    fn incr(&self) -> impl Future<Output = ()> + Send + '_ {
-        async move { *self.lock().await += 1 }
+    async fn incr(&self) {
+        *self.lock().await += 1;
     }
 
     fn get(&self) -> u64 {
@@ -52,8 +52,8 @@ impl BenchMutex for tokio::sync::Mutex<u64> {
         tokio::sync::Mutex::new(0)
     }
 
-    fn incr(&self) -> impl Future<Output = ()> + Send + '_ {
-        async move { *self.lock().await += 1 }
+    async fn incr(&self) {
+        *self.lock().await += 1;
     }
 
     fn get(&self) -> u64 {

@@ -245,3 +245,24 @@ fn get_mut_and_into_inner() {
     m.get_mut().push('b');
     assert_eq!(m.into_inner(), "ab");
 }
+
+/// Real threads through the whole protocol (small counts, so that Miri
+/// checks the data accesses for races in reasonable time).
+#[test]
+fn threads_increment_exactly() {
+    let m = std::sync::Arc::new(Mutex::new(0u32));
+    let ts: Vec<_> = (0..3)
+        .map(|_| {
+            let m = m.clone();
+            std::thread::spawn(move || {
+                for _ in 0..30 {
+                    *m.lock_blocking() += 1;
+                }
+            })
+        })
+        .collect();
+    for t in ts {
+        t.join().unwrap();
+    }
+    assert_eq!(*m.lock_blocking(), 90);
+}
