@@ -51,6 +51,10 @@ pub mod sync {
     pub use gort_sync::chan::{
         chan, Receiver, Recv, RecvOwned, Send, SendError, Sender, TryRecvError, TrySendError,
     };
+    pub use gort_sync::{
+        Acquire, AcquireError, Cond, Lock, Mutex, MutexGuard, Once, ReadLock, RwMutex,
+        RwMutexReadGuard, RwMutexWriteGuard, Semaphore, TryLockError, WriteLock,
+    };
     pub use gort_sync::{ErrGroup, Map, Wait, WaitGroup};
 }
 

@@ -61,6 +61,7 @@ var workloads = []workload{
 	{name: "syncmap_read90", run: syncMapRead90},
 	{name: "syncmap_mixed50", run: syncMapMixed50},
 	{name: "syncmap_range", run: syncMapRange},
+	{name: "mutex_contended", run: mutexContended},
 }
 
 func main() {

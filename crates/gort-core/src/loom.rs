@@ -43,6 +43,11 @@ impl<T> UnsafeCell<T> {
         UnsafeCell(std::cell::UnsafeCell::new(value))
     }
 
+    /// Consumes the cell, returning the contents.
+    pub fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
+
     /// Runs `f` with a shared raw pointer to the contents.
     #[inline(always)]
     pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {

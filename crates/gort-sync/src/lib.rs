@@ -1,5 +1,8 @@
 //! gort-sync: Go's concurrency toolkit for gort — channels, `select!`'s
-//! engine, WaitGroup, Context, ErrGroup.
+//! engine, WaitGroup, Context, ErrGroup, sync.Map, and the `sync` primitives
+//! as async primitives:
+//! [`Mutex`], [`RwMutex`], [`Once`], [`Cond`] and x/sync's weighted
+//! [`Semaphore`] (their waiters share one queue type, `waitq`).
 //!
 //! The channels work on any executor; on gort, a receiver woken by a sender
 //! running on a P goes to that P's `runnext`, so a ping-pong between two
@@ -12,18 +15,31 @@
 pub(crate) mod loom;
 
 pub mod chan;
+mod cond;
 pub mod context;
 mod errgroup;
+mod mutex;
+mod once;
+mod rwmutex;
 #[doc(hidden)]
 pub mod select;
+mod semaphore;
 mod syncmap;
 pub mod time;
 mod waitgroup;
+mod waitq;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
+#[cfg(all(test, loom))]
+mod loom_tests_sync;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
+pub use cond::Cond;
 pub use errgroup::ErrGroup;
+pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
+pub use once::Once;
+pub use rwmutex::{ReadLock, RwMutex, RwMutexReadGuard, RwMutexWriteGuard, WriteLock};
+pub use semaphore::{Acquire, AcquireError, Semaphore};
 pub use syncmap::Map;
 pub use waitgroup::{Wait, WaitGroup};

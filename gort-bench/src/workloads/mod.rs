@@ -18,6 +18,7 @@
 mod chan;
 mod context;
 mod idle;
+mod mutex;
 mod spawn;
 mod switch;
 mod syncmap;
@@ -302,6 +303,18 @@ pub(crate) const ALL: &[Workload] = &[
         // tokio has no concurrent map: see `syncmap`.
         tokio: None,
         others: syncmap::RANGE_OTHERS,
+    },
+    Workload {
+        name: "mutex_contended",
+        unit: "ns/lock",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(mutex::mutex_contended::<Gort, gort::sync::Mutex<u64>>),
+        tokio: Some(mutex::mutex_contended::<Tokio, tokio::sync::Mutex<u64>>),
+        others: &[Other {
+            name: "std_mutex",
+            round: OtherRound::OnTokio(mutex::mutex_contended::<Tokio, std::sync::Mutex<u64>>),
+        }],
     },
 ];
 

@@ -1,0 +1,165 @@
+//! Go's `sync.Once`, for tasks.
+//!
+//! Go's design, unchanged: an atomic `done` flag for the fast path, and a
+//! mutex (here gort's async [`Mutex`]) that the slow path holds while it
+//! runs the function, so that concurrent callers wait until the first call
+//! has finished rather than returning early. `done` is set after the
+//! function returns, under the mutex; the Release store pairs with the
+//! Acquire load of the fast path, so a caller that sees `done` sees every
+//! effect of the function.
+//!
+//! A function that panics counts as having run, as in Go (`defer
+//! o.done.Store(1)`): later calls do nothing. A `do_once` future dropped
+//! while its function's future is still pending is not a completed call:
+//! the next caller runs its own function.
+
+use std::future::Future;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+
+use crate::loom::AtomicUsize;
+use crate::mutex::Mutex;
+
+/// Performs exactly one action (Go's `sync.Once`).
+///
+/// # Examples
+///
+/// ```
+/// let once = gort_sync::Once::new();
+/// let mut n = 0;
+/// futures::executor::block_on(async {
+///     once.call_once(|| n += 1).await;
+///     once.call_once(|| n += 1).await;
+/// });
+/// assert_eq!(n, 1);
+/// assert!(once.is_completed());
+/// ```
+#[derive(Debug, Default)]
+pub struct Once {
+    /// 1 once the action has run (or panicked).
+    done: AtomicUsize,
+    /// Held by the caller running the action.
+    m: Mutex<()>,
+}
+
+/// Sets `done` if dropped during a panic (Go's deferred store).
+struct DoneOnPanic<'a>(&'a AtomicUsize);
+
+impl Drop for DoneOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            // Release: as the normal store below.
+            self.0.store(1, Release);
+        }
+    }
+}
+
+impl Once {
+    /// A `Once` whose action has not run.
+    pub fn new() -> Once {
+        Once::default()
+    }
+
+    /// Calls `f` if no call of this `Once` has completed; waits while
+    /// another call is running, and returns after it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: `f` runs synchronously in one poll, so a dropped future
+    /// either ran it completely or not at all.
+    pub async fn call_once<F: FnOnce()>(&self, f: F) {
+        self.do_once(|| async { f() }).await;
+    }
+
+    /// Like [`call_once`](Once::call_once), with an async action: `f()`'s
+    /// future is awaited while the other callers wait.
+    ///
+    /// # Cancel safety
+    ///
+    /// If this future is dropped while the action's future is pending, the
+    /// action did not complete and the `Once` stays incomplete: the next
+    /// caller (possibly one already waiting) runs its own action.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let once = gort_sync::Once::new();
+    /// futures::executor::block_on(once.do_once(|| async { /* init */ }));
+    /// assert!(once.is_completed());
+    /// ```
+    pub async fn do_once<F, Fut>(&self, f: F)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        // Acquire: pairs with the Release store after the action, so its
+        // effects are visible to us.
+        if self.done.load(Acquire) != 0 {
+            return;
+        }
+        let _running = self.m.lock().await;
+        // Relaxed: the mutex orders us after whoever set it.
+        if self.done.load(Relaxed) == 0 {
+            let on_panic = DoneOnPanic(&self.done);
+            f().await;
+            // Release: pairs with the fast path's Acquire load.
+            self.done.store(1, Release);
+            drop(on_panic);
+        }
+    }
+
+    /// [`call_once`](Once::call_once) for a thread outside any runtime,
+    /// blocking it while another call runs.
+    pub fn call_once_blocking<F: FnOnce()>(&self, f: F) {
+        futures::executor::block_on(self.call_once(f));
+    }
+
+    /// Whether a call has completed (or panicked).
+    pub fn is_completed(&self) -> bool {
+        // Acquire: as the fast path of `do_once`.
+        self.done.load(Acquire) != 0
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use tokio_test::task::spawn;
+    use tokio_test::{assert_pending, assert_ready};
+
+    use super::*;
+
+    #[test]
+    fn panic_counts_as_done() {
+        let once = Once::new();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            once.call_once_blocking(|| panic!("boom"))
+        }));
+        assert!(r.is_err());
+        assert!(once.is_completed());
+        let mut ran = false;
+        once.call_once_blocking(|| ran = true);
+        assert!(!ran);
+    }
+
+    /// A second caller waits for the first call's async action; a dropped
+    /// first call leaves the `Once` to the second.
+    #[test]
+    fn waiters_wait_and_cancelled_call_does_not_count() {
+        let once = Once::new();
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        let mut first = spawn(once.do_once(|| async {
+            let _ = rx.await;
+        }));
+        assert_pending!(first.poll());
+        let mut second_ran = false;
+        let mut second = spawn(once.call_once(|| second_ran = true));
+        assert_pending!(second.poll(), "waits for the running call");
+        drop(first);
+        drop(tx);
+        assert!(!once.is_completed());
+        assert!(second.is_woken());
+        assert_ready!(second.poll());
+        drop(second);
+        assert!(second_ran);
+        assert!(once.is_completed());
+    }
+}
