@@ -29,7 +29,7 @@ pub mod time;
 mod loom_tests;
 
 pub use metrics::Metrics;
-pub use rt::{spawn, yield_now, BuildError, Builder, EnterGuard, Handle, Runtime};
+pub use rt::{spawn, syscall, yield_now, BuildError, Builder, EnterGuard, Handle, Runtime};
 pub use task::{Id, JoinError, JoinHandle, WaitReason};
 
 /// Go's `runtime` package: introspection of the current runtime.

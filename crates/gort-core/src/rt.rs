@@ -64,6 +64,8 @@ pub(crate) struct Config {
     pub(crate) max_threads: usize,
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,
+    /// `GORT_DEBUG`, read when the runtime is built.
+    pub(crate) debug: crate::sched::trace::DebugFlags,
 }
 
 /// Configures and builds a [`Runtime`].
@@ -136,6 +138,7 @@ impl Builder {
             max_threads,
             thread_name: self.thread_name.unwrap_or_else(|| "gort-m".to_string()),
             stack_size: self.stack_size,
+            debug: crate::sched::trace::DebugFlags::from_env(),
         };
         tracing::debug!(procs, max_threads, "runtime built");
         Ok(Runtime {
@@ -467,6 +470,47 @@ pub async fn yield_now() {
 
 /// Records why the current task is about to park, for the goroutine dump.
 /// A no-op off an M.
+/// Runs `f`, a blocking call, in place (Go's `entersyscall`/`exitsyscall`).
+///
+/// Use it around a call that may block the thread — a blocking system
+/// call, a C library, a mutex held by a thread outside the runtime — that
+/// is expected to return soon. It costs a few atomic operations; if `f`
+/// returns within a sysmon period (about 20 µs) nothing else happens. If
+/// it takes longer and the task's P has other work, sysmon hands the P to
+/// another M, so the rest of the P's tasks go on; when `f` returns, this
+/// task's M takes its P back, or any idle P, or waits until one frees: never
+/// more than `procs` Ms run tasks at once. For work that is long or CPU-
+/// bound, [`spawn_blocking`](crate::spawn_blocking)-style offloading keeps
+/// the task itself free.
+///
+/// Outside a runtime (or nested in another `syscall`) it just calls `f`.
+///
+/// # Examples
+///
+/// ```
+/// let rt = gort_core::Runtime::new().unwrap();
+/// let text = rt.block_on(async {
+///     gort_core::spawn(async {
+///         gort_core::syscall(|| std::fs::read_to_string("Cargo.toml"))
+///     })
+///     .await
+///     .unwrap()
+/// });
+/// assert!(text.unwrap().contains("gort-core"));
+/// ```
+pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
+    // Decide with the worker borrowed, then run `f` outside the closure so
+    // `f` may use the runtime freely.
+    let w = context::with_worker(|w| w.map(|w| w as *const crate::sched::worker::Worker));
+    match w {
+        // SAFETY: the pointer is this thread's own M record, live for the
+        // whole M loop, which is running this call.
+        Some(w) => unsafe { &*w }.syscall(f),
+        None => f(),
+    }
+}
+
+/// Records why the current task is about to park, for [`dump`](crate::runtime::dump).
 pub fn set_wait_reason(reason: WaitReason) {
     context::with_worker(|w| {
         if let Some(w) = w {

@@ -83,10 +83,31 @@ fn wait<'a, T>(cv: &Condvar, g: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
     }
 }
 
+/// The scheduler lock, held.
+pub(crate) type SchedGuard<'a> = MutexGuard<'a, Sched>;
+
 /// Guarded by the scheduler lock.
 pub(crate) struct Sched {
     pub(crate) pidle: Vec<usize>,
     pub(crate) midle: Vec<Arc<MPark>>,
+    /// Ms back from a syscall whose P was retaken, waiting in the middle
+    /// of a poll for any P (Go's `exitsyscall0` → `stopm`). A P that
+    /// becomes idle goes to the first of them before `pidle`.
+    pub(crate) exitq: std::collections::VecDeque<Arc<MPark>>,
+}
+
+impl Sched {
+    /// Go's `pidleput`, preceded by the hand-off to an M waiting in
+    /// `exitsyscall`. Returns whether the P went idle.
+    pub(crate) fn put_idle(&mut self, idle: &Idle, p: usize) -> bool {
+        if let Some(m) = self.exitq.pop_front() {
+            m.unpark_with(p, false);
+            return false;
+        }
+        self.pidle.push(p);
+        idle.npidle.fetch_add(1, SeqCst);
+        true
+    }
 }
 
 pub(crate) struct Idle {
@@ -109,6 +130,7 @@ impl Idle {
             sched: Mutex::new(Sched {
                 pidle: (0..procs).rev().collect(),
                 midle: Vec::new(),
+                exitq: std::collections::VecDeque::new(),
             }),
             npidle: AtomicUsize::new(procs),
             nmspinning: AtomicUsize::new(0),
@@ -118,21 +140,41 @@ impl Idle {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Sched> {
+    pub(crate) fn lock(&self) -> SchedGuard<'_> {
         lock(&self.sched)
     }
 
-    /// Parking step 1: puts P `p` on the idle list, unless `global_has_work`
-    /// (checked under the lock) says the M should keep it. Returns whether
-    /// the P was released.
+    /// Parking step 1: puts P `p` on the idle list (or hands it to an M
+    /// waiting in `exitsyscall`), unless `global_has_work` (checked under
+    /// the lock) says the M should keep it. Returns whether the P was
+    /// released.
     pub(crate) fn put_p(&self, p: usize, global_has_work: impl FnOnce() -> bool) -> bool {
         let mut s = self.lock();
         if global_has_work() {
             return false;
         }
-        s.pidle.push(p);
-        self.npidle.fetch_add(1, SeqCst);
+        s.put_idle(self, p);
         true
+    }
+
+    /// `exitsyscall`'s slow path: takes an idle P, or waits for one to be
+    /// handed over. `None` at shutdown.
+    pub(crate) fn wait_for_p(&self, park: &Arc<MPark>) -> Option<usize> {
+        {
+            let mut s = self.lock();
+            if self.shutdown.load(SeqCst) {
+                return None;
+            }
+            if let Some(p) = s.pidle.pop() {
+                self.npidle.fetch_sub(1, SeqCst);
+                return Some(p);
+            }
+            s.exitq.push_back(park.clone());
+        }
+        match park.park() {
+            Unparked::P(p, _) => Some(p),
+            Unparked::Exit => None,
+        }
     }
 
     /// Parking step 2: this M stops spinning.
@@ -168,6 +210,9 @@ impl Idle {
         self.shutdown.store(true, SeqCst);
         let mut s = self.lock();
         for m in s.midle.drain(..) {
+            m.unpark_exit();
+        }
+        for m in s.exitq.drain(..) {
             m.unpark_exit();
         }
     }

@@ -34,6 +34,8 @@
 pub(crate) mod context;
 pub(crate) mod idle;
 pub(crate) mod p;
+pub(crate) mod sysmon;
+pub(crate) mod trace;
 pub(crate) mod worker;
 
 use std::sync::Arc;
@@ -66,6 +68,10 @@ pub(crate) struct Stats {
     pub(crate) steals: AtomicU64,
     pub(crate) parks: AtomicU64,
     pub(crate) unparks: AtomicU64,
+    /// Ps handed from a blocked M to another (Go's `handoffp` calls).
+    pub(crate) handoffs: AtomicU64,
+    /// Ps sysmon took from Ms blocked in a syscall or a long poll.
+    pub(crate) sysmon_retakes: AtomicU64,
 }
 
 pub(crate) struct Shared {
@@ -80,6 +86,10 @@ pub(crate) struct Shared {
     pub(crate) stats: Stats,
     #[cfg(not(loom))]
     pub(crate) poller: crate::io::poller::Poller,
+    pub(crate) sysmon: sysmon::SysmonPark,
+    pub(crate) sysmon_started: crate::loom::AtomicBool,
+    /// Every M, for `scheddetail`.
+    pub(crate) ms: Mutex<Vec<Arc<trace::MInfo>>>,
 }
 
 impl Shared {
@@ -102,6 +112,9 @@ impl Shared {
             stats: Stats::default(),
             #[cfg(not(loom))]
             poller: crate::io::poller::Poller::new()?,
+            sysmon: sysmon::SysmonPark::default(),
+            sysmon_started: crate::loom::AtomicBool::new(false),
+            ms: Mutex::new(Vec::new()),
         })
     }
 
@@ -153,6 +166,21 @@ impl Shared {
             return;
         };
         self.idle.npidle.fetch_sub(1, SeqCst);
+        self.start_m_on(s, p, spinning, true);
+    }
+
+    /// Hands P `p` (taken off `pidle`, or retaken by sysmon) to an idle M,
+    /// or a new one within `max_threads`. With `may_kick`, an M sleeping on
+    /// the timers or in the netpoller is woken to take it instead of a new
+    /// thread (it takes an idle P when it wakes). Gives the P back to
+    /// `pidle` when no M can take it.
+    fn start_m_on(
+        self: &Arc<Self>,
+        mut s: idle::SchedGuard<'_>,
+        p: usize,
+        spinning: bool,
+        may_kick: bool,
+    ) {
         if let Some(m) = s.midle.pop() {
             drop(s);
             self.idle.nmidle.fetch_sub(1, Relaxed);
@@ -162,13 +190,14 @@ impl Shared {
             return;
         }
         let nthreads = self.idle.nthreads.load(Relaxed);
-        let sleeper_kicked = nthreads > 0 && self.kick_sleeping_m();
+        let sleeper_kicked = may_kick && nthreads > 0 && self.kick_sleeping_m();
         if sleeper_kicked || self.is_shutdown() || nthreads >= self.config.max_threads {
             // No idle M, but one sleeps on the timers: wake it instead of
             // starting a thread; it takes an idle P when it wakes (Go wakes
             // the M blocked in the netpoller the same way).
+            s.put_idle(&self.idle, p);
             drop(s);
-            self.give_back_p(p, spinning, false);
+            self.undo_spinning(spinning);
             return;
         }
         self.idle.nthreads.fetch_add(1, Relaxed);
@@ -179,14 +208,46 @@ impl Shared {
         }
     }
 
+    /// Go's `handoffp`: P `p` was retaken from an M blocked in a syscall or
+    /// a long poll. It goes to another M if it has work (its queue, the
+    /// global queue, due timers) or if nobody else is looking for work;
+    /// otherwise it goes idle, and the timer sleeper learns of its timers.
+    pub(crate) fn handoffp(self: &Arc<Self>, p: usize) {
+        let pp = &self.allp[p];
+        self.stats.handoffs.fetch_add(1, Relaxed);
+        let s = self.idle.lock();
+        let timers = pp.timers.next_when();
+        if pp.has_work() || !self.inject.is_empty() || timers <= crate::time::now_nanos() {
+            tracing::debug!(p, "handoffp: P has work");
+            self.start_m_on(s, p, false, false);
+            return;
+        }
+        if self.idle.nmspinning.load(SeqCst) + self.idle.npidle.load(SeqCst) == 0
+            && self
+                .idle
+                .nmspinning
+                .compare_exchange(0, 1, SeqCst, SeqCst)
+                .is_ok()
+        {
+            // Nobody else is looking for work: this P's M should.
+            self.start_m_on(s, p, true, false);
+            return;
+        }
+        let mut s = s;
+        s.put_idle(&self.idle, p);
+        drop(s);
+        if timers != NO_TIMER {
+            self.kick_timer_sleeper(timers);
+        }
+    }
+
     /// `startm` could not hand P `p` to an M: back on `pidle`, and the
     /// spinning M the caller counted (and the thread, if one was counted
     /// before it failed to start) uncounted.
     fn give_back_p(&self, p: usize, spinning: bool, thread_counted: bool) {
         {
             let mut s = self.idle.lock();
-            s.pidle.push(p);
-            self.idle.npidle.fetch_add(1, SeqCst);
+            s.put_idle(&self.idle, p);
             if thread_counted {
                 self.idle.nthreads.fetch_sub(1, Relaxed);
             }
@@ -279,6 +340,7 @@ impl Shared {
             ts.kicked = true;
         }
         self.timer_cv.notify_all();
+        self.sysmon.wake();
         // Every task waiting on a socket wakes to an error, and a sleeper in
         // the netpoller wakes up.
         #[cfg(not(loom))]
@@ -343,25 +405,29 @@ impl Shared {
         use_runnext: impl FnOnce(&worker::Worker) -> bool,
     ) {
         let res = context::with_worker(|w| {
-            let here = w
-                .filter(|w| Arc::ptr_eq(&w.shared, self))
-                .and_then(|w| Some((w, w.current_p()?)));
-            match here {
-                Some((w, p)) => {
-                    let task = if w.firing_timers() {
-                        // SAFETY: `current_p` is the P this M holds.
-                        match unsafe { p.timer_ready_put(task) } {
-                            Ok(()) => return Ok(false),
-                            Err(task) => task,
-                        }
-                    } else {
-                        task
-                    };
-                    let next = use_runnext(w);
-                    // SAFETY: `current_p` is the P this M holds.
-                    Ok(unsafe { p.runqput(task, next, &self.inject) })
-                }
-                None => Err(task),
+            let Some(w) = w.filter(|w| Arc::ptr_eq(&w.shared, self)) else {
+                return Err(task);
+            };
+            let next = use_runnext(w);
+            let mut task = Some(task);
+            let pushed = w.with_owned_p(|p| {
+                let t = task.take().expect("pushed once");
+                let t = if w.firing_timers() {
+                    // SAFETY: `with_owned_p` runs this while the M holds P.
+                    match unsafe { p.timer_ready_put(t) } {
+                        Ok(()) => return false,
+                        Err(t) => t,
+                    }
+                } else {
+                    t
+                };
+                // SAFETY: as above.
+                unsafe { p.runqput(t, next, &self.inject) }
+            });
+            match pushed {
+                Some(wake) => Ok(wake),
+                // No P (or it was just retaken): the global queue.
+                None => Err(task.take().expect("not pushed")),
             }
         });
         match res {

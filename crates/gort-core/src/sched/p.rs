@@ -13,6 +13,24 @@
 //! push/pop end and the tick counters); the Acquire/Release pair orders the
 //! previous owner's accesses before the next owner's.
 //!
+//! Hand-off (Go's `retake`/`handoffp`): while the owner polls a task the
+//! word says `POLLING`, and while it is blocked in `gort::syscall`,
+//! `SYSCALL`; in both, sysmon may CAS the word to `IDLE` and hand the P to
+//! another M. So the owner, inside a poll, touches the owner-only queue
+//! only between `lock_owner` (`POLLING -> LOCKED`, a CAS that fails once
+//! the P is retaken) and `unlock_owner`, and ends the poll with a CAS back
+//! to `RUNNING` that tells it whether it still holds the P. Each word
+//! carries a sequence number bumped on every poll and syscall, so sysmon
+//! retakes only if it sees the very same poll or syscall twice, a sysmon
+//! period (syscall) or 10 ms (poll) apart.
+//!
+//! ```text
+//!  IDLE ──acquire──▶ RUNNING ──begin_poll──▶ POLLING ◀─unlock_owner─ LOCKED
+//!   ▲                   ▲          end_poll ──┘  │  └──lock_owner──▶
+//!   │                   └────────────────────────┤
+//!   └────────── sysmon retake (CAS) ◀── POLLING / SYSCALL ◀─enter_syscall
+//! ```
+//!
 //! `runnext` (Go's `runnext`): the task woken by the task running on this P
 //! runs next, inheriting the rest of the time slice, so a producer and a
 //! consumer ping-pong on one P without touching the queue. Thieves may take
@@ -31,10 +49,33 @@ use crate::time::TimerQueue;
 /// Capacity of the local run queue, as in Go.
 pub(crate) const LOCAL_QUEUE_CAP: usize = 256;
 
+// The status word: `(seq << STATE_BITS) | state`. `seq` counts polls and
+// syscalls, so sysmon can tell "the same poll as 10 ms ago" from a new one
+// by comparing whole words.
+
 /// The P is on the idle list (or being handed over).
-pub(crate) const PIDLE: u32 = 0;
-/// An M holds the P and runs tasks with it.
-pub(crate) const PRUNNING: u32 = 1;
+pub(crate) const PIDLE: u64 = 0;
+/// An M holds the P and is between polls (only the owner changes it).
+pub(crate) const PRUNNING: u64 = 1;
+/// The owner is polling a task: sysmon may retake the P if the same poll
+/// runs on (and the owner then finds out at the end of the poll).
+pub(crate) const PPOLLING: u64 = 2;
+/// The owner, inside a poll, is touching the owner-only queue: not
+/// retakable until it is done.
+pub(crate) const PLOCKED: u64 = 3;
+/// The owner is blocked in `gort::syscall`: sysmon may retake the P.
+pub(crate) const PSYSCALL: u64 = 4;
+const STATE_BITS: u32 = 8;
+const STATE_MASK: u64 = (1 << STATE_BITS) - 1;
+
+/// The state part of a status word.
+pub(crate) fn state(word: u64) -> u64 {
+    word & STATE_MASK
+}
+
+fn with_state(word: u64, state: u64) -> u64 {
+    (word & !STATE_MASK) | state
+}
 
 /// Per-P counters. Relaxed: statistics, read by `metrics()`.
 #[derive(Default)]
@@ -45,7 +86,12 @@ pub(crate) struct PStats {
 
 pub(crate) struct P {
     pub(crate) id: usize,
-    pub(crate) status: AtomicU32,
+    /// See the module doc, "Ownership protocol".
+    pub(crate) status: AtomicU64,
+    /// The id and spawn site of the task being polled, for sysmon's warning
+    /// about polls that run too long. Relaxed: a diagnostic.
+    pub(crate) polling_task: AtomicU64,
+    pub(crate) polling_site: AtomicPtr<std::panic::Location<'static>>,
     /// One `Notified` reference, or null. Owner: swap; thieves: CAS.
     runnext: AtomicPtr<Header>,
     /// Owner-only push/pop end of the local queue (see the module doc).
@@ -75,7 +121,9 @@ impl P {
         let stealer = runq.stealer();
         P {
             id,
-            status: AtomicU32::new(PIDLE),
+            status: AtomicU64::new(PIDLE),
+            polling_task: AtomicU64::new(0),
+            polling_site: AtomicPtr::new(ptr::null_mut()),
             runnext: AtomicPtr::new(ptr::null_mut()),
             runq: StdUnsafeCell::new(runq),
             stealer,
@@ -90,16 +138,106 @@ impl P {
 
     /// Takes ownership: `IDLE -> RUNNING`.
     pub(crate) fn acquire(&self) {
+        let cur = self.status.load(Relaxed);
+        assert_eq!(state(cur), PIDLE, "acquirep: P{} is not idle", self.id);
+        // Acquire: the previous owner's accesses (released by its Release
+        // store or by sysmon's retake CAS) happen before ours.
         let ok = self
             .status
-            .compare_exchange(PIDLE, PRUNNING, Acquire, Relaxed);
-        assert!(ok.is_ok(), "acquirep: P{} is not idle", self.id);
+            .compare_exchange(cur, with_state(cur, PRUNNING), Acquire, Relaxed);
+        assert!(ok.is_ok(), "acquirep: P{} changed hands", self.id);
     }
 
     /// Gives ownership up: `RUNNING -> IDLE`.
     pub(crate) fn release(&self) {
-        debug_assert_eq!(self.status.load(Relaxed), PRUNNING);
-        self.status.store(PIDLE, Release);
+        let cur = self.status.load(Relaxed);
+        debug_assert_eq!(state(cur), PRUNNING);
+        // Release: our owner-only accesses happen before the next owner's.
+        self.status.store(with_state(cur, PIDLE), Release);
+    }
+
+    /// Owner, before a poll: `RUNNING -> POLLING(seq + 1)`. Returns the
+    /// word, which the owner keeps for the calls below. A plain store:
+    /// nobody else writes a RUNNING word.
+    pub(crate) fn begin_poll(&self) -> u64 {
+        let cur = self.status.load(Relaxed);
+        debug_assert_eq!(state(cur), PRUNNING);
+        let word = with_state(cur.wrapping_add(1 << STATE_BITS), PPOLLING);
+        // Release: sysmon, Acquiring this word, sees the task id and site
+        // stored just before it.
+        self.status.store(word, Release);
+        word
+    }
+
+    /// Owner, after a poll: `POLLING -> RUNNING`; false if sysmon retook
+    /// the P meanwhile (the caller no longer holds it).
+    pub(crate) fn end_poll(&self, word: u64) -> bool {
+        // Acquire on failure is not needed: a caller that lost the P
+        // touches nothing of it. Release on success: nothing to publish;
+        // the owner keeps the P.
+        self.status
+            .compare_exchange(word, with_state(word, PRUNNING), Relaxed, Relaxed)
+            .is_ok()
+    }
+
+    /// Owner, inside a poll, before touching the owner-only queue:
+    /// `POLLING -> LOCKED`, so sysmon cannot retake the P in the middle.
+    /// False if it was retaken: the caller must not touch the queue.
+    pub(crate) fn lock_owner(&self, word: u64) -> bool {
+        // Acquire pairs with `unlock_owner`'s Release (ours, from the last
+        // lock) only trivially; what matters is that a retake CAS and this
+        // one cannot both succeed on the same word.
+        self.status
+            .compare_exchange(word, with_state(word, PLOCKED), Acquire, Relaxed)
+            .is_ok()
+    }
+
+    /// Owner: `LOCKED -> POLLING` after touching the queue.
+    pub(crate) fn unlock_owner(&self, word: u64) {
+        // Release: the queue accesses happen before a later retake (whose
+        // CAS Acquires) hands the P to another M.
+        self.status.store(word, Release);
+    }
+
+    /// Owner, entering `gort::syscall` inside a poll: `POLLING(s) ->
+    /// SYSCALL(s + 1)`. `None` if the P was retaken already.
+    pub(crate) fn enter_syscall(&self, word: u64) -> Option<u64> {
+        let sys = with_state(word.wrapping_add(1 << STATE_BITS), PSYSCALL);
+        // Release: everything before the syscall happens before a retake.
+        self.status
+            .compare_exchange(word, sys, Release, Relaxed)
+            .ok()
+            .map(|_| sys)
+    }
+
+    /// Owner, leaving the syscall: `SYSCALL -> POLLING`, returning the new
+    /// polling word; `None` if sysmon retook the P meanwhile.
+    pub(crate) fn exit_syscall(&self, sys: u64) -> Option<u64> {
+        let word = with_state(sys, PPOLLING);
+        // Acquire: if a retake happened and then the P came back to us we
+        // would not be here (we take other Ps through `acquire`).
+        self.status
+            .compare_exchange(sys, word, Acquire, Relaxed)
+            .ok()
+            .map(|_| word)
+    }
+
+    /// Sysmon: takes the P from an M blocked in a syscall or a long poll,
+    /// if its status is still `seen`. On success the P is idle and the
+    /// caller must hand it off.
+    pub(crate) fn retake(&self, seen: u64) -> bool {
+        debug_assert!(matches!(state(seen), PPOLLING | PSYSCALL));
+        // AcqRel: Acquire the blocked owner's accesses (published by its
+        // `unlock_owner`/`enter_syscall` Release) for the next owner.
+        self.status
+            .compare_exchange(seen, with_state(seen, PIDLE), AcqRel, Relaxed)
+            .is_ok()
+    }
+
+    /// Owner, after acquiring a P in the middle of a poll (leaving a
+    /// syscall whose P was retaken): `RUNNING -> POLLING`.
+    pub(crate) fn resume_poll(&self) -> u64 {
+        self.begin_poll()
     }
 
     /// The owner's end of the queue.

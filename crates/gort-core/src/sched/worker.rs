@@ -76,6 +76,12 @@ pub(crate) struct Worker {
     spinning: Cell<bool>,
     /// True while a task is being polled on this M.
     in_poll: Cell<bool>,
+    /// While polling: the P's status word this M set (`P::begin_poll`).
+    pword: Cell<u64>,
+    /// True while this M is blocked in `gort::syscall`.
+    in_syscall: Cell<bool>,
+    /// What `scheddetail` shows of this M.
+    info: Arc<super::trace::MInfo>,
     /// True while this M fires timers while holding a P.
     firing: Cell<bool>,
     rng: Cell<u64>,
@@ -115,10 +121,15 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
         p: Cell::new(None),
         spinning: Cell::new(false),
         in_poll: Cell::new(false),
+        pword: Cell::new(0),
+        in_syscall: Cell::new(false),
+        info: Arc::new(super::trace::MInfo::new(n)),
         firing: Cell::new(false),
         current: Cell::new(std::ptr::null()),
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
     };
+    lock(&shared.ms).push(w.info.clone());
+    super::sysmon::start(&shared);
     let _worker = context::set_worker(&w);
     let _enter = context::enter(Handle {
         shared: shared.clone(),
@@ -137,6 +148,9 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
             w.reset_spinning();
         }
         w.execute(task);
+        if w.p.get().is_none() && !w.reacquire_after_handoff() {
+            return;
+        }
     }
     if let Some(p) = w.p.take() {
         shared.allp[p].release();
@@ -181,8 +195,16 @@ impl Worker {
 
     fn acquirep(&self, p: usize, spinning: bool) {
         self.shared.allp[p].acquire();
-        self.p.set(Some(p));
+        self.set_p(Some(p));
         self.spinning.set(spinning);
+        self.info.spinning.store(spinning, Relaxed);
+        self.shared.sysmon.wake_if_deep();
+    }
+
+    /// Records the P this M holds (and mirrors it for `scheddetail`).
+    fn set_p(&self, p: Option<usize>) {
+        self.p.set(p);
+        self.info.p.store(p.unwrap_or(usize::MAX), Relaxed);
     }
 
     fn fastrand(&self) -> u64 {
@@ -198,23 +220,130 @@ impl Worker {
     fn execute(&self, task: Notified) {
         let p = self.current_p().expect("execute without a P");
         p.in_poll.store(true, Relaxed);
+        self.pword.set(p.begin_poll());
         self.in_poll.set(true);
         let header = task.header();
         header.set_wait_reason(WaitReason::None);
+        p.polling_task.store(header.id.0, Relaxed);
+        p.polling_site
+            .store(header.spawned_at as *const _ as *mut _, Relaxed);
         self.current.set(header);
+        self.info.curg.store(header.id.0, Relaxed);
         task.run();
+        self.info.curg.store(0, Relaxed);
         self.current.set(std::ptr::null());
         self.in_poll.set(false);
+        // The poll may have moved this M to another P (a syscall whose P
+        // was retaken), or lost its P to sysmon (a poll that ran too long).
+        let Some(p) = self.current_p() else {
+            return;
+        };
         p.in_poll.store(false, Relaxed);
+        if !p.end_poll(self.pword.get()) {
+            tracing::debug!(p = p.id, "P retaken during a long poll");
+            self.set_p(None);
+            return;
+        }
         // Owner-only counter: a plain load and store, no read-modify-write.
         p.stats
             .polls
             .store(p.stats.polls.load(Relaxed) + 1, Relaxed);
     }
 
+    /// Runs `f` with this M's P, if it still holds it. Inside a poll the P
+    /// may be retaken by sysmon at any moment, so the owner-only parts are
+    /// touched between `lock_owner` and `unlock_owner` (module doc of
+    /// `p.rs`); `None` if the P is gone.
+    #[inline]
+    pub(crate) fn with_owned_p<R>(&self, f: impl FnOnce(&P) -> R) -> Option<R> {
+        let p = self.current_p()?;
+        if !self.in_poll.get() {
+            return Some(f(p));
+        }
+        let word = self.pword.get();
+        if !p.lock_owner(word) {
+            return None;
+        }
+        let r = f(p);
+        p.unlock_owner(word);
+        Some(r)
+    }
+
+    /// Go's `entersyscall`/`exitsyscall` around `f`, which blocks this M:
+    /// the P stays ours unless sysmon retakes it while `f` runs; then we
+    /// take any idle P, or wait for one, before the poll goes on.
+    pub(crate) fn syscall<R>(&self, f: impl FnOnce() -> R) -> R {
+        let (Some(pid), true, false) = (self.p.get(), self.in_poll.get(), self.in_syscall.get())
+        else {
+            return f();
+        };
+        let p = &self.shared.allp[pid];
+        let Some(sys) = p.enter_syscall(self.pword.get()) else {
+            // Retaken already (a long poll): nothing of ours to lend.
+            return f();
+        };
+        // Without a P, wake-ups made by `f` go to the global queue.
+        self.set_p(None);
+        self.in_syscall.set(true);
+        self.info.blocked.store(true, Relaxed);
+        self.set_wait_reason(WaitReason::Syscall);
+        p.in_poll.store(false, Relaxed);
+        struct Exit<'a> {
+            w: &'a Worker,
+            pid: usize,
+            sys: u64,
+        }
+        impl Drop for Exit<'_> {
+            // Runs on unwinding too: the M must hold a P again (or know it
+            // lost it) before the poll goes on.
+            fn drop(&mut self) {
+                self.w.exit_syscall(self.pid, self.sys);
+            }
+        }
+        let _exit = Exit { w: self, pid, sys };
+        f()
+    }
+
+    fn exit_syscall(&self, pid: usize, sys: u64) {
+        self.in_syscall.set(false);
+        self.set_wait_reason(WaitReason::None);
+        let p = &self.shared.allp[pid];
+        if let Some(word) = p.exit_syscall(sys) {
+            // Fast path: the syscall was short, or nobody needed the P.
+            self.info.blocked.store(false, Relaxed);
+            self.set_p(Some(pid));
+            self.pword.set(word);
+            p.in_poll.store(true, Relaxed);
+            return;
+        }
+        // Slow path (Go's `exitsyscall0`): the P went to another M. Take
+        // any idle P, or wait for one: at most `procs` Ms run tasks.
+        tracing::debug!(p = pid, "exitsyscall: P was handed off");
+        if let Some(np) = self.shared.idle.wait_for_p(&self.park) {
+            let pp = &self.shared.allp[np];
+            pp.acquire();
+            self.set_p(Some(np));
+            self.pword.set(pp.resume_poll());
+            pp.in_poll.store(true, Relaxed);
+            self.shared.sysmon.wake_if_deep();
+        }
+        self.info.blocked.store(false, Relaxed);
+        // `None`: shutdown; the poll finishes without a P.
+    }
+
+    /// After a poll during which this M lost its P: get one back, or park
+    /// until handed one. False at shutdown.
+    fn reacquire_after_handoff(&self) -> bool {
+        if self.try_idle_p(false) {
+            return true;
+        }
+        self.stopm()
+    }
+
     /// Go's `resetspinning`.
     fn reset_spinning(&self) {
         self.spinning.set(false);
+        self.info.spinning.store(false, Relaxed);
         let prev = self.shared.idle.nmspinning.fetch_sub(1, SeqCst);
         debug_assert!(prev > 0, "nmspinning underflow");
         if prev == 1 {
@@ -286,6 +415,7 @@ impl Worker {
             if self.spinning.get() || 2 * shared.idle.nmspinning.load(SeqCst) < busy {
                 if !self.spinning.get() {
                     self.spinning.set(true);
+                    self.info.spinning.store(true, Relaxed);
                     shared.idle.nmspinning.fetch_add(1, SeqCst);
                 }
                 // Go polls the network without blocking before stealing
@@ -374,9 +504,10 @@ impl Worker {
             shared.allp[pid].acquire();
             return true;
         }
-        self.p.set(None);
+        self.set_p(None);
         // Step 2.
         let was_spinning = self.spinning.replace(false);
+        self.info.spinning.store(false, Relaxed);
         if was_spinning {
             shared.idle.drop_spinning();
         }

@@ -82,6 +82,8 @@ pub enum WaitReason {
     Mutex,
     /// Parked awaiting another task's `JoinHandle`.
     Join,
+    /// Blocked in `gort::syscall` (running, but not on a P).
+    Syscall,
 }
 
 impl WaitReason {
@@ -94,6 +96,7 @@ impl WaitReason {
             WaitReason::Select => "select",
             WaitReason::Sleep => "sleep",
             WaitReason::IoWait => "IO wait",
+            WaitReason::Syscall => "syscall",
             WaitReason::WaitGroupWait => "WaitGroup wait",
             WaitReason::Mutex => "mutex",
             WaitReason::Join => "join",
@@ -110,6 +113,7 @@ impl WaitReason {
             6 => WaitReason::WaitGroupWait,
             7 => WaitReason::Mutex,
             8 => WaitReason::Join,
+            9 => WaitReason::Syscall,
             _ => WaitReason::None,
         }
     }
@@ -118,6 +122,8 @@ impl WaitReason {
 /// Formats every live task of `owned` as Go formats goroutines in a dump.
 pub(crate) fn dump(owned: &OwnedTasks) -> String {
     use std::fmt::Write;
+    crate::time::refresh_coarse(crate::time::now_nanos());
+    let now_ms = crate::time::coarse_ms();
     let mut out = String::new();
     owned.for_each(|h| {
         let s = h.state.load();
@@ -130,10 +136,16 @@ pub(crate) fn dump(owned: &OwnedTasks) -> String {
         } else {
             "waiting"
         };
-        let reason = WaitReason::from_u32(h.wait_reason.load(std::sync::atomic::Ordering::Relaxed));
-        let _ = write!(out, "goroutine {} [{}", h.id, state);
-        if state == "waiting" && reason != WaitReason::None {
-            let _ = write!(out, ", {}", reason.as_str());
+        let (reason, since_ms) = h.wait_reason();
+        let shown = match (state, reason) {
+            // Go shows a goroutine in a syscall as "[syscall]", not running.
+            ("running", WaitReason::Syscall) => "syscall",
+            ("waiting", r) if r != WaitReason::None => r.as_str(),
+            _ => state,
+        };
+        let _ = write!(out, "goroutine {} [{}", h.id, shown);
+        if shown != state || (state == "waiting" && reason != WaitReason::None) {
+            let _ = write!(out, ", {} ms", now_ms.saturating_sub(since_ms));
         }
         let _ = writeln!(
             out,

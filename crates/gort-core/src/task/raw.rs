@@ -21,7 +21,7 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use super::state::{AfterPoll, StartPoll, State, Wake};
 use super::{Id, JoinError, WaitReason};
-use crate::loom::{AtomicU32, Ordering::Relaxed, UnsafeCell};
+use crate::loom::{AtomicU64, Ordering::Relaxed, UnsafeCell};
 
 /// What a task needs from the runtime that runs it.
 pub(crate) trait Schedule: Send + Sync + Sized + 'static {
@@ -54,9 +54,11 @@ pub(crate) struct Header {
     pub(crate) owned_next: UnsafeCell<Option<NonNull<Header>>>,
     pub(crate) id: Id,
     pub(crate) spawned_at: &'static Location<'static>,
-    /// A [`WaitReason`] as a byte; written by the task itself when it parks
-    /// on a gort primitive, read by the goroutine dump. Relaxed: diagnostic.
-    pub(crate) wait_reason: AtomicU32,
+    /// A [`WaitReason`] in the low byte and, above it, the coarse clock
+    /// (`time::coarse_ms`) when it was set; written by the task itself when
+    /// it parks on a gort primitive, read by the goroutine dump. Relaxed:
+    /// diagnostic.
+    pub(crate) wait_reason: AtomicU64,
 }
 
 // SAFETY: the header's non-Sync fields are the owned-list links, which are
@@ -67,7 +69,17 @@ unsafe impl Sync for Header {}
 
 impl Header {
     pub(crate) fn set_wait_reason(&self, r: WaitReason) {
-        self.wait_reason.store(r as u32, Relaxed);
+        let v = match r {
+            WaitReason::None => 0,
+            r => (crate::time::coarse_ms() << 8) | r as u64,
+        };
+        self.wait_reason.store(v, Relaxed);
+    }
+
+    /// The wait reason and the coarse time (ms) it was set at.
+    pub(crate) fn wait_reason(&self) -> (WaitReason, u64) {
+        let v = self.wait_reason.load(Relaxed);
+        (WaitReason::from_u32((v & 0xff) as u32), v >> 8)
     }
 }
 
@@ -111,7 +123,7 @@ where
             owned_next: UnsafeCell::new(None),
             id,
             spawned_at,
-            wait_reason: AtomicU32::new(WaitReason::None as u32),
+            wait_reason: AtomicU64::new(0),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),

@@ -47,3 +47,16 @@ pub(crate) fn nanos_of(t: Instant) -> u64 {
 pub(crate) fn now_nanos() -> u64 {
     nanos_of(Instant::now())
 }
+
+/// Milliseconds since the epoch, as of sysmon's last round (or the last
+/// dump): a clock for diagnostics that costs one load to read. Relaxed.
+static COARSE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub(crate) fn coarse_ms() -> u64 {
+    COARSE_MS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Advances the coarse clock to `now` (nanoseconds since the epoch).
+pub(crate) fn refresh_coarse(now: u64) {
+    COARSE_MS.fetch_max(now / 1_000_000, std::sync::atomic::Ordering::Relaxed);
+}

@@ -1,0 +1,230 @@
+//! sysmon: the runtime's monitor thread (Go's `sysmon`), holding no P.
+//!
+//! # The loop
+//!
+//! Sleep 20 µs; after 50 rounds in a row that found nothing to do, double
+//! the sleep each round up to 10 ms (Go's delay schedule). When every P is
+//! idle, sleep deeply until an M acquires a P again (`wake_if_deep`). Each
+//! round:
+//!
+//! 1. **Retake** (Go's `retake`). For each P, compare its status word with
+//!    the one seen last round. A word carries a sequence number bumped on
+//!    every poll and every syscall, so an unchanged word means the very same
+//!    syscall or poll is still going on.
+//!    - `SYSCALL` seen twice (at least one sysmon period, ≥ 20 µs): retake
+//!      the P and hand it off, unless it has no work, other Ms are idle or
+//!      spinning, and the syscall is younger than 10 ms (Go's condition).
+//!    - `POLLING` seen unchanged for 10 ms (Go's `forcePreemptNS`): the task
+//!      blocks or computes without yielding. Gort cannot preempt a future,
+//!      so it does what Go does for a blocked syscall: retake the P, with
+//!      its queue, `runnext` and timers, and hand it to another M, if
+//!      anything is waiting for it. The blocked M finds out when its poll
+//!      returns (the `end_poll` CAS fails) and looks for a P as an idle M
+//!      would. A warning names the task's spawn site, once per task.
+//! 2. **Netpoll**: if sources are registered and nobody has polled for
+//!    10 ms, poll without blocking.
+//! 3. **schedtrace**: with `GORT_DEBUG=schedtrace=MS`, print a line every MS
+//!    milliseconds (`trace.rs`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::p::{state, PPOLLING, PSYSCALL};
+use super::Shared;
+use crate::loom::{lock, Ordering::*};
+use crate::time::{now_nanos, NO_TIMER};
+
+/// A poll running this long gets its P handed off (Go's `forcePreemptNS`).
+pub(crate) const LONG_POLL_NANOS: u64 = 10_000_000;
+/// A syscall this long loses its P even if no one seems to need it.
+const LONG_SYSCALL_NANOS: u64 = 10_000_000;
+const MIN_DELAY_US: u64 = 20;
+const MAX_DELAY_US: u64 = 10_000;
+/// Idle rounds before the sleep starts doubling.
+const IDLE_ROUNDS: u32 = 50;
+
+/// sysmon's sleeping place, shared with whoever must wake it.
+#[derive(Default)]
+pub(crate) struct SysmonPark {
+    pub(crate) state: std::sync::Mutex<ParkState>,
+    pub(crate) cv: std::sync::Condvar,
+    /// Mirrors `ParkState::deep` for a lock-free check on hot paths.
+    pub(crate) deep: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+pub(crate) struct ParkState {
+    deep: bool,
+    woken: bool,
+}
+
+impl SysmonPark {
+    /// Wakes sysmon from a deep sleep (an M just acquired a P). Relaxed
+    /// check: a missed wake-up costs one deep-sleep timeout, not
+    /// correctness, since the deep sleep is bounded.
+    pub(crate) fn wake_if_deep(&self) {
+        if self.deep.load(std::sync::atomic::Ordering::Relaxed) {
+            self.wake();
+        }
+    }
+
+    pub(crate) fn wake(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.woken = true;
+        drop(s);
+        self.cv.notify_one();
+    }
+
+    /// Sleeps up to `d`, or until woken. `deep` marks a sleep that only an
+    /// M acquiring a P (or shutdown) should end early.
+    fn sleep(&self, d: Duration, deep: bool) {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.woken {
+            s.woken = false;
+            return;
+        }
+        s.deep = deep;
+        self.deep.store(deep, std::sync::atomic::Ordering::Relaxed);
+        let (mut s, _) = self
+            .cv
+            .wait_timeout(s, d)
+            .unwrap_or_else(|e| e.into_inner());
+        s.deep = false;
+        s.woken = false;
+        self.deep.store(false, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// What sysmon saw of one P last round.
+#[derive(Clone, Copy)]
+struct Seen {
+    word: u64,
+    since: u64,
+}
+
+/// Starts sysmon, once per runtime (with the first M).
+pub(crate) fn start(shared: &Arc<Shared>) {
+    if shared.sysmon_started.swap(true, AcqRel) {
+        return;
+    }
+    let s2 = shared.clone();
+    let name = format!("{}-sysmon", shared.config.thread_name);
+    match std::thread::Builder::new()
+        .name(name)
+        .stack_size(256 * 1024)
+        .spawn(move || sysmon_main(s2))
+    {
+        Ok(h) => lock(&shared.threads).push(h),
+        Err(e) => tracing::error!(error = %e, "cannot start sysmon"),
+    }
+}
+
+fn sysmon_main(shared: Arc<Shared>) {
+    let _span = tracing::debug_span!("gort-sysmon").entered();
+    let procs = shared.procs();
+    let start = now_nanos();
+    let mut seen = vec![
+        Seen {
+            word: 0,
+            since: start
+        };
+        procs
+    ];
+    let mut warned = HashSet::new();
+    let mut idle_rounds = 0u32;
+    let mut delay_us = MIN_DELAY_US;
+    let mut trace = super::trace::Trace::from_config(&shared.config, start);
+    loop {
+        if idle_rounds == 0 {
+            delay_us = MIN_DELAY_US;
+        } else if idle_rounds > IDLE_ROUNDS {
+            delay_us = (delay_us * 2).min(MAX_DELAY_US);
+        }
+        let all_idle = shared.idle.npidle.load(SeqCst) == procs;
+        let deep = all_idle && trace.is_none();
+        let d = if deep {
+            // Bounded, so a missed wake-up only delays the next round.
+            Duration::from_millis(100)
+        } else {
+            Duration::from_micros(delay_us)
+        };
+        shared.sysmon.sleep(d, deep);
+        if shared.is_shutdown() {
+            return;
+        }
+        let now = now_nanos();
+        crate::time::refresh_coarse(now);
+        let mut did = retake(&shared, &mut seen, now, &mut warned);
+        #[cfg(not(loom))]
+        if shared.poller.overdue(now) && shared.poller.poll(Some(Duration::ZERO), false) > 0 {
+            did += 1;
+        }
+        if let Some(t) = trace.as_mut() {
+            t.tick(&shared, now);
+        }
+        if did > 0 {
+            idle_rounds = 0;
+        } else {
+            idle_rounds = idle_rounds.saturating_add(1);
+        }
+    }
+}
+
+/// Go's `retake`. Returns the number of Ps retaken.
+fn retake(shared: &Arc<Shared>, seen: &mut [Seen], now: u64, warned: &mut HashSet<u64>) -> usize {
+    let mut n = 0;
+    for (i, p) in shared.allp.iter().enumerate() {
+        // Acquire: pairs with `begin_poll`'s Release, so the task id and
+        // site stored before it are the current poll's.
+        let word = p.status.load(Acquire);
+        if seen[i].word != word {
+            seen[i] = Seen { word, since: now };
+            continue;
+        }
+        let age = now.saturating_sub(seen[i].since);
+        match state(word) {
+            PSYSCALL => {
+                let others_looking =
+                    shared.idle.nmspinning.load(SeqCst) + shared.idle.npidle.load(SeqCst) > 0;
+                if !p.has_work() && others_looking && age < LONG_SYSCALL_NANOS {
+                    continue;
+                }
+                if p.retake(word) {
+                    tracing::debug!(p = i, age_ns = age, "sysmon: retook P from a syscall");
+                    n += 1;
+                    shared.stats.sysmon_retakes.fetch_add(1, Relaxed);
+                    shared.handoffp(i);
+                }
+            }
+            PPOLLING if age >= LONG_POLL_NANOS => {
+                let waiting =
+                    p.has_work() || p.timers.next_when() != NO_TIMER || !shared.inject.is_empty();
+                if !waiting {
+                    continue;
+                }
+                let task = p.polling_task.load(Relaxed);
+                let site = p.polling_site.load(Relaxed);
+                if p.retake(word) {
+                    n += 1;
+                    shared.stats.sysmon_retakes.fetch_add(1, Relaxed);
+                    if warned.insert(task) {
+                        // SAFETY: `polling_site` only ever holds a
+                        // `&'static Location` (or null).
+                        let site = unsafe { site.as_ref() };
+                        tracing::warn!(
+                            task,
+                            spawned_at = %site.map_or_else(|| "?".to_string(), |l| l.to_string()),
+                            ms = age / 1_000_000,
+                            "a task's poll has run without yielding; its P was handed to another M \
+                             (wrap blocking calls in gort::syscall or gort::spawn_blocking)"
+                        );
+                    }
+                    shared.handoffp(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    n
+}

@@ -1,0 +1,174 @@
+//! `gort::syscall` hand-off and sysmon's rescue of a P whose poll blocks.
+//!
+//! Bounds are generous (tests run on loaded 2-core machines): what they
+//! check is that progress happens at all while the blocking goes on, not
+//! how fast.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gort_core::{Builder, Runtime};
+
+fn rt(procs: usize) -> Runtime {
+    Builder::new().procs(procs).build().unwrap()
+}
+
+/// Counts the ticks of a task that sleeps `period` in a loop until `stop`.
+async fn ticker(stop: Arc<AtomicBool>, ticks: Arc<AtomicUsize>) {
+    while !stop.load(SeqCst) {
+        gort_core::time::sleep(Duration::from_millis(1)).await;
+        ticks.fetch_add(1, SeqCst);
+    }
+}
+
+/// With one P, a task blocked 300 ms in `gort::syscall` does not stop
+/// another task from ticking: sysmon hands the P to another M.
+#[test]
+fn a_long_syscall_hands_off_its_p() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let t = gort_core::spawn(ticker(stop.clone(), ticks.clone()));
+        gort_core::time::sleep(Duration::from_millis(5)).await;
+        let (before, during) = gort_core::spawn({
+            let ticks = ticks.clone();
+            async move {
+                let before = ticks.load(SeqCst);
+                gort_core::syscall(|| std::thread::sleep(Duration::from_millis(300)));
+                (before, ticks.load(SeqCst))
+            }
+        })
+        .await
+        .unwrap();
+        stop.store(true, SeqCst);
+        t.await.unwrap();
+        assert!(
+            during > before + 10,
+            "the ticker made {} ticks during a 300 ms syscall",
+            during - before
+        );
+        let m = gort_core::runtime::metrics();
+        assert!(m.sysmon_retakes >= 1 && m.handoffs >= 1, "{m:?}");
+    });
+}
+
+/// A short syscall keeps its P (no hand-off for a call far shorter than a
+/// sysmon period), and `syscall` works outside a runtime.
+#[test]
+fn short_syscalls_keep_their_p() {
+    assert_eq!(gort_core::syscall(|| 7), 7);
+    let rt = rt(1);
+    rt.block_on(async {
+        gort_core::spawn(async {
+            let p = gort_core::runtime::current_proc();
+            let mut sum = 0u64;
+            for i in 0..10_000u64 {
+                sum += gort_core::syscall(|| i);
+            }
+            assert_eq!(sum, 10_000 * 9_999 / 2);
+            assert_eq!(gort_core::runtime::current_proc(), p);
+            // Nested: the inner call just runs.
+            assert_eq!(gort_core::syscall(|| gort_core::syscall(|| 3)), 3);
+        })
+        .await
+        .unwrap();
+    });
+}
+
+/// Never more than `procs` tasks run outside a syscall at once, even when
+/// syscalls lose their Ps and come back: each task counts itself in while
+/// it runs on a P.
+#[test]
+fn never_more_than_procs_running() {
+    const PROCS: usize = 2;
+    let rt = rt(PROCS);
+    rt.block_on(async {
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (running, peak) = (running.clone(), peak.clone());
+            tasks.push(gort_core::spawn(async move {
+                for _ in 0..5 {
+                    let now = running.fetch_add(1, SeqCst) + 1;
+                    peak.fetch_max(now, SeqCst);
+                    // Busy a little while holding the P.
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_micros(200) {
+                        std::hint::spin_loop();
+                    }
+                    running.fetch_sub(1, SeqCst);
+                    gort_core::syscall(|| std::thread::sleep(Duration::from_millis(2)));
+                    gort_core::yield_now().await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert!(
+            peak.load(SeqCst) <= PROCS,
+            "peak {} > procs",
+            peak.load(SeqCst)
+        );
+        assert!(gort_core::runtime::metrics().handoffs >= 1);
+    });
+}
+
+/// A task whose poll blocks 500 ms without any wrapper does not stop a
+/// ticking task on the same (only) P for long: sysmon rescues the P.
+#[test]
+fn a_blocking_poll_does_not_stall_its_p() {
+    let rt = rt(1);
+    rt.block_on(async {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let t = gort_core::spawn(ticker(stop.clone(), ticks.clone()));
+        gort_core::time::sleep(Duration::from_millis(5)).await;
+        let (before, during) = gort_core::spawn({
+            let ticks = ticks.clone();
+            async move {
+                let before = ticks.load(SeqCst);
+                std::thread::sleep(Duration::from_millis(500)); // no syscall wrapper
+                (before, ticks.load(SeqCst))
+            }
+        })
+        .await
+        .unwrap();
+        stop.store(true, SeqCst);
+        t.await.unwrap();
+        assert!(
+            during > before + 20,
+            "the ticker made {} ticks during a 500 ms blocked poll",
+            during - before
+        );
+    });
+}
+
+/// The wait reason of a task in a syscall shows in the dump.
+#[test]
+fn the_dump_names_a_syscall() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let entered = Arc::new(AtomicBool::new(false));
+        let t = gort_core::spawn({
+            let entered = entered.clone();
+            async move {
+                gort_core::syscall(|| {
+                    entered.store(true, SeqCst);
+                    rx.recv().unwrap()
+                })
+            }
+        });
+        while !entered.load(SeqCst) {
+            gort_core::time::sleep(Duration::from_millis(1)).await;
+        }
+        let dump = gort_core::runtime::dump();
+        tx.send(()).unwrap();
+        t.await.unwrap();
+        assert!(dump.contains("syscall"), "{dump}");
+    });
+}
