@@ -6,9 +6,12 @@
 //! - `loom_runnext`: `runnext` put/take by the owner racing a thief.
 //! - `loom_park`: an M parking racing a submitter's `wakep` (no lost
 //!   wake-up).
+//! - `loom_handoff`: an owner's guarded queue access, end of poll and
+//!   syscall exit racing sysmon's retake and the next owner.
 //! - `loom_io`: a readiness event racing a task's registration, and a
 //!   clear racing a newer event.
 
+mod loom_handoff;
 mod loom_io;
 mod loom_park;
 mod loom_runnext;

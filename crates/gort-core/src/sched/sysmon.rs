@@ -155,15 +155,17 @@ fn sysmon_main(shared: Arc<Shared>) {
         }
         let now = now_nanos();
         crate::time::refresh_coarse(now);
-        let mut did = retake(&shared, &mut seen, now, &mut warned);
+        let retook = retake(&shared, &mut seen, now, &mut warned);
         #[cfg(not(loom))]
-        if shared.poller.overdue(now) && shared.poller.poll(Some(Duration::ZERO), false) > 0 {
-            did += 1;
-        }
+        let polled =
+            shared.poller.overdue(now) && shared.poller.poll(Some(Duration::ZERO), false) > 0;
+        #[cfg(loom)]
+        let polled = false;
+        let did = retook > 0 || polled;
         if let Some(t) = trace.as_mut() {
             t.tick(&shared, now);
         }
-        if did > 0 {
+        if did {
             idle_rounds = 0;
         } else {
             idle_rounds = idle_rounds.saturating_add(1);
