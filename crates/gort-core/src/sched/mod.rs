@@ -408,7 +408,23 @@ impl Shared {
             let Some(w) = w.filter(|w| Arc::ptr_eq(&w.shared, self)) else {
                 return Err(task);
             };
-            let next = use_runnext(w);
+            let mut task = task;
+            let mut next = use_runnext(w);
+            if next && !w.firing_timers() {
+                if let Some(p) = w.current_p() {
+                    // The common wake-up inside a poll: `runnext` is an
+                    // atomic slot, so only a displaced task needs the
+                    // guarded queue below.
+                    match p.put_runnext(task) {
+                        // If the P was retaken under us, wake an M for it.
+                        None => return Ok(!w.holds_polled_p(p)),
+                        Some(displaced) => {
+                            task = displaced;
+                            next = false;
+                        }
+                    }
+                }
+            }
             let mut task = Some(task);
             let pushed = w.with_owned_p(|p| {
                 let t = task.take().expect("pushed once");

@@ -180,6 +180,25 @@ impl P {
             .is_ok()
     }
 
+    /// Puts `task` in `runnext` and returns the task it displaced. Safe
+    /// without holding the P: `runnext` is an atomic slot thieves also take
+    /// from, so a wake-up inside a poll needs no `lock_owner` unless it
+    /// displaces a task into the queue.
+    pub(crate) fn put_runnext(&self, task: Notified) -> Option<Notified> {
+        let new = task.into_raw().as_ptr();
+        // AcqRel: Release publishes the task to a thief's CAS; Acquire
+        // takes ownership of the displaced one.
+        let old = self.runnext.swap(new, AcqRel);
+        // SAFETY: runnext holds a Notified reference from into_raw.
+        NonNull::new(old).map(|old| unsafe { Notified::from_raw(old) })
+    }
+
+    /// Whether the status word is still `word` (the owner's poll has not
+    /// been retaken).
+    pub(crate) fn still(&self, word: u64) -> bool {
+        self.status.load(Acquire) == word
+    }
+
     /// Owner, inside a poll, before touching the owner-only queue:
     /// `POLLING -> LOCKED`, so sysmon cannot retake the P in the middle.
     /// False if it was retaken: the caller must not touch the queue.

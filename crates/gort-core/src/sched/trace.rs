@@ -10,7 +10,6 @@
 //! curg=17 spinning=false blocked=false`).
 
 use std::fmt::Write as _;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
 use super::p::state;
@@ -56,8 +55,6 @@ pub(crate) struct MInfo {
     pub(crate) id: usize,
     /// The P held, or `usize::MAX`.
     pub(crate) p: AtomicUsize,
-    /// The id of the task being polled, or 0.
-    pub(crate) curg: AtomicU64,
     pub(crate) spinning: AtomicBool,
     /// Blocked in `gort::syscall` (or waiting for a P after one).
     pub(crate) blocked: AtomicBool,
@@ -68,7 +65,6 @@ impl MInfo {
         MInfo {
             id,
             p: AtomicUsize::new(usize::MAX),
-            curg: AtomicU64::new(0),
             spinning: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
         }
@@ -136,12 +132,18 @@ pub(crate) fn render(shared: &Shared, since_start_ns: u64, detail: bool) -> Stri
     }
     for m in lock(&shared.ms).iter() {
         let p = m.p.load(Relaxed);
+        // The task its P polls last or now (a per-M store per poll would
+        // cost the hot path for a diagnostic).
+        let curg = shared
+            .allp
+            .get(p)
+            .map_or(0, |p| p.polling_task.load(Relaxed));
         let _ = writeln!(
             out,
             "  M{}: p={} curg={} spinning={} blocked={}",
             m.id,
             if p == usize::MAX { -1 } else { p as i64 },
-            m.curg.load(Relaxed),
+            curg,
             m.spinning.load(Relaxed),
             m.blocked.load(Relaxed),
         );

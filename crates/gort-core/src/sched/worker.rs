@@ -228,9 +228,7 @@ impl Worker {
         p.polling_site
             .store(header.spawned_at as *const _ as *mut _, Relaxed);
         self.current.set(header);
-        self.info.curg.store(header.id.0, Relaxed);
         task.run();
-        self.info.curg.store(0, Relaxed);
         self.current.set(std::ptr::null());
         self.in_poll.set(false);
         // The poll may have moved this M to another P (a syscall whose P
@@ -267,6 +265,13 @@ impl Worker {
         let r = f(p);
         p.unlock_owner(word);
         Some(r)
+    }
+
+    /// Whether this M still holds `p` (always, between polls; inside one,
+    /// unless sysmon retook it).
+    #[inline]
+    pub(crate) fn holds_polled_p(&self, p: &P) -> bool {
+        !self.in_poll.get() || p.still(self.pword.get())
     }
 
     /// Go's `entersyscall`/`exitsyscall` around `f`, which blocks this M:
