@@ -62,6 +62,9 @@ var workloads = []workload{
 	{name: "syncmap_mixed50", run: syncMapMixed50},
 	{name: "syncmap_range", run: syncMapRange},
 	{name: "mutex_contended", run: mutexContended},
+	{name: "syscall_short", run: syscallShort},
+	{name: "syscall_long", maxRounds: 5, run: syscallLong},
+	{name: "blocked_poll_latency", maxRounds: 3, run: blockedPollLatency},
 }
 
 func main() {

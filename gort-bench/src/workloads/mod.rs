@@ -22,6 +22,7 @@ mod mutex;
 mod spawn;
 mod switch;
 mod syncmap;
+mod syscall;
 mod timers;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -315,6 +316,36 @@ pub(crate) const ALL: &[Workload] = &[
             name: "std_mutex",
             round: OtherRound::OnTokio(mutex::mutex_contended::<Tokio, std::sync::Mutex<u64>>),
         }],
+    },
+    Workload {
+        name: "syscall_short",
+        unit: "ns/call",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(syscall::syscall_short_gort),
+        tokio: Some(syscall::syscall_short_tokio),
+        others: &[Other {
+            name: "bare",
+            round: OtherRound::Threads(syscall::syscall_short_bare),
+        }],
+    },
+    Workload {
+        name: "syscall_long",
+        unit: "ns/yield",
+        max_rounds: Some(5),
+        isolation: Isolation::InProcess,
+        gort: Some(syscall::syscall_long_gort),
+        tokio: Some(syscall::syscall_long_tokio),
+        others: &[],
+    },
+    Workload {
+        name: "blocked_poll_latency",
+        unit: "us worst tick gap",
+        max_rounds: Some(3),
+        isolation: Isolation::InProcess,
+        gort: Some(syscall::blocked_poll_latency::<Gort>),
+        tokio: Some(syscall::blocked_poll_latency::<Tokio>),
+        others: &[],
     },
 ];
 

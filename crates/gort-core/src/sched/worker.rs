@@ -287,12 +287,11 @@ impl Worker {
             // Retaken already (a long poll): nothing of ours to lend.
             return f();
         };
-        // Without a P, wake-ups made by `f` go to the global queue.
-        self.set_p(None);
+        // Without a P, wake-ups made by `f` go to the global queue. (The
+        // `scheddetail` mirror of `p` is left alone on this fast path.)
+        self.p.set(None);
         self.in_syscall.set(true);
-        self.info.blocked.store(true, Relaxed);
         self.set_wait_reason(WaitReason::Syscall);
-        p.in_poll.store(false, Relaxed);
         struct Exit<'a> {
             w: &'a Worker,
             pid: usize,
@@ -315,15 +314,15 @@ impl Worker {
         let p = &self.shared.allp[pid];
         if let Some(word) = p.exit_syscall(sys) {
             // Fast path: the syscall was short, or nobody needed the P.
-            self.info.blocked.store(false, Relaxed);
-            self.set_p(Some(pid));
+            self.p.set(Some(pid));
             self.pword.set(word);
-            p.in_poll.store(true, Relaxed);
             return;
         }
         // Slow path (Go's `exitsyscall0`): the P went to another M. Take
         // any idle P, or wait for one: at most `procs` Ms run tasks.
         tracing::debug!(p = pid, "exitsyscall: P was handed off");
+        self.set_p(None);
+        self.info.blocked.store(true, Relaxed);
         if let Some(np) = self.shared.idle.wait_for_p(&self.park) {
             let pp = &self.shared.allp[np];
             pp.acquire();
@@ -332,8 +331,8 @@ impl Worker {
             pp.in_poll.store(true, Relaxed);
             self.shared.sysmon.wake_if_deep();
         }
-        self.info.blocked.store(false, Relaxed);
         // `None`: shutdown; the poll finishes without a P.
+        self.info.blocked.store(false, Relaxed);
     }
 
     /// After a poll during which this M lost its P: get one back, or park
