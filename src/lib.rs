@@ -25,7 +25,8 @@
 #![forbid(unsafe_code)]
 
 pub use gort_core::{
-    spawn, yield_now, BuildError, Builder, EnterGuard, Handle, Id, JoinError, JoinHandle, Runtime,
+    spawn, spawn_blocking, yield_now, BuildError, Builder, EnterGuard, Handle, Id, JoinError,
+    JoinHandle, Runtime,
 };
 pub use gort_macros::{main, select, test};
 
