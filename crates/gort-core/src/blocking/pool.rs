@@ -167,7 +167,7 @@ impl<J: Job> Pool<J> {
         let handle = handle.cloned();
         #[cfg(loom)]
         {
-            let _ = (name, handle);
+            let _ = (name, handle, self.config.stack_size);
             loom::thread::spawn(move || pool.run());
         }
         #[cfg(not(loom))]

@@ -8,7 +8,10 @@
 //!   wake-up).
 //! - `loom_io`: a readiness event racing a task's registration, and a
 //!   clear racing a newer event.
+//! - `loom_blocking`: the offload pool's idle handshake (a submission racing
+//!   a thread going idle, retiring, or shutdown).
 
+mod loom_blocking;
 mod loom_io;
 mod loom_park;
 mod loom_runnext;
