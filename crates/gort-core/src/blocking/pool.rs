@@ -177,7 +177,7 @@ impl<J: Job> Pool<J> {
                 b = b.stack_size(size);
             }
             let res = b.spawn(move || {
-                let _enter = handle.map(|h| crate::sched::context::enter(h));
+                let _enter = handle.map(crate::sched::context::enter);
                 tracing::debug!(thread = %name, "blocking thread started");
                 pool.run();
                 tracing::debug!(thread = %name, "blocking thread exits");
