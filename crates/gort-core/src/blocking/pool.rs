@@ -101,13 +101,16 @@ impl<J: Job> Pool<J> {
         }
     }
 
-    /// Live pool threads (idle or running a job).
+    /// Live pool threads (idle or running a job). Relaxed: a gauge for
+    /// `Metrics`.
     pub(crate) fn threads(&self) -> usize {
         threads(self.state.load(Relaxed)) as usize
     }
 
     /// Jobs submitted and not yet finished or cancelled.
-    #[cfg_attr(not(loom), allow(dead_code))] // read by the deadlock detector, next
+    // Read by the loom models now, and by the deadlock detector when it
+    // lands (it must not fire while blocking work is in flight).
+    #[allow(dead_code)]
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(SeqCst)
     }
@@ -131,7 +134,9 @@ impl<J: Job> Pool<J> {
             self.drain();
             return;
         }
-        // S2: find a thread.
+        // S2: find a thread. SeqCst on `state` throughout (here, in the
+        // CASes and on the threads' side): every decision about it takes
+        // part in the handshake's single total order.
         let mut s = self.state.load(SeqCst);
         loop {
             let next = if idle(s) > 0 {
@@ -210,7 +215,9 @@ impl<J: Job> Pool<J> {
         }
     }
 
-    /// A job finished or was cancelled.
+    /// A job finished or was cancelled. SeqCst: the deadlock detector will
+    /// read this count in the same total order as its other "can anything
+    /// still wake?" checks.
     fn finish(&self) {
         self.in_flight.fetch_sub(1, SeqCst);
     }
@@ -229,6 +236,8 @@ impl<J: Job> Pool<J> {
         loop {
             // R: run what is queued.
             while let Some(job) = self.pop() {
+                // Acquire: pairs with the SeqCst store in `shutdown`; a job
+                // popped after it is cancelled, not run.
                 if self.shutdown.load(Acquire) {
                     job.cancel();
                 } else {
