@@ -25,8 +25,8 @@
 #![forbid(unsafe_code)]
 
 pub use gort_core::{
-    spawn, syscall, yield_now, BuildError, Builder, EnterGuard, Handle, Id, JoinError, JoinHandle,
-    Runtime,
+    spawn, spawn_blocking, syscall, yield_now, BuildError, Builder, EnterGuard, Handle, Id,
+    JoinError, JoinHandle, Runtime,
 };
 pub use gort_macros::{main, select, test};
 

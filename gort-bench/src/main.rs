@@ -149,9 +149,13 @@ fn bench(options: &Options) -> ExitCode {
             }
         };
         log_rounds(w, &outcomes);
-        let go = twin
-            .as_ref()
-            .and_then(|twin| go_fields(twin, w, options.procs, rounds));
+        let go = if workloads::NO_GO_TWIN.contains(&w.name) {
+            eprintln!("gort-bench: {}: no Go twin, printing go=NA", w.name);
+            None
+        } else {
+            twin.as_ref()
+                .and_then(|twin| go_fields(twin, w, options.procs, rounds))
+        };
         let row = Row {
             workload: w,
             outcomes,

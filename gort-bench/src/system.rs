@@ -46,6 +46,13 @@ pub(crate) trait System: 'static {
 
     fn yield_now() -> impl Future<Output = ()> + Send;
 
+    /// Runs `f` on the current runtime's offload pool (from inside it). The
+    /// returned future yields `f`'s result and panics if `f` panicked.
+    fn spawn_blocking<F, R>(f: F) -> impl Future<Output = R> + Send + 'static
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static;
+
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
 
     /// Go's `go` statement: spawn on the current runtime and detach.
@@ -117,6 +124,18 @@ impl System for Gort {
         gort::yield_now()
     }
 
+    fn spawn_blocking<F, R>(f: F) -> impl Future<Output = R> + Send + 'static
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let join = gort::spawn_blocking(f);
+        async move {
+            join.await
+                .unwrap_or_else(|e| panic!("gort blocking job failed: {e}"))
+        }
+    }
+
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
         gort::time::sleep(duration)
     }
@@ -175,6 +194,18 @@ impl System for Tokio {
 
     fn yield_now() -> impl Future<Output = ()> + Send {
         tokio::task::yield_now()
+    }
+
+    fn spawn_blocking<F, R>(f: F) -> impl Future<Output = R> + Send + 'static
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let join = tokio::task::spawn_blocking(f);
+        async move {
+            join.await
+                .unwrap_or_else(|e| panic!("tokio blocking job failed: {e}"))
+        }
     }
 
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {

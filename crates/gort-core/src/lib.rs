@@ -13,6 +13,7 @@
 
 pub(crate) mod loom;
 
+mod blocking;
 pub mod io;
 #[doc(hidden)]
 pub mod __private {
@@ -29,7 +30,9 @@ pub mod time;
 mod loom_tests;
 
 pub use metrics::Metrics;
-pub use rt::{spawn, syscall, yield_now, BuildError, Builder, EnterGuard, Handle, Runtime};
+pub use rt::{
+    spawn, spawn_blocking, syscall, yield_now, BuildError, Builder, EnterGuard, Handle, Runtime,
+};
 pub use task::{Id, JoinError, JoinHandle, WaitReason};
 
 /// Go's `runtime` package: introspection of the current runtime.

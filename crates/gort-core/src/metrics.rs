@@ -30,7 +30,7 @@ pub struct Metrics {
     pub handoffs: u64,
     /// Ps retaken by sysmon. Always 0 until sysmon lands.
     pub sysmon_retakes: u64,
-    /// Threads of the `spawn_blocking` pool. Always 0 until the pool lands.
+    /// Live threads of the `spawn_blocking` pool, idle or running a job.
     pub blocking_threads: usize,
     /// Live spawned tasks.
     pub tasks: usize,
@@ -56,7 +56,7 @@ impl Metrics {
             steals: s.stats.steals.load(Relaxed),
             handoffs: s.stats.handoffs.load(Relaxed),
             sysmon_retakes: s.stats.sysmon_retakes.load(Relaxed),
-            blocking_threads: 0,
+            blocking_threads: s.blocking.threads(),
             tasks: s.owned.len(),
             polls: s.allp.iter().map(|p| p.stats.polls.load(Relaxed)).sum(),
             runnext_hits: s

@@ -9,13 +9,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
+use std::time::Duration;
 
+use crate::blocking::{spawn_blocking_at, PoolConfig};
 use crate::metrics::Metrics;
 use crate::sched::{context, Shared};
 use crate::task::{new_task, Id, JoinHandle, WaitReason};
 
 /// Go's default limit on OS threads (`debug.SetMaxThreads`).
 const DEFAULT_MAX_THREADS: usize = 10_000;
+/// The default cap on `spawn_blocking` threads (tokio's default).
+const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
+/// How long an idle `spawn_blocking` thread waits for work by default
+/// (tokio's default).
+const DEFAULT_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 /// A configuration problem found by [`Builder::build`], carried inside the
 /// `io::Error` it returns (`io::ErrorKind::InvalidInput`; get it back with
@@ -34,6 +41,8 @@ pub enum BuildError {
         /// The number of Ps.
         procs: usize,
     },
+    /// `max_blocking_threads(0)`: `spawn_blocking` jobs could never run.
+    ZeroBlockingThreads,
 }
 
 impl fmt::Display for BuildError {
@@ -45,6 +54,9 @@ impl fmt::Display for BuildError {
             }
             BuildError::MaxThreadsBelowProcs { max_threads, procs } => {
                 write!(f, "max_threads ({max_threads}) is below procs ({procs})")
+            }
+            BuildError::ZeroBlockingThreads => {
+                f.write_str("max_blocking_threads must be at least 1")
             }
         }
     }
@@ -66,6 +78,20 @@ pub(crate) struct Config {
     pub(crate) stack_size: Option<usize>,
     /// `GORT_DEBUG`, read when the runtime is built.
     pub(crate) debug: crate::sched::trace::DebugFlags,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) blocking_keep_alive: Duration,
+}
+
+impl Config {
+    /// The `spawn_blocking` pool's share of the configuration.
+    pub(crate) fn blocking_pool(&self) -> PoolConfig {
+        PoolConfig {
+            cap: self.max_blocking_threads,
+            keep_alive: self.blocking_keep_alive,
+            name: self.thread_name.clone(),
+            stack_size: self.stack_size,
+        }
+    }
 }
 
 /// Configures and builds a [`Runtime`].
@@ -82,6 +108,8 @@ pub struct Builder {
     max_threads: Option<usize>,
     thread_name: Option<String>,
     stack_size: Option<usize>,
+    max_blocking_threads: Option<usize>,
+    blocking_keep_alive: Option<Duration>,
 }
 
 impl Builder {
@@ -116,12 +144,30 @@ impl Builder {
         self
     }
 
+    /// The cap on `spawn_blocking` threads (default 512, as tokio). They
+    /// are started on demand and do not count against `max_threads`; jobs
+    /// submitted while all of them are busy wait in a queue. Must be at
+    /// least 1.
+    pub fn max_blocking_threads(mut self, n: usize) -> Builder {
+        self.max_blocking_threads = Some(n);
+        self
+    }
+
+    /// How long an idle `spawn_blocking` thread waits for a new job before
+    /// it exits (default 10 s, as tokio). `Duration::ZERO` retires a thread
+    /// as soon as it finds the queue empty.
+    pub fn blocking_keep_alive(mut self, d: Duration) -> Builder {
+        self.blocking_keep_alive = Some(d);
+        self
+    }
+
     /// Builds the runtime. No thread starts until there is work.
     ///
     /// # Errors
     ///
     /// `InvalidInput` carrying a [`BuildError`] for `procs(0)`, an
-    /// unparsable `GORT_MAXPROCS`, or `max_threads` below procs; the OS's
+    /// unparsable `GORT_MAXPROCS`, `max_threads` below procs, or
+    /// `max_blocking_threads(0)`; the OS's
     /// error if the netpoller (an epoll/kqueue instance) cannot be made.
     pub fn build(self) -> io::Result<Runtime> {
         let procs = match self.procs {
@@ -133,12 +179,22 @@ impl Builder {
         if max_threads < procs {
             return Err(BuildError::MaxThreadsBelowProcs { max_threads, procs }.into());
         }
+        let max_blocking_threads = self
+            .max_blocking_threads
+            .unwrap_or(DEFAULT_MAX_BLOCKING_THREADS);
+        if max_blocking_threads == 0 {
+            return Err(BuildError::ZeroBlockingThreads.into());
+        }
         let config = Config {
             procs,
             max_threads,
             thread_name: self.thread_name.unwrap_or_else(|| "gort-m".to_string()),
             stack_size: self.stack_size,
             debug: crate::sched::trace::DebugFlags::from_env(),
+            max_blocking_threads,
+            blocking_keep_alive: self
+                .blocking_keep_alive
+                .unwrap_or(DEFAULT_BLOCKING_KEEP_ALIVE),
         };
         tracing::debug!(procs, max_threads, "runtime built");
         Ok(Runtime {
@@ -228,6 +284,17 @@ impl Runtime {
         F::Output: Send + 'static,
     {
         self.handle.spawn(future)
+    }
+
+    /// Runs a blocking closure on the offload pool (see
+    /// [`Handle::spawn_blocking`]).
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
     }
 
     /// Counters and gauges of the scheduler.
@@ -343,6 +410,49 @@ impl Handle {
         join
     }
 
+    /// Runs `f` on this runtime's offload pool, a set of plain threads
+    /// apart from the Ms, and returns a handle to await its result. Use it
+    /// for code that blocks or computes for long (file I/O, a blocking
+    /// library, hashing): a task awaiting the handle holds no P meanwhile.
+    ///
+    /// The pool starts a thread when a job finds none idle, up to
+    /// [`Builder::max_blocking_threads`] (512 by default); further jobs
+    /// queue in FIFO order. A thread idle for
+    /// [`Builder::blocking_keep_alive`] (10 s) exits. Pool threads have
+    /// the runtime entered, so `gort::spawn` works inside `f`.
+    ///
+    /// A panic in `f` is caught and reported through the handle
+    /// ([`JoinError::is_panic`](crate::JoinError::is_panic)).
+    ///
+    /// # Cancellation
+    ///
+    /// [`JoinHandle::abort`] on a job that has not started keeps it from
+    /// running (the handle reports cancellation once a pool thread reaches
+    /// the job). A job that is running cannot be stopped: abort is then a
+    /// no-op and the handle gives its result. Dropping the handle detaches
+    /// the job. When the runtime is dropped, queued jobs are cancelled and
+    /// running ones finish on their own; the drop does not wait for them.
+    /// After shutdown, the job is cancelled at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gort_core::Runtime::new().unwrap();
+    /// let h = rt.handle().spawn_blocking(|| {
+    ///     std::thread::sleep(std::time::Duration::from_millis(1));
+    ///     21 * 2
+    /// });
+    /// assert_eq!(rt.block_on(h).unwrap(), 42);
+    /// ```
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        spawn_blocking_at(self, f, std::panic::Location::caller())
+    }
+
     /// Makes this runtime current on this thread until the guard drops, so
     /// that `gort::spawn` and timers work from a plain thread.
     pub fn enter(&self) -> EnterGuard {
@@ -441,6 +551,42 @@ where
         Some(h) => h.spawn_at(future, at),
         None => panic!(
             "gort::spawn called outside a gort runtime: call it from a task, \
+             from inside Runtime::block_on, or from #[gort::main]"
+        ),
+    })
+}
+
+/// Runs a blocking closure on the current runtime's offload pool and
+/// returns a handle to await its result (see [`Handle::spawn_blocking`] for
+/// the pool's sizing, cancellation and shutdown).
+///
+/// # Panics
+///
+/// Outside a gort runtime, saying so.
+///
+/// # Examples
+///
+/// ```
+/// let rt = gort_core::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let h = gort_core::spawn_blocking(|| std::fs::metadata(".").is_ok());
+///     assert!(h.await.unwrap());
+///     // A panic comes back through the handle.
+///     let h = gort_core::spawn_blocking(|| panic!("boom"));
+///     assert!(h.await.unwrap_err().is_panic());
+/// });
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let at = std::panic::Location::caller();
+    context::with_current(|h| match h {
+        Some(h) => spawn_blocking_at(h, f, at),
+        None => panic!(
+            "gort::spawn_blocking called outside a gort runtime: call it from a task, \
              from inside Runtime::block_on, or from #[gort::main]"
         ),
     })

@@ -2,7 +2,8 @@
 //!
 //! Every workload mirrors `bench/go/workloads.go` (and `idle.go`): the same
 //! operation counts and the same definition of one operation; change both
-//! sides together. A round function builds nothing: it gets a runtime that
+//! sides together. The exceptions, with no Go twin, are listed in
+//! [`NO_GO_TWIN`]. A round function builds nothing: it gets a runtime that
 //! the harness built once for the workload and reuses across rounds, and it
 //! starts its clock inside that runtime, on a driver task (see [`on_task`]),
 //! so runtime start-up is never measured.
@@ -15,6 +16,7 @@
 //! `tokio::sync::mpsc`, and further contenders ([`Other`]: flume,
 //! async-channel, crossbeam-channel), each printed as its own field.
 
+mod blocking;
 mod chan;
 mod context;
 mod idle;
@@ -93,7 +95,11 @@ pub(crate) enum OtherRound {
     Threads(fn() -> RoundResult),
 }
 
-/// Every workload, in the Go twin's order.
+/// Workloads that Go has no equivalent for: the twin is not asked, and the
+/// line says `go=NA`. `spawn_blocking`: Go has no offload pool.
+pub(crate) const NO_GO_TWIN: &[&str] = &["spawn_blocking"];
+
+/// Every workload, in the Go twin's order (those in [`NO_GO_TWIN`] last).
 pub(crate) const ALL: &[Workload] = &[
     Workload {
         name: "spawn_many_local",
@@ -345,6 +351,15 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(syscall::blocked_poll_latency::<Gort>),
         tokio: Some(syscall::blocked_poll_latency::<Tokio>),
+        others: &[],
+    },
+    Workload {
+        name: "spawn_blocking",
+        unit: "ns/job",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(blocking::spawn_blocking::<Gort>),
+        tokio: Some(blocking::spawn_blocking::<Tokio>),
         others: &[],
     },
 ];

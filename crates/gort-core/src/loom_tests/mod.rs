@@ -10,7 +10,10 @@
 //!   syscall exit racing sysmon's retake and the next owner.
 //! - `loom_io`: a readiness event racing a task's registration, and a
 //!   clear racing a newer event.
+//! - `loom_blocking`: the offload pool's idle handshake (a submission racing
+//!   a thread going idle, retiring, or shutdown).
 
+mod loom_blocking;
 mod loom_handoff;
 mod loom_io;
 mod loom_park;

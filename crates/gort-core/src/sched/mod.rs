@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     pub(crate) timer_cv: Condvar,
     pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     pub(crate) stats: Stats,
+    /// The `spawn_blocking` pool (`crate::blocking`).
+    pub(crate) blocking: Arc<crate::blocking::Pool<Notified>>,
     #[cfg(not(loom))]
     pub(crate) poller: crate::io::poller::Poller,
     pub(crate) sysmon: sysmon::SysmonPark,
@@ -95,6 +97,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(config: Config) -> std::io::Result<Shared> {
         let procs = config.procs;
+        let blocking = Arc::new(crate::blocking::Pool::new(config.blocking_pool()));
         Ok(Shared {
             allp: (0..procs).map(P::new).collect(),
             inject: Injector::new(),
@@ -110,6 +113,7 @@ impl Shared {
             timer_cv: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             stats: Stats::default(),
+            blocking,
             #[cfg(not(loom))]
             poller: crate::io::poller::Poller::new()?,
             sysmon: sysmon::SysmonPark::default(),
@@ -335,6 +339,7 @@ impl Shared {
         }
         tracing::debug!("runtime shutdown");
         self.idle.exit_all();
+        self.blocking.shutdown();
         {
             let mut ts = lock(&self.timer_sleep);
             ts.kicked = true;

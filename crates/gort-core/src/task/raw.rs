@@ -513,6 +513,13 @@ impl Notified {
         self.0.into_raw()
     }
 
+    /// Cancels the task without polling it, consuming this reference: the
+    /// future is dropped in place unless a poller holds `RUNNING`. For a
+    /// queue's reference to a task in no owned list (an offload job).
+    pub(crate) fn shutdown(self) {
+        self.0.shutdown();
+    }
+
     /// # Safety
     /// `ptr` must come from [`Notified::into_raw`] and be used once.
     pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Notified {
