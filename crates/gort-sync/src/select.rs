@@ -51,6 +51,7 @@ use std::task::{Context, Poll};
 use gort_core::WaitReason;
 
 use crate::chan::waiter::{Selector, Sudog};
+use crate::chan::waitq::Waiter;
 use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TrySend};
 
 /// One case of a select, with its output mapped to the select's output type
@@ -227,7 +228,7 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
                             if let Some(old) = self.sudog.replace(sg.clone()) {
                                 g.dequeue(&old);
                             }
-                            crate::chan::ops::enqueue(&mut g.recvq, sg);
+                            g.recvq.push_back(Waiter::Sudog(sg));
                         }
                     }
                     Poll::Pending
@@ -335,12 +336,12 @@ impl<T> SendCase<'_, T> {
                         (Some(sg), _) => {
                             // SAFETY: we hold the lock of the sudog's channel.
                             unsafe { sg.put(v) };
-                            crate::chan::ops::enqueue(&mut g.sendq, sg.clone());
+                            g.sendq.push_back(Waiter::Sudog(sg.clone()));
                             self.sudog = Some(sg);
                         }
                         (None, Some((sel, idx))) => {
                             let sg = Arc::new(Sudog::case(sel.clone(), idx, Some(v)));
-                            crate::chan::ops::enqueue(&mut g.sendq, sg.clone());
+                            g.sendq.push_back(Waiter::Sudog(sg.clone()));
                             self.sudog = Some(sg);
                         }
                         (None, None) => self.value = Some(v),
