@@ -241,8 +241,17 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
 }
 
 impl<T, R: ChanRef<T>> Drop for RecvCase<T, R> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(sg) = self.sudog.take() else { return };
+        if let Some(sg) = self.sudog.take() {
+            self.cancel(sg);
+        }
+    }
+}
+
+impl<T, R: ChanRef<T>> RecvCase<T, R> {
+    /// Drop of a case that queued a sudog.
+    fn cancel(&mut self, sg: Arc<Sudog<T>>) {
         let mut wakes = Vec::new();
         {
             let mut g = self.rx.chan().lock();
@@ -356,8 +365,17 @@ impl<T> SendCase<'_, T> {
 }
 
 impl<T> Drop for SendCase<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(sg) = self.sudog.take() else { return };
+        if let Some(sg) = self.sudog.take() {
+            self.cancel(sg);
+        }
+    }
+}
+
+impl<T> SendCase<'_, T> {
+    /// Drop of a case that queued a sudog.
+    fn cancel(&mut self, sg: Arc<Sudog<T>>) {
         let undelivered = {
             let mut g = self.chan.lock();
             let _ = sg.sel().cancel();
@@ -600,6 +618,13 @@ impl Select {
 fn shuffle(order: &mut [u8]) {
     for (i, o) in order.iter_mut().enumerate() {
         *o = i as u8;
+    }
+    if order.len() == 2 {
+        // The common two-case select: one random bit.
+        if fastrand() & (1 << 63) != 0 {
+            order.swap(0, 1);
+        }
+        return;
     }
     let mut r = fastrand();
     for i in (1..order.len()).rev() {

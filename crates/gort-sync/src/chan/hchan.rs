@@ -127,7 +127,22 @@ impl<T> Inner<T> {
     /// Takes the first live waiter of `q` that is not `me`'s and that can
     /// be claimed. Busy selects are left in place (they will look again);
     /// dead sudogs are dropped (Go removes them lazily the same way).
+    ///
+    /// The empty-queue check is inlined: most sends and receives find the
+    /// other side's queue empty.
+    #[inline]
     fn claim_first(
+        q: &mut WaitQ<T>,
+        lone: &mut Lone<T>,
+        me: Option<&Selector>,
+    ) -> Option<Claimed<T>> {
+        if q.is_empty() {
+            return None;
+        }
+        Self::claim_first_slow(q, lone, me)
+    }
+
+    fn claim_first_slow(
         q: &mut WaitQ<T>,
         lone: &mut Lone<T>,
         me: Option<&Selector>,
@@ -343,7 +358,15 @@ enum Claimed<T> {
 }
 
 /// Wakes every collected waker (after the channel lock is released).
+/// Inlined to a length check: most operations have nobody to wake.
+#[inline]
 pub(crate) fn wake_all(wakes: Wakes) {
+    if !wakes.is_empty() {
+        wake_each(wakes);
+    }
+}
+
+fn wake_each(wakes: Wakes) {
     for w in wakes {
         w.wake();
     }

@@ -116,8 +116,17 @@ pub(crate) fn poll_recv<T>(
     r
 }
 
-/// Drop of a pending receive (see the module doc).
+/// Drop of a pending receive (see the module doc). The idle check is
+/// inlined: most receive futures are dropped idle (completed, or turned
+/// into a select case).
+#[inline]
 pub(crate) fn cancel_recv<T>(chan: &Chan<T>, state: &mut RecvState<T>) {
+    if !state.is_idle() {
+        cancel_parked_recv(chan, state);
+    }
+}
+
+fn cancel_parked_recv<T>(chan: &Chan<T>, state: &mut RecvState<T>) {
     let mut wakes = Vec::new();
     match std::mem::replace(state, Wait::Idle) {
         Wait::Idle => return,
@@ -197,8 +206,15 @@ pub(crate) fn poll_send<T>(
 }
 
 /// Drop of a pending send: the value, if not delivered, is dropped (after
-/// the lock is released).
+/// the lock is released). The idle check is inlined, as for receives.
+#[inline]
 pub(crate) fn cancel_send<T>(chan: &Chan<T>, st: &mut SendState<T>) {
+    if !st.wait.is_idle() {
+        cancel_parked_send(chan, st);
+    }
+}
+
+fn cancel_parked_send<T>(chan: &Chan<T>, st: &mut SendState<T>) {
     let undelivered = match std::mem::replace(&mut st.wait, Wait::Idle) {
         Wait::Idle => return,
         Wait::Lone => {

@@ -66,6 +66,15 @@ impl<T> WaitQ<T> {
         WaitQ(Repr::Empty)
     }
 
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        match &self.0 {
+            Repr::Empty => true,
+            Repr::One(_) => false,
+            Repr::Many(q) => q.is_empty(),
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         match &self.0 {
             Repr::Empty => 0,
