@@ -2,7 +2,8 @@
 //!
 //! # Invariants (Go's `chan.go`), asserted in debug builds
 //!
-//! Counting only live waiters (sudogs whose selector can still commit):
+//! Counting only live waiters (the embedded waiter while queued, and sudogs
+//! whose selector can still commit):
 //!
 //! 1. At most one of `sendq` and `recvq` has live waiters.
 //! 2. A non-empty buffer has no live waiting receiver.
@@ -22,9 +23,9 @@
 //!
 //! # Waiters
 //!
-//! `recvq` and `sendq` hold [`Waiter`]s: the channel's embedded waiter
+//! `recvq` and `sendq` hold `Waiter`s: the channel's embedded waiter
 //! (`lone`, used by the first plain operation that has to wait, so a task
-//! parked on a channel allocates nothing more) or a [`Sudog`] (select
+//! parked on a channel allocates nothing more) or a `Sudog` (select
 //! cases, and a plain operation that found `lone` taken). See `waitq.rs`.
 //!
 //! # Waking

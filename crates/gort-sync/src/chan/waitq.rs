@@ -58,6 +58,10 @@ pub(crate) struct WaitQ<T>(Repr<T>);
 enum Repr<T> {
     Empty,
     One(Waiter<T>),
+    /// Boxed on purpose: a `VecDeque` inline would make every queue 32
+    /// bytes (every channel 32 bytes larger) to serve the rare channel
+    /// with two waiters or more.
+    #[allow(clippy::box_collection)]
     Many(Box<VecDeque<Waiter<T>>>),
 }
 
