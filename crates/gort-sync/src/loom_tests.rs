@@ -20,6 +20,26 @@ fn loom_unbuffered_send_recv() {
     });
 }
 
+/// Two receivers waiting on one channel (the first to park takes the
+/// channel's embedded waiter, the other a sudog) and a sender of two
+/// values: each receiver gets exactly one.
+#[test]
+fn loom_embedded_and_sudog_receivers() {
+    loom::model(|| {
+        let (tx, rx) = chan::<u32>(0);
+        let rx2 = rx.clone();
+        let r = thread::spawn(move || block_on(rx2.recv()));
+        let s = thread::spawn(move || {
+            block_on(tx.send(1)).unwrap();
+            block_on(tx.send(2)).unwrap();
+        });
+        let a = block_on(rx.recv()).unwrap();
+        let b = r.join().unwrap().unwrap();
+        s.join().unwrap();
+        assert_eq!(a + b, 3, "got {a} and {b}");
+    });
+}
+
 /// Buffered: two senders, one receiver, the last sender's drop closes it.
 #[test]
 fn loom_buffered_two_senders_then_close() {

@@ -51,6 +51,7 @@ use std::task::{Context, Poll};
 use gort_core::WaitReason;
 
 use crate::chan::waiter::{Selector, Sudog};
+use crate::chan::waitq::Waiter;
 use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TrySend};
 
 /// One case of a select, with its output mapped to the select's output type
@@ -227,7 +228,7 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
                             if let Some(old) = self.sudog.replace(sg.clone()) {
                                 g.dequeue(&old);
                             }
-                            crate::chan::ops::enqueue(&mut g.recvq, sg);
+                            g.recvq.push_back(Waiter::Sudog(sg));
                         }
                     }
                     Poll::Pending
@@ -240,8 +241,17 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
 }
 
 impl<T, R: ChanRef<T>> Drop for RecvCase<T, R> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(sg) = self.sudog.take() else { return };
+        if let Some(sg) = self.sudog.take() {
+            self.cancel(sg);
+        }
+    }
+}
+
+impl<T, R: ChanRef<T>> RecvCase<T, R> {
+    /// Drop of a case that queued a sudog.
+    fn cancel(&mut self, sg: Arc<Sudog<T>>) {
         let mut wakes = Vec::new();
         {
             let mut g = self.rx.chan().lock();
@@ -335,12 +345,12 @@ impl<T> SendCase<'_, T> {
                         (Some(sg), _) => {
                             // SAFETY: we hold the lock of the sudog's channel.
                             unsafe { sg.put(v) };
-                            crate::chan::ops::enqueue(&mut g.sendq, sg.clone());
+                            g.sendq.push_back(Waiter::Sudog(sg.clone()));
                             self.sudog = Some(sg);
                         }
                         (None, Some((sel, idx))) => {
                             let sg = Arc::new(Sudog::case(sel.clone(), idx, Some(v)));
-                            crate::chan::ops::enqueue(&mut g.sendq, sg.clone());
+                            g.sendq.push_back(Waiter::Sudog(sg.clone()));
                             self.sudog = Some(sg);
                         }
                         (None, None) => self.value = Some(v),
@@ -355,8 +365,17 @@ impl<T> SendCase<'_, T> {
 }
 
 impl<T> Drop for SendCase<'_, T> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(sg) = self.sudog.take() else { return };
+        if let Some(sg) = self.sudog.take() {
+            self.cancel(sg);
+        }
+    }
+}
+
+impl<T> SendCase<'_, T> {
+    /// Drop of a case that queued a sudog.
+    fn cancel(&mut self, sg: Arc<Sudog<T>>) {
         let undelivered = {
             let mut g = self.chan.lock();
             let _ = sg.sel().cancel();
@@ -599,6 +618,13 @@ impl Select {
 fn shuffle(order: &mut [u8]) {
     for (i, o) in order.iter_mut().enumerate() {
         *o = i as u8;
+    }
+    if order.len() == 2 {
+        // The common two-case select: one random bit.
+        if fastrand() & (1 << 63) != 0 {
+            order.swap(0, 1);
+        }
+        return;
     }
     let mut r = fastrand();
     for i in (1..order.len()).rev() {

@@ -2,7 +2,8 @@
 //!
 //! # Invariants (Go's `chan.go`), asserted in debug builds
 //!
-//! Counting only live waiters (sudogs whose selector can still commit):
+//! Counting only live waiters (the embedded waiter while queued, and sudogs
+//! whose selector can still commit):
 //!
 //! 1. At most one of `sendq` and `recvq` has live waiters.
 //! 2. A non-empty buffer has no live waiting receiver.
@@ -20,6 +21,13 @@
 //! waiter first, then the buffer, then blocking) is the same code, as in
 //! Go's `chansend`/`chanrecv`; two files would repeat it.
 //!
+//! # Waiters
+//!
+//! `recvq` and `sendq` hold `Waiter`s: the channel's embedded waiter
+//! (`lone`, used by the first plain operation that has to wait, so a task
+//! parked on a channel allocates nothing more) or a `Sudog` (select
+//! cases, and a plain operation that found `lone` taken). See `waitq.rs`.
+//!
 //! # Waking
 //!
 //! Operations collect the wakers of the waiters they completed and wake them
@@ -33,9 +41,11 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use super::waiter::{Claim, Selector, Sudog};
+use super::waitq::{Lone, LoneState, WaitQ, Waiter};
 use crate::loom::{lock, Mutex, MutexGuard};
 
-/// The state under the channel's lock.
+/// The state under the channel's lock. `&mut Inner` is only reachable
+/// through the channel's mutex: holding one proves the lock is held.
 #[derive(Debug)]
 pub struct Inner<T> {
     pub(crate) buf: VecDeque<T>,
@@ -43,10 +53,13 @@ pub struct Inner<T> {
     pub(crate) closed: bool,
     /// Every `Receiver` dropped: sends fail from now on.
     pub(crate) rx_gone: bool,
-    pub(crate) recvq: VecDeque<Arc<Sudog<T>>>,
-    pub(crate) sendq: VecDeque<Arc<Sudog<T>>>,
-    pub(crate) senders: usize,
-    pub(crate) receivers: usize,
+    pub(crate) recvq: WaitQ<T>,
+    pub(crate) sendq: WaitQ<T>,
+    /// The waiter a plain operation uses without allocating (`waitq.rs`).
+    pub(crate) lone: Lone<T>,
+    /// `u32`: a parked task per channel makes every byte count.
+    pub(crate) senders: u32,
+    pub(crate) receivers: u32,
     /// The last `Sender` dropping does not close the channel (the timer
     /// channels, which Go never closes).
     pub(crate) keep_open: bool,
@@ -86,8 +99,9 @@ impl<T> Chan<T> {
                 buf: VecDeque::with_capacity(cap.min(4096)),
                 closed: false,
                 rx_gone: false,
-                recvq: VecDeque::new(),
-                sendq: VecDeque::new(),
+                recvq: WaitQ::new(),
+                sendq: WaitQ::new(),
+                lone: Lone::new(),
                 senders: 1,
                 receivers: 1,
                 keep_open: false,
@@ -114,26 +128,76 @@ impl<T> Inner<T> {
     /// Takes the first live waiter of `q` that is not `me`'s and that can
     /// be claimed. Busy selects are left in place (they will look again);
     /// dead sudogs are dropped (Go removes them lazily the same way).
+    ///
+    /// The empty-queue check is inlined: most sends and receives find the
+    /// other side's queue empty.
+    #[inline]
     fn claim_first(
-        q: &mut VecDeque<Arc<Sudog<T>>>,
+        q: &mut WaitQ<T>,
+        lone: &mut Lone<T>,
         me: Option<&Selector>,
-    ) -> Option<Arc<Sudog<T>>> {
+    ) -> Option<Claimed<T>> {
+        if q.is_empty() {
+            return None;
+        }
+        Self::claim_first_slow(q, lone, me)
+    }
+
+    fn claim_first_slow(
+        q: &mut WaitQ<T>,
+        lone: &mut Lone<T>,
+        me: Option<&Selector>,
+    ) -> Option<Claimed<T>> {
         let mut i = 0;
-        while i < q.len() {
-            let sg = &q[i];
-            if sg.is_of(me) {
-                i += 1;
-                continue;
-            }
-            match sg.try_claim() {
-                Claim::Won => return q.remove(i),
-                Claim::Busy => i += 1,
-                Claim::Dead => {
+        while let Some(w) = q.get(i) {
+            match w {
+                Waiter::Lone => {
                     q.remove(i);
+                    let waker = lone.commit();
+                    return Some(Claimed::Lone(waker));
                 }
+                Waiter::Sudog(sg) if sg.is_of(me) => i += 1,
+                Waiter::Sudog(sg) => match sg.try_claim() {
+                    Claim::Won => match q.remove(i) {
+                        Some(Waiter::Sudog(sg)) => return Some(Claimed::Sudog(sg)),
+                        _ => unreachable!("just looked at it"),
+                    },
+                    Claim::Busy => i += 1,
+                    Claim::Dead => {
+                        q.remove(i);
+                    }
+                },
             }
         }
         None
+    }
+
+    /// Delivers `v` into a claimed receive waiter; the waker to wake.
+    fn put(&mut self, c: Claimed<T>, v: T) -> Option<Waker> {
+        match c {
+            Claimed::Lone(waker) => {
+                self.lone.slot = Some(v);
+                waker
+            }
+            Claimed::Sudog(sg) => {
+                // SAFETY: `&mut self` means we hold the lock of this channel,
+                // whose queue `sg` was claimed from (waiter.rs, "The slot").
+                unsafe { sg.put(v) };
+                sg.sel().take_waker()
+            }
+        }
+    }
+
+    /// Takes the value of a claimed send waiter; the waker to wake.
+    fn take(&mut self, c: Claimed<T>) -> (T, Option<Waker>) {
+        let (v, waker) = match c {
+            Claimed::Lone(waker) => (self.lone.slot.take(), waker),
+            Claimed::Sudog(sg) => {
+                // SAFETY: as in `put`.
+                (unsafe { sg.take() }, sg.sel().take_waker())
+            }
+        };
+        (v.expect("a waiting sender holds its value"), waker)
     }
 
     /// Go's `chansend` without blocking: hand `v` to a waiting receiver, or
@@ -148,10 +212,8 @@ impl<T> Inner<T> {
         if self.closed || self.rx_gone {
             return TrySend::Closed(v);
         }
-        if let Some(sg) = Self::claim_first(&mut self.recvq, me) {
-            // SAFETY: we hold the lock of the channel `sg` was queued in.
-            unsafe { sg.put(v) };
-            wakes.extend(sg.sel().take_waker());
+        if let Some(c) = Self::claim_first(&mut self.recvq, &mut self.lone, me) {
+            wakes.extend(self.put(c, v));
             return TrySend::Sent;
         }
         if self.buf.len() < cap {
@@ -173,20 +235,18 @@ impl<T> Inner<T> {
             // The buffer had a value; a waiting sender (the buffer was full)
             // moves its value to the tail, as Go's `recv` does.
             if self.buf.len() < cap {
-                if let Some(sg) = Self::claim_first(&mut self.sendq, me) {
-                    // SAFETY: we hold this channel's lock.
-                    let sv = unsafe { sg.take() }.expect("a waiting sender holds its value");
+                if let Some(c) = Self::claim_first(&mut self.sendq, &mut self.lone, me) {
+                    let (sv, waker) = self.take(c);
                     self.buf.push_back(sv);
-                    wakes.extend(sg.sel().take_waker());
+                    wakes.extend(waker);
                 }
             }
             self.check_invariants(cap);
             return TryRecv::Got(v);
         }
-        if let Some(sg) = Self::claim_first(&mut self.sendq, me) {
-            // SAFETY: we hold this channel's lock.
-            let v = unsafe { sg.take() }.expect("a waiting sender holds its value");
-            wakes.extend(sg.sel().take_waker());
+        if let Some(c) = Self::claim_first(&mut self.sendq, &mut self.lone, me) {
+            let (v, waker) = self.take(c);
+            wakes.extend(waker);
             return TryRecv::Got(v);
         }
         if self.closed {
@@ -200,10 +260,8 @@ impl<T> Inner<T> {
     /// A waiting receiver gets it; otherwise it goes to the front of the
     /// buffer, to be received next.
     pub(crate) fn hand_back(&mut self, v: T, wakes: &mut Wakes) {
-        if let Some(sg) = Self::claim_first(&mut self.recvq, None) {
-            // SAFETY: we hold this channel's lock.
-            unsafe { sg.put(v) };
-            wakes.extend(sg.sel().take_waker());
+        if let Some(c) = Self::claim_first(&mut self.recvq, &mut self.lone, None) {
+            wakes.extend(self.put(c, v));
             return;
         }
         // With every receiver gone the value is dropped with the channel,
@@ -232,38 +290,51 @@ impl<T> Inner<T> {
         // Committing without touching the slot: a receive finds it empty
         // (closed), a send finds its value still there (given back). Busy
         // selects stay queued; they look again and see the channel closed.
+        let lone = &mut self.lone;
         for q in [&mut self.recvq, &mut self.sendq] {
-            q.retain(|sg| match sg.try_claim() {
-                Claim::Won => {
-                    wakes.extend(sg.sel().take_waker());
+            q.retain(|w| match w {
+                Waiter::Lone => {
+                    wakes.extend(lone.commit());
                     false
                 }
-                Claim::Busy => true,
-                Claim::Dead => false,
+                Waiter::Sudog(sg) => match sg.try_claim() {
+                    Claim::Won => {
+                        wakes.extend(sg.sel().take_waker());
+                        false
+                    }
+                    Claim::Busy => true,
+                    Claim::Dead => false,
+                },
             });
         }
     }
 
     /// Removes `sg` from whichever queue holds it.
     pub(crate) fn dequeue(&mut self, sg: &Arc<Sudog<T>>) {
-        for q in [&mut self.recvq, &mut self.sendq] {
-            if let Some(i) = q.iter().position(|x| Arc::ptr_eq(x, sg)) {
-                q.remove(i);
-                return;
-            }
-        }
+        let _ = self.recvq.remove_first(|w| w.is(sg)) || self.sendq.remove_first(|w| w.is(sg));
+    }
+
+    /// Removes the embedded waiter from whichever queue holds it.
+    pub(crate) fn dequeue_lone(&mut self) {
+        let lone = |w: &Waiter<T>| matches!(w, Waiter::Lone);
+        let _ = self.recvq.remove_first(lone) || self.sendq.remove_first(lone);
     }
 
     /// Waiters a peer could commit to right now (a select busy looking at
     /// its cases is not counted: it looks again before it sleeps).
-    fn live(q: &VecDeque<Arc<Sudog<T>>>) -> usize {
-        q.iter().filter(|sg| sg.sel().is_waiting()).count()
+    fn live(&self, q: &WaitQ<T>) -> usize {
+        q.iter()
+            .filter(|w| match w {
+                Waiter::Lone => self.lone.state == LoneState::Waiting,
+                Waiter::Sudog(sg) => sg.sel().is_waiting(),
+            })
+            .count()
     }
 
     /// The invariants in the module doc.
     pub(crate) fn check_invariants(&self, cap: usize) {
         if cfg!(debug_assertions) && !cfg!(loom) {
-            let (r, s) = (Self::live(&self.recvq), Self::live(&self.sendq));
+            let (r, s) = (self.live(&self.recvq), self.live(&self.sendq));
             debug_assert!(
                 r == 0 || s == 0,
                 "both sendq ({s}) and recvq ({r}) have live waiters"
@@ -280,8 +351,23 @@ impl<T> Inner<T> {
     }
 }
 
+/// A waiter claimed by a peer, out of its queue.
+enum Claimed<T> {
+    /// The channel's embedded waiter, with the waker it had.
+    Lone(Option<Waker>),
+    Sudog(Arc<Sudog<T>>),
+}
+
 /// Wakes every collected waker (after the channel lock is released).
+/// Inlined to a length check: most operations have nobody to wake.
+#[inline]
 pub(crate) fn wake_all(wakes: Wakes) {
+    if !wakes.is_empty() {
+        wake_each(wakes);
+    }
+}
+
+fn wake_each(wakes: Wakes) {
     for w in wakes {
         w.wake();
     }

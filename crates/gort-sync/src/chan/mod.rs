@@ -51,6 +51,7 @@ pub mod hchan;
 pub(crate) mod ops;
 #[doc(hidden)]
 pub mod waiter;
+pub(crate) mod waitq;
 
 #[cfg(all(test, not(loom)))]
 mod tests;
@@ -63,7 +64,7 @@ use std::task::{Context, Poll};
 
 pub use error::{SendError, TryRecvError, TrySendError};
 pub(crate) use hchan::{wake_all, Chan, TryRecv, TrySend};
-use ops::{RecvState, SendState};
+use ops::{RecvState, SendState, Wait};
 
 /// Makes a channel: unbuffered (a rendezvous) for `cap == 0`, else buffered
 /// with room for `cap` values. Both ends can be cloned.
@@ -76,7 +77,7 @@ pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
         },
         Receiver {
             chan: c,
-            pending: None,
+            pending: Wait::Idle,
         },
     )
 }
@@ -182,7 +183,7 @@ impl<T> Receiver<T> {
     pub fn recv(&self) -> Recv<'_, T> {
         Recv {
             chan: &self.chan,
-            st: None,
+            st: Wait::Idle,
         }
     }
 
@@ -273,7 +274,7 @@ impl<T> Clone for Receiver<T> {
         self.chan.lock().receivers += 1;
         Receiver {
             chan: self.chan.clone(),
-            pending: None,
+            pending: Wait::Idle,
         }
     }
 }
@@ -326,7 +327,7 @@ pub struct Recv<'a, T> {
 impl<'a, T> Recv<'a, T> {
     /// The channel, for a select case (an unpolled receive has no state).
     pub(crate) fn chan_ref(&self) -> &'a Chan<T> {
-        debug_assert!(self.st.is_none(), "a select case must not have been polled");
+        debug_assert!(self.st.is_idle(), "a select case must not have been polled");
         self.chan
     }
 }
@@ -351,7 +352,7 @@ impl<T> Drop for Recv<'_, T> {
 impl<T> fmt::Debug for Recv<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Recv")
-            .field("waiting", &self.st.is_some())
+            .field("waiting", &!self.st.is_idle())
             .finish()
     }
 }
@@ -391,7 +392,7 @@ impl<T> Drop for Send<'_, T> {
 impl<T> fmt::Debug for Send<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Send")
-            .field("waiting", &self.st.sudog.is_some())
+            .field("waiting", &!self.st.wait.is_idle())
             .finish()
     }
 }

@@ -1,6 +1,7 @@
 //! The blocking halves of send and receive, shared by the futures, the
-//! `Stream`/`Sink` impls and the select cases: poll once, park a sudog,
-//! collect the result when a peer commits, and clean up on drop.
+//! `Stream`/`Sink` impls: poll once, park (in the channel's embedded waiter
+//! if it is free, else in a sudog of its own, see `waitq.rs`), collect the
+//! result when a peer commits, and clean up on drop.
 //!
 //! # Cancel safety
 //!
@@ -18,25 +19,83 @@ use gort_core::WaitReason;
 
 use super::hchan::{wake_all, Chan, TryRecv, TrySend};
 use super::waiter::Sudog;
+use super::waitq::Waiter;
 
-/// A receive in progress: nothing yet, or a sudog parked in `recvq`.
-pub(crate) type RecvState<T> = Option<Arc<Sudog<T>>>;
+/// Where a plain operation waits: not yet, in the channel's embedded
+/// waiter (`waitq.rs`), or in a sudog of its own.
+#[derive(Debug)]
+pub(crate) enum Wait<T> {
+    Idle,
+    Lone,
+    Sudog(Arc<Sudog<T>>),
+}
+
+impl<T> Wait<T> {
+    pub(crate) fn is_idle(&self) -> bool {
+        matches!(self, Wait::Idle)
+    }
+}
+
+/// A receive in progress.
+pub(crate) type RecvState<T> = Wait<T>;
+
+/// Polls a parked operation (`state` not `Idle`): `Some(slot)` once a
+/// peer committed to it (the value delivered to a receive, or a send's
+/// value given back), `None` while it waits.
+fn poll_parked<T>(chan: &Chan<T>, state: &mut Wait<T>, cx: &mut Context<'_>) -> Option<Option<T>> {
+    let slot = match state {
+        Wait::Idle => unreachable!("poll_parked on an idle operation"),
+        Wait::Lone => chan.lock().lone.poll(cx.waker())?,
+        Wait::Sudog(sg) => {
+            if sg.sel().committed().is_none() {
+                sg.sel().register(cx.waker());
+                // Re-check after registering: a commit in between would
+                // have taken the old waker.
+                sg.sel().committed()?;
+            }
+            let _g = chan.lock();
+            // SAFETY: we hold the lock of the channel the sudog was queued in.
+            unsafe { sg.take() }
+        }
+    };
+    *state = Wait::Idle;
+    Some(slot)
+}
+
+/// Parks a plain operation that found nothing to do, under the lock `g`:
+/// in the embedded waiter if it is free, else in a sudog of its own.
+fn park<T>(
+    g: &mut super::hchan::Inner<T>,
+    send: bool,
+    value: Option<T>,
+    cx: &mut Context<'_>,
+) -> Wait<T> {
+    let (w, st) = match g.lone.try_park(value, cx.waker()) {
+        Ok(()) => (Waiter::Lone, Wait::Lone),
+        Err(value) => {
+            let sg = Arc::new(Sudog::plain(value));
+            sg.sel().register(cx.waker());
+            (Waiter::Sudog(sg.clone()), Wait::Sudog(sg))
+        }
+    };
+    if send {
+        g.sendq.push_back(w);
+    } else {
+        g.recvq.push_back(w);
+    }
+    st
+}
 
 pub(crate) fn poll_recv<T>(
     chan: &Chan<T>,
     state: &mut RecvState<T>,
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
-    if let Some(sg) = state {
-        if sg.sel().committed().is_none() {
-            sg.sel().register(cx.waker());
-            // Re-check after registering: a commit in between would have
-            // taken the old waker.
-            if sg.sel().committed().is_none() {
-                return Poll::Pending;
-            }
-        }
-        return Poll::Ready(finish_committed(chan, state));
+    if !state.is_idle() {
+        return match poll_parked(chan, state, cx) {
+            Some(v) => Poll::Ready(v),
+            None => Poll::Pending,
+        };
     }
     let mut wakes = Vec::new();
     let mut g = chan.lock();
@@ -44,11 +103,8 @@ pub(crate) fn poll_recv<T>(
         TryRecv::Got(v) => Poll::Ready(Some(v)),
         TryRecv::Closed => Poll::Ready(None),
         TryRecv::Empty => {
-            let sg = Arc::new(Sudog::plain(None));
-            sg.sel().register(cx.waker());
-            enqueue(&mut g.recvq, sg.clone());
+            *state = park(&mut g, false, None, cx);
             g.check_invariants(chan.cap);
-            *state = Some(sg);
             Poll::Pending
         }
     };
@@ -60,27 +116,38 @@ pub(crate) fn poll_recv<T>(
     r
 }
 
-/// Takes the value a peer committed to the sudog in `state` (`None`: the
-/// channel closed).
-fn finish_committed<T>(chan: &Chan<T>, state: &mut RecvState<T>) -> Option<T> {
-    let sg = state.take().expect("finish without a sudog");
-    let _g = chan.lock();
-    // SAFETY: we hold the lock of the channel the sudog was queued in.
-    unsafe { sg.take() }
+/// Drop of a pending receive (see the module doc). The idle check is
+/// inlined: most receive futures are dropped idle (completed, or turned
+/// into a select case).
+#[inline]
+pub(crate) fn cancel_recv<T>(chan: &Chan<T>, state: &mut RecvState<T>) {
+    if !state.is_idle() {
+        cancel_parked_recv(chan, state);
+    }
 }
 
-/// Drop of a pending receive (see the module doc).
-pub(crate) fn cancel_recv<T>(chan: &Chan<T>, state: &mut RecvState<T>) {
-    let Some(sg) = state.take() else { return };
+fn cancel_parked_recv<T>(chan: &Chan<T>, state: &mut RecvState<T>) {
     let mut wakes = Vec::new();
-    {
-        let mut g = chan.lock();
-        match sg.sel().cancel() {
-            Ok(()) => g.dequeue(&sg),
-            Err(_) => {
-                // SAFETY: we hold this channel's lock.
-                if let Some(v) = unsafe { sg.take() } {
-                    g.hand_back(v, &mut wakes);
+    match std::mem::replace(state, Wait::Idle) {
+        Wait::Idle => return,
+        Wait::Lone => {
+            let mut g = chan.lock();
+            if g.lone.state == super::waitq::LoneState::Waiting {
+                g.dequeue_lone();
+            }
+            if let Some(v) = g.lone.release() {
+                g.hand_back(v, &mut wakes);
+            }
+        }
+        Wait::Sudog(sg) => {
+            let mut g = chan.lock();
+            match sg.sel().cancel() {
+                Ok(()) => g.dequeue(&sg),
+                Err(_) => {
+                    // SAFETY: we hold this channel's lock.
+                    if let Some(v) = unsafe { sg.take() } {
+                        g.hand_back(v, &mut wakes);
+                    }
                 }
             }
         }
@@ -88,18 +155,18 @@ pub(crate) fn cancel_recv<T>(chan: &Chan<T>, state: &mut RecvState<T>) {
     wake_all(wakes);
 }
 
-/// A send in progress: the value not yet offered, or a sudog holding it in
-/// `sendq`.
+/// A send in progress: the value not yet offered, or parked (the value in
+/// its waiter).
 pub(crate) struct SendState<T> {
     pub(crate) value: Option<T>,
-    pub(crate) sudog: Option<Arc<Sudog<T>>>,
+    pub(crate) wait: Wait<T>,
 }
 
 impl<T> SendState<T> {
     pub(crate) fn new(v: T) -> SendState<T> {
         SendState {
             value: Some(v),
-            sudog: None,
+            wait: Wait::Idle,
         }
     }
 }
@@ -111,20 +178,12 @@ pub(crate) fn poll_send<T>(
     st: &mut SendState<T>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), T>> {
-    if let Some(sg) = &st.sudog {
-        if sg.sel().committed().is_none() {
-            sg.sel().register(cx.waker());
-            if sg.sel().committed().is_none() {
-                return Poll::Pending;
-            }
-        }
-        let sg = st.sudog.take().expect("checked above");
-        let _g = chan.lock();
-        // SAFETY: we hold the lock of the channel the sudog was queued in.
-        return Poll::Ready(match unsafe { sg.take() } {
-            None => Ok(()),
-            Some(v) => Err(v),
-        });
+    if !st.wait.is_idle() {
+        return match poll_parked(chan, &mut st.wait, cx) {
+            Some(None) => Poll::Ready(Ok(())),
+            Some(Some(v)) => Poll::Ready(Err(v)),
+            None => Poll::Pending,
+        };
     }
     let v = st.value.take().expect("send polled after completion");
     let mut wakes = Vec::new();
@@ -133,11 +192,8 @@ pub(crate) fn poll_send<T>(
         TrySend::Sent => Poll::Ready(Ok(())),
         TrySend::Closed(v) => Poll::Ready(Err(v)),
         TrySend::Full(v) => {
-            let sg = Arc::new(Sudog::plain(Some(v)));
-            sg.sel().register(cx.waker());
-            enqueue(&mut g.sendq, sg.clone());
+            st.wait = park(&mut g, true, Some(v), cx);
             g.check_invariants(chan.cap);
-            st.sudog = Some(sg);
             Poll::Pending
         }
     };
@@ -150,27 +206,32 @@ pub(crate) fn poll_send<T>(
 }
 
 /// Drop of a pending send: the value, if not delivered, is dropped (after
-/// the lock is released).
+/// the lock is released). The idle check is inlined, as for receives.
+#[inline]
 pub(crate) fn cancel_send<T>(chan: &Chan<T>, st: &mut SendState<T>) {
-    let Some(sg) = st.sudog.take() else { return };
-    let undelivered = {
-        let mut g = chan.lock();
-        if sg.sel().cancel().is_ok() {
-            g.dequeue(&sg);
-        }
-        // SAFETY: we hold this channel's lock.
-        unsafe { sg.take() }
-    };
-    drop(undelivered);
+    if !st.wait.is_idle() {
+        cancel_parked_send(chan, st);
+    }
 }
 
-/// Queues a waiter. The first one allocates room for exactly one: most
-/// channels have at most one waiter at a time, and a channel per parked task
-/// makes the default first allocation (four slots) the larger part of the
-/// queue's cost.
-pub(crate) fn enqueue<T>(q: &mut std::collections::VecDeque<Arc<Sudog<T>>>, sg: Arc<Sudog<T>>) {
-    if q.capacity() == 0 {
-        q.reserve_exact(1);
-    }
-    q.push_back(sg);
+fn cancel_parked_send<T>(chan: &Chan<T>, st: &mut SendState<T>) {
+    let undelivered = match std::mem::replace(&mut st.wait, Wait::Idle) {
+        Wait::Idle => return,
+        Wait::Lone => {
+            let mut g = chan.lock();
+            if g.lone.state == super::waitq::LoneState::Waiting {
+                g.dequeue_lone();
+            }
+            g.lone.release()
+        }
+        Wait::Sudog(sg) => {
+            let mut g = chan.lock();
+            if sg.sel().cancel().is_ok() {
+                g.dequeue(&sg);
+            }
+            // SAFETY: we hold this channel's lock.
+            unsafe { sg.take() }
+        }
+    };
+    drop(undelivered);
 }

@@ -101,3 +101,82 @@ fn select_dropped_after_commit_hands_back() {
     drop(c0);
     assert_eq!(rx.try_recv(), Ok(Box::new(4)));
 }
+
+/// The first waiter of a channel uses its embedded waiter, the second a
+/// sudog of its own: both complete in FIFO order, and a dropped one of
+/// each kind hands its committed value back.
+#[test]
+fn second_plain_waiter_gets_a_sudog() {
+    let (tx, rx) = chan::<String>(0);
+    let mut r1 = pin!(rx.recv());
+    let mut r2 = pin!(rx.recv());
+    assert!(r1.as_mut().poll(&mut cx()).is_pending()); // embedded
+    assert!(r2.as_mut().poll(&mut cx()).is_pending()); // sudog
+    tx.try_send("1".into()).unwrap();
+    tx.try_send("2".into()).unwrap();
+    assert_eq!(
+        tx.try_send("3".into()),
+        Err(super::TrySendError::Full("3".into()))
+    );
+    assert_eq!(r2.as_mut().poll(&mut cx()), Poll::Ready(Some("2".into())));
+    assert_eq!(r1.as_mut().poll(&mut cx()), Poll::Ready(Some("1".into())));
+
+    {
+        let mut s1 = pin!(tx.send("a".into()));
+        let mut s2 = pin!(tx.send("b".into()));
+        assert!(s1.as_mut().poll(&mut cx()).is_pending());
+        assert!(s2.as_mut().poll(&mut cx()).is_pending());
+        assert_eq!(rx.try_recv(), Ok("a".into()));
+        assert_eq!(s1.as_mut().poll(&mut cx()), Poll::Ready(Ok(())));
+        // s2 (a sudog) dropped still waiting: its value goes with it.
+    }
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+
+    {
+        let mut r1 = pin!(rx.recv());
+        let mut r2 = pin!(rx.recv());
+        assert!(r1.as_mut().poll(&mut cx()).is_pending());
+        assert!(r2.as_mut().poll(&mut cx()).is_pending());
+        tx.try_send("x".into()).unwrap();
+        tx.try_send("y".into()).unwrap();
+        // Both dropped after their commits: both values handed back.
+    }
+    let mut got = [rx.try_recv().unwrap(), rx.try_recv().unwrap()];
+    got.sort();
+    assert_eq!(got, ["x".to_string(), "y".to_string()]);
+}
+
+/// A receive parked through `Stream` on a channel that closes, and a
+/// parked send (embedded waiter) given its value back by the close.
+#[test]
+fn embedded_waiter_released_by_close() {
+    let (tx, rx) = chan::<Box<u32>>(0);
+    let mut s = pin!(tx.send(Box::new(9)));
+    assert!(s.as_mut().poll(&mut cx()).is_pending());
+    let mut r = pin!(rx.recv());
+    assert_eq!(r.as_mut().poll(&mut cx()), Poll::Ready(Some(Box::new(9))));
+    assert_eq!(s.as_mut().poll(&mut cx()), Poll::Ready(Ok(())));
+    let mut r = pin!(rx.recv());
+    assert!(r.as_mut().poll(&mut cx()).is_pending());
+    assert!(
+        r.as_mut().poll(&mut cx()).is_pending(),
+        "polled again, still waiting"
+    );
+    tx.close();
+    assert_eq!(r.as_mut().poll(&mut cx()), Poll::Ready(None));
+}
+
+/// Where a parked task's channel bytes go (64-bit targets): the channel
+/// with its embedded waiter and two inline wait queues fits in a 128-byte
+/// allocation with the `Arc` counts, and a parked receive needs no other.
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn channel_sizes() {
+    use std::mem::size_of;
+    assert_eq!(size_of::<super::waitq::WaitQ<()>>(), 16);
+    assert!(
+        size_of::<super::Chan<()>>() <= 120,
+        "{}",
+        size_of::<super::Chan<()>>()
+    );
+}

@@ -5,7 +5,10 @@
 //! receive waiting for a value, or a send holding its value. It sits in the
 //! channel's `recvq` or `sendq`. Every sudog points at a [`Selector`]: a
 //! plain `send`/`recv` has its own; all the channel cases of one `select!`
-//! share one, which is what makes exactly one case commit.
+//! share one, which is what makes exactly one case commit. (A plain
+//! operation first tries the channel's embedded waiter, which needs no
+//! sudog and no claim word: everything in it is under the channel's lock;
+//! see `waitq.rs`.)
 //!
 //! # The claim word
 //!
