@@ -49,8 +49,9 @@
 //! Go's `Close` while another goroutine is blocked in `Read` or `Accept`
 //! makes that call fail with `net.ErrClosed`. Here a socket closes when
 //! its last owner drops it; to end other tasks' waits first, call
-//! `close(&self)` ([`TcpListener::close`], [`TcpStream::close`],
-//! [`UdpSocket::close`], [`tcp::OwnedReadHalf::close`], ...): waiters wake
+//! [`TcpListener::close`], [`UdpSocket::close`], or on streams and their
+//! owned halves [`TcpStream::close_shared`] (not `close`, which would
+//! shadow `AsyncWriteExt::close`): waiters wake
 //! with an `io::Error` whose inner error is
 //! [`Closed`](gort_core::io::Closed).
 //!

@@ -126,9 +126,9 @@ macro_rules! stream_halves {
                 self.inner.local_addr()
             }
 
-            #[doc = concat!("Ends every wait on the shared stream with [`Closed`](gort_core::io::Closed), as [`", stringify!($stream), "::close`]: how another task stops a reader parked here (Go's `Close` while another goroutine reads).")]
-            pub fn close(&self) {
-                self.inner.close();
+            #[doc = concat!("Ends every wait on the shared stream with [`Closed`](gort_core::io::Closed), as [`", stringify!($stream), "::close_shared`]: how another task stops a reader parked here (Go's `Close` while another goroutine reads).")]
+            pub fn close_shared(&self) {
+                self.inner.close_shared();
             }
         }
 
@@ -143,9 +143,9 @@ macro_rules! stream_halves {
                 self.inner.local_addr()
             }
 
-            #[doc = concat!("Ends every wait on the shared stream with [`Closed`](gort_core::io::Closed), as [`", stringify!($stream), "::close`].")]
-            pub fn close(&self) {
-                self.inner.close();
+            #[doc = concat!("Ends every wait on the shared stream with [`Closed`](gort_core::io::Closed), as [`", stringify!($stream), "::close_shared`].")]
+            pub fn close_shared(&self) {
+                self.inner.close_shared();
             }
         }
 

@@ -14,7 +14,7 @@
 //! - Go's `Close` releases the descriptor while other goroutines may still
 //!   use it; Rust ownership releases it when the last owner drops. What
 //!   other tasks observe — their waits end with an error — is
-//!   [`close`](TcpStream::close).
+//!   [`close_shared`](TcpStream::close_shared).
 
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
@@ -179,10 +179,16 @@ impl TcpStream {
     /// `Close` on the other goroutines), and shuts the connection down in
     /// both directions so the peer sees EOF. The descriptor is released on
     /// drop. Idempotent.
-    pub fn close(&self) {
+    ///
+    /// Not named `close`: that name belongs to `AsyncWriteExt::close`
+    /// (shut down the writing side), which an inherent method would
+    /// shadow.
+    pub fn close_shared(&self) {
         if !self.io.is_closed() {
-            let _ = self.io.get().shutdown(Shutdown::Both);
+            // Mark closed first: a waiter woken by the shutdown's event
+            // must see `Closed`, not the EOF the shutdown causes.
             self.io.close();
+            let _ = self.io.get().shutdown(Shutdown::Both);
         }
     }
 
@@ -218,6 +224,31 @@ impl TcpStream {
 
     /// Borrows the stream as a reading and a writing half, usable from two
     /// tasks of one scope (or one `select!`) at once.
+    ///
+    /// With `futures::io::AsyncReadExt` in scope, `stream.split()` resolves
+    /// to that trait's by-value `split` (lock-based halves) before this
+    /// one: write `TcpStream::split(&mut stream)` or
+    /// `(&mut stream).split()`.
+    ///
+    /// ```
+    /// use futures::io::{AsyncReadExt, AsyncWriteExt};
+    /// use gort_net::{TcpListener, TcpStream};
+    ///
+    /// # gort_core::Runtime::new().unwrap().block_on(async {
+    /// let listener = TcpListener::bind("127.0.0.1:0").await?;
+    /// let mut conn = TcpStream::connect(listener.local_addr()?).await?;
+    /// let (mut peer, _) = listener.accept().await?;
+    /// let (mut rd, mut wr) = TcpStream::split(&mut conn);
+    /// let mut buf = [0u8; 2];
+    /// let (w, r) = futures::join!(wr.write_all(b"hi"), async {
+    ///     peer.read_exact(&mut buf).await?;
+    ///     peer.write_all(&buf).await
+    /// });
+    /// w?; r?;
+    /// rd.read_exact(&mut buf).await?;
+    /// assert_eq!(&buf, b"hi");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         split(self)
     }

@@ -98,10 +98,13 @@ impl UnixStream {
     /// Ends every wait on this stream, and every later operation, with
     /// [`Closed`](gort_core::io::Closed), and shuts the connection down so
     /// the peer sees EOF; the descriptor is released on drop. Idempotent.
-    pub fn close(&self) {
+    /// (Not `close`, which would shadow `AsyncWriteExt::close`.)
+    pub fn close_shared(&self) {
         if !self.io.is_closed() {
-            let _ = self.io.get().shutdown(Shutdown::Both);
+            // Mark closed first: a waiter woken by the shutdown's event
+            // must see `Closed`, not the EOF the shutdown causes.
             self.io.close();
+            let _ = self.io.get().shutdown(Shutdown::Both);
         }
     }
 
@@ -126,7 +129,9 @@ impl UnixStream {
             .try_io(Direction::Write, || self.io.get().write(buf))
     }
 
-    /// Borrows the stream as a reading and a writing half.
+    /// Borrows the stream as a reading and a writing half. With
+    /// `futures::io::AsyncReadExt` in scope, call it as
+    /// `UnixStream::split(&mut stream)` (see [`TcpStream::split`](crate::TcpStream::split)).
     pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         split(self)
     }
