@@ -88,7 +88,7 @@ fn several_receivers_share_a_socket_then_close() {
             .collect();
         drop(tx);
         let sender = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let mut seen = vec![false; DATAGRAMS];
+        let mut seen = [false; DATAGRAMS];
         // One in flight at a time: loopback UDP may drop under a burst.
         for i in 0..DATAGRAMS as u32 {
             sender.send_to(&i.to_le_bytes(), addr).await.unwrap();
