@@ -47,6 +47,44 @@ pub mod context {
     pub use gort_sync::context::*;
 }
 
+/// Go's `net` package: TCP, UDP and Unix sockets on the netpoller, and
+/// name lookup. See [`gort_net`] for the design.
+///
+/// A task waiting on a socket holds no P and no M. Go's `SetDeadline`
+/// becomes a wrapper around the operation: [`time::timeout`], or a
+/// context, which also carries cancellation from above:
+///
+/// ```
+/// use std::time::Duration;
+/// use futures::io::AsyncReadExt;
+/// use gort::context::{self, Error};
+/// use gort::net::{TcpListener, TcpStream};
+///
+/// #[gort::main(procs = 2)]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut conn = TcpStream::connect(listener.local_addr()?).await?;
+///     let mut buf = [0u8; 16];
+///
+///     // conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+///     let r = gort::time::timeout(Duration::from_millis(20), conn.read(&mut buf)).await;
+///     assert!(r.is_err(), "nobody wrote");
+///
+///     // The same through a context: the read ends when ctx is done.
+///     let (ctx, _cancel) = context::with_timeout(&context::background(), Duration::from_millis(20));
+///     let n = gort::select! {
+///         r = conn.read(&mut buf) => Some(r?),
+///         _ = ctx.done() => None,
+///     };
+///     assert_eq!(n, None);
+///     assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
+///     Ok(())
+/// }
+/// ```
+pub mod net {
+    pub use gort_net::*;
+}
+
 /// Go's channels and `sync` package.
 pub mod sync {
     pub use gort_sync::chan::{

@@ -226,3 +226,15 @@ fn registering_outside_a_runtime_is_an_error() {
     let err = Registration::new(&mut l, Interest::READABLE).unwrap_err();
     assert!(err.to_string().contains("needs a gort runtime"), "{err}");
 }
+
+/// The block_on future alone waits on a socket registered after every M
+/// went idle (no task, no timer): some M must still poll for it.
+#[test]
+fn block_on_alone_waiting_on_a_socket_wakes() {
+    let rt = rt(2);
+    rt.block_on(async {
+        let (_listener, _lreg, addr) = listen().await.unwrap();
+        // Connected once writable: needs a netpoll with no task spawned.
+        let _c = Conn::connect(addr).await.unwrap();
+    });
+}

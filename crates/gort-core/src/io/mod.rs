@@ -117,9 +117,15 @@ impl Registration {
             return Err(poll_desc::shutdown_error());
         }
         let desc = shared.poller.register(source, interest)?;
-        // A sleeping M waiting on the timers' condition variable must move
-        // to the poller now that there is something to poll.
-        shared.kick_sleeping_m();
+        // Some M must poll now that there is something to poll. A sleeping
+        // M waiting on the timers' condition variable moves to the poller;
+        // if none sleeps (every M parked on `midle` when there was neither
+        // a timer nor a source), start one: it finds no work and goes to
+        // sleep in the poller (`stop`, step 4). Without this, a `block_on`
+        // future that is the only waiter on a socket would never wake.
+        if !shared.kick_sleeping_m() {
+            shared.wakep();
+        }
         Ok(Registration { shared, desc })
     }
 
