@@ -22,32 +22,40 @@ async fn ticker(stop: Arc<AtomicBool>, ticks: Arc<AtomicUsize>) {
     }
 }
 
+/// Runs `block` in a task while a ticker ticks every 1 ms on the same
+/// runtime; returns the ticks counted while `block` ran.
+async fn ticks_while(block: impl FnOnce() + Send + 'static) -> usize {
+    let stop = Arc::new(AtomicBool::new(false));
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let t = gort_core::spawn(ticker(stop.clone(), ticks.clone()));
+    gort_core::time::sleep(Duration::from_millis(5)).await;
+    let (before, during) = gort_core::spawn({
+        let ticks = ticks.clone();
+        async move {
+            let before = ticks.load(SeqCst);
+            block();
+            (before, ticks.load(SeqCst))
+        }
+    })
+    .await
+    .unwrap();
+    stop.store(true, SeqCst);
+    t.await.unwrap();
+    during - before
+}
+
 /// With one P, a task blocked 300 ms in `gort::syscall` does not stop
 /// another task from ticking: sysmon hands the P to another M.
 #[test]
 fn a_long_syscall_hands_off_its_p() {
     let rt = rt(1);
     rt.block_on(async {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticks = Arc::new(AtomicUsize::new(0));
-        let t = gort_core::spawn(ticker(stop.clone(), ticks.clone()));
-        gort_core::time::sleep(Duration::from_millis(5)).await;
-        let (before, during) = gort_core::spawn({
-            let ticks = ticks.clone();
-            async move {
-                let before = ticks.load(SeqCst);
-                gort_core::syscall(|| std::thread::sleep(Duration::from_millis(300)));
-                (before, ticks.load(SeqCst))
-            }
-        })
-        .await
-        .unwrap();
-        stop.store(true, SeqCst);
-        t.await.unwrap();
+        let ticks =
+            ticks_while(|| gort_core::syscall(|| std::thread::sleep(Duration::from_millis(300))))
+                .await;
         assert!(
-            during > before + 10,
-            "the ticker made {} ticks during a 300 ms syscall",
-            during - before
+            ticks > 10,
+            "the ticker made {ticks} ticks during a 300 ms syscall"
         );
         let m = gort_core::runtime::metrics();
         assert!(m.sysmon_retakes >= 1 && m.handoffs >= 1, "{m:?}");
@@ -123,26 +131,11 @@ fn never_more_than_procs_running() {
 fn a_blocking_poll_does_not_stall_its_p() {
     let rt = rt(1);
     rt.block_on(async {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticks = Arc::new(AtomicUsize::new(0));
-        let t = gort_core::spawn(ticker(stop.clone(), ticks.clone()));
-        gort_core::time::sleep(Duration::from_millis(5)).await;
-        let (before, during) = gort_core::spawn({
-            let ticks = ticks.clone();
-            async move {
-                let before = ticks.load(SeqCst);
-                std::thread::sleep(Duration::from_millis(500)); // no syscall wrapper
-                (before, ticks.load(SeqCst))
-            }
-        })
-        .await
-        .unwrap();
-        stop.store(true, SeqCst);
-        t.await.unwrap();
+        // No syscall wrapper.
+        let ticks = ticks_while(|| std::thread::sleep(Duration::from_millis(500))).await;
         assert!(
-            during > before + 20,
-            "the ticker made {} ticks during a 500 ms blocked poll",
-            during - before
+            ticks > 20,
+            "the ticker made {ticks} ticks during a 500 ms blocked poll"
         );
     });
 }

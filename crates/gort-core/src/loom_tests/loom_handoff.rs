@@ -16,6 +16,24 @@ struct Shared {
     queue: UnsafeCell<u32>,
 }
 
+/// Sysmon's side: retake the P if its status is in `want` (the blocked
+/// state it saw), then act as the next owner and touch the queue. Returns
+/// whether it retook the P.
+fn sysmon_retakes(s: Arc<Shared>, want: u64) -> thread::JoinHandle<bool> {
+    thread::spawn(move || {
+        let seen = s.p.status.load(std::sync::atomic::Ordering::Acquire);
+        if state(seen) == want && s.p.retake(seen) {
+            s.p.acquire();
+            // SAFETY: the retake made this thread the next owner.
+            s.queue.with_mut(|q| unsafe { *q += 10 });
+            s.p.release();
+            true
+        } else {
+            false
+        }
+    })
+}
+
 /// Owner: inside a poll, touches the queue (guarded), then ends the poll.
 /// Sysmon: retakes the poll it saw, and the "next owner" touches the queue.
 /// Never both at once; the owner learns it lost the P.
@@ -28,20 +46,7 @@ fn loom_handoff_poll_vs_retake() {
         });
         s.p.acquire();
         let word = s.p.begin_poll();
-        let s2 = s.clone();
-        let sysmon = thread::spawn(move || {
-            let seen = s2.p.status.load(std::sync::atomic::Ordering::Acquire);
-            if state(seen) == PPOLLING && s2.p.retake(seen) {
-                // The next owner.
-                s2.p.acquire();
-                // SAFETY: the retake made this thread the next owner.
-                s2.queue.with_mut(|q| unsafe { *q += 10 });
-                s2.p.release();
-                true
-            } else {
-                false
-            }
-        });
+        let sysmon = sysmon_retakes(s.clone(), PPOLLING);
         let touched = if s.p.lock_owner(word) {
             // SAFETY: the owner holds the P (lock_owner succeeded).
             s.queue.with_mut(|q| unsafe { *q += 1 });
@@ -77,19 +82,7 @@ fn loom_handoff_syscall_vs_retake() {
         s.p.acquire();
         let word = s.p.begin_poll();
         let sys = s.p.enter_syscall(word).expect("not retaken yet");
-        let s2 = s.clone();
-        let sysmon = thread::spawn(move || {
-            let seen = s2.p.status.load(std::sync::atomic::Ordering::Acquire);
-            if state(seen) == PSYSCALL && s2.p.retake(seen) {
-                s2.p.acquire();
-                // SAFETY: the retake made this thread the next owner.
-                s2.queue.with_mut(|q| unsafe { *q += 10 });
-                s2.p.release();
-                true
-            } else {
-                false
-            }
-        });
+        let sysmon = sysmon_retakes(s.clone(), PSYSCALL);
         let back = s.p.exit_syscall(sys);
         if let Some(w) = back {
             assert!(s.p.lock_owner(w));
