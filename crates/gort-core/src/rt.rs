@@ -80,6 +80,7 @@ pub(crate) struct Config {
     pub(crate) debug: crate::sched::trace::DebugFlags,
     pub(crate) max_blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
+    pub(crate) detect_deadlock: bool,
 }
 
 impl Config {
@@ -110,6 +111,7 @@ pub struct Builder {
     stack_size: Option<usize>,
     max_blocking_threads: Option<usize>,
     blocking_keep_alive: Option<Duration>,
+    detect_deadlock: bool,
 }
 
 impl Builder {
@@ -161,6 +163,29 @@ impl Builder {
         self
     }
 
+    /// Turns on Go's deadlock detector (on in `#[gort::test]`): `block_on`
+    /// panics with `all goroutines are asleep - deadlock!` and a goroutine
+    /// dump when neither its future nor any task can ever be woken — nothing
+    /// runnable or running, no timer pending, no I/O source registered, no
+    /// blocking work in flight, and no [`Handle`] held by user code that a
+    /// thread outside the runtime could spawn or wake through.
+    ///
+    /// It cannot see a plain thread that holds only a channel end or a
+    /// `Waker`: give such a thread a `Handle` (or leave the detector off).
+    /// The check runs only while `block_on` is parked, every 20 ms, and is
+    /// confirmed twice before it fires.
+    ///
+    /// # Examples
+    ///
+    /// ```should_panic
+    /// let rt = gort_core::Builder::new().procs(1).detect_deadlock(true).build().unwrap();
+    /// rt.block_on(std::future::pending::<()>()); // panics: deadlock!
+    /// ```
+    pub fn detect_deadlock(mut self, on: bool) -> Builder {
+        self.detect_deadlock = on;
+        self
+    }
+
     /// Builds the runtime. No thread starts until there is work.
     ///
     /// # Errors
@@ -195,12 +220,11 @@ impl Builder {
             blocking_keep_alive: self
                 .blocking_keep_alive
                 .unwrap_or(DEFAULT_BLOCKING_KEEP_ALIVE),
+            detect_deadlock: self.detect_deadlock,
         };
         tracing::debug!(procs, max_threads, "runtime built");
         Ok(Runtime {
-            handle: Handle {
-                shared: Arc::new(Shared::new(config)?),
-            },
+            handle: Handle::internal(Arc::new(Shared::new(config)?)),
         })
     }
 }
@@ -330,6 +354,22 @@ struct ThreadPark {
 }
 
 impl ThreadPark {
+    /// Parks up to `d`; true if woken (the flag consumed).
+    fn park_timeout(&self, d: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + d;
+        loop {
+            // Acquire: as in `park`.
+            if self.notified.swap(false, Ordering::Acquire) {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+    }
+
     fn park(&self) {
         // Acquire: pairs with the Release in `wake`, so what the waker wrote
         // before waking is visible to the next poll.
@@ -352,9 +392,46 @@ impl Wake for ThreadPark {
 }
 
 /// A cheap, cloneable reference to a runtime: spawn on it from any thread.
-#[derive(Clone)]
 pub struct Handle {
     pub(crate) shared: Arc<Shared>,
+    /// Counted in `Shared::user_handles` (the deadlock detector's "a
+    /// thread outside could still use it"); false for the runtime's own and
+    /// for those the runtime keeps in its threads' contexts.
+    user: bool,
+}
+
+impl Handle {
+    /// A handle the runtime keeps for itself (not counted).
+    pub(crate) fn internal(shared: Arc<Shared>) -> Handle {
+        Handle {
+            shared,
+            user: false,
+        }
+    }
+
+    /// For a context guard: the same runtime, not counted.
+    pub(crate) fn to_internal(&self) -> Handle {
+        Handle::internal(self.shared.clone())
+    }
+}
+
+impl Clone for Handle {
+    /// Every clone is a user's handle (counted until dropped).
+    fn clone(&self) -> Handle {
+        self.shared.user_handles.fetch_add(1, Ordering::Relaxed);
+        Handle {
+            shared: self.shared.clone(),
+            user: true,
+        }
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if self.user {
+            self.shared.user_handles.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Handle {
@@ -455,6 +532,9 @@ impl Handle {
 
     /// Makes this runtime current on this thread until the guard drops, so
     /// that `gort::spawn` and timers work from a plain thread.
+    ///
+    /// While the guard lives, the deadlock detector stays quiet: this
+    /// thread could spawn at any time.
     pub fn enter(&self) -> EnterGuard {
         EnterGuard(context::enter(self.clone()))
     }
@@ -471,12 +551,30 @@ impl Handle {
     }
 }
 
+/// Counts a thread in `block_on` (`Shared::block_ons`) while it lives.
+struct BlockOnCount<'a>(&'a Shared);
+
+impl<'a> BlockOnCount<'a> {
+    fn new(shared: &'a Shared) -> BlockOnCount<'a> {
+        // Relaxed: a gauge, read by the deadlock detector, which confirms.
+        shared.block_ons.fetch_add(1, Ordering::Relaxed);
+        BlockOnCount(shared)
+    }
+}
+
+impl Drop for BlockOnCount<'_> {
+    fn drop(&mut self) {
+        self.0.block_ons.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Polls `future` on this thread, parking the thread between polls.
 fn block_on<F: IntoFuture>(handle: &Handle, future: F) -> F::Output {
     if context::with_worker(|w| w.is_some_and(|w| w.current_p().is_some())) {
         panic!("block_on called from inside a gort task; use .await instead");
     }
-    let _enter = context::enter(handle.clone());
+    let _enter = context::enter(handle.to_internal());
+    let _counted = BlockOnCount::new(&handle.shared);
     let park = Arc::new(ThreadPark {
         thread: std::thread::current(),
         notified: AtomicBool::new(false),
@@ -484,11 +582,29 @@ fn block_on<F: IntoFuture>(handle: &Handle, future: F) -> F::Output {
     let waker = Waker::from(park.clone());
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(future.into_future());
+    let detect = handle.shared.config.detect_deadlock;
     loop {
         if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             return v;
         }
-        park.park();
+        if !detect {
+            park.park();
+            continue;
+        }
+        // Parked with a deadline: every `DEADLOCK_CHECK` without a wake-up,
+        // ask the scheduler whether anything could still wake us.
+        let mut suspect: Option<u64> = None;
+        while !park.park_timeout(crate::sched::deadlock::CHECK) {
+            match (crate::sched::deadlock::quiescent(&handle.shared), suspect) {
+                (Some(a), Some(b)) if a == b => {
+                    panic!(
+                        "all goroutines are asleep - deadlock!\n\n{}",
+                        crate::task::dump(&handle.shared.owned)
+                    )
+                }
+                (seen, _) => suspect = seen,
+            }
+        }
     }
 }
 

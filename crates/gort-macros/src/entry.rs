@@ -268,10 +268,11 @@ fn generate(kind: Kind, args: &Args, f: ItemFn) -> TokenStream {
     };
 
     let procs = args.procs.as_ref().map(|n| quote!(.procs(#n)));
-    // TODO(detect_deadlock): the contract turns the deadlock detector on in
-    // `#[gort::test]`. Once `Builder::detect_deadlock` exists, emit
-    // `.detect_deadlock(true)` here for `Kind::Test`, before `.build()`.
-    let detect_deadlock = TokenStream::new();
+    // The contract turns the deadlock detector on in `#[gort::test]`.
+    let detect_deadlock = match kind {
+        Kind::Main => TokenStream::new(),
+        Kind::Test => quote!(.detect_deadlock(true)),
+    };
     // The error's `Display` (e.g. `GORT_MAXPROCS="x" is not a positive
     // integer`) says more than `expect`'s `Debug` would.
     let failed = format!("{} could not build the gort runtime: {{}}", kind.attr());

@@ -108,9 +108,8 @@ impl<J: Job> Pool<J> {
     }
 
     /// Jobs submitted and not yet finished or cancelled.
-    // Read by the loom models now, and by the deadlock detector when it
-    // lands (it must not fire while blocking work is in flight).
-    #[allow(dead_code)]
+    // Read by the deadlock detector: it must not fire while blocking work
+    // is in flight.
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.load(SeqCst)
     }
@@ -169,7 +168,9 @@ impl<J: Job> Pool<J> {
         let id = self.next_id.fetch_add(1, Relaxed);
         let name = format!("{}-blocking-{id}", self.config.name);
         let pool = self.clone();
-        let handle = handle.cloned();
+        // Not counted as a user's handle: the thread's job, while in
+        // flight, already keeps the deadlock detector quiet.
+        let handle = handle.map(Handle::to_internal);
         #[cfg(loom)]
         {
             let _ = (name, handle, self.config.stack_size);

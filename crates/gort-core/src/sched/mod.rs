@@ -32,6 +32,7 @@
 //! - A global timer wheel: see `time::queue` for why timers are per P.
 
 pub(crate) mod context;
+pub(crate) mod deadlock;
 pub(crate) mod idle;
 pub(crate) mod p;
 pub(crate) mod sysmon;
@@ -92,6 +93,15 @@ pub(crate) struct Shared {
     pub(crate) sysmon_started: crate::loom::AtomicBool,
     /// Every M, for `scheddetail`.
     pub(crate) ms: Mutex<Vec<Arc<trace::MInfo>>>,
+    /// `Handle`s held by user code (see `rt::Handle`). Relaxed: read by the
+    /// deadlock detector, which confirms what it sees twice.
+    pub(crate) user_handles: std::sync::atomic::AtomicUsize,
+    /// Ms running a task without a P: their P was retaken during a long
+    /// poll or a syscall, and they have not got one back yet.
+    pub(crate) detached_ms: std::sync::atomic::AtomicUsize,
+    /// Threads inside `block_on`: with more than one, a parked one cannot
+    /// tell what the others' futures may wake.
+    pub(crate) block_ons: std::sync::atomic::AtomicUsize,
 }
 
 impl Shared {
@@ -119,6 +129,9 @@ impl Shared {
             sysmon: sysmon::SysmonPark::default(),
             sysmon_started: crate::loom::AtomicBool::new(false),
             ms: Mutex::new(Vec::new()),
+            user_handles: std::sync::atomic::AtomicUsize::new(0),
+            detached_ms: std::sync::atomic::AtomicUsize::new(0),
+            block_ons: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 

@@ -192,7 +192,12 @@ fn retake(shared: &Arc<Shared>, seen: &mut [Seen], now: u64, warned: &mut HashSe
                 if !p.has_work() && others_looking && age < LONG_SYSCALL_NANOS {
                     continue;
                 }
-                if p.retake(word) {
+                // Counted before the CAS: the M may notice the retake (and
+                // uncount itself) as soon as it succeeds.
+                shared.detached_ms.fetch_add(1, Relaxed);
+                if !p.retake(word) {
+                    shared.detached_ms.fetch_sub(1, Relaxed);
+                } else {
                     tracing::debug!(p = i, age_ns = age, "sysmon: retook P from a syscall");
                     n += 1;
                     shared.stats.sysmon_retakes.fetch_add(1, Relaxed);
@@ -207,7 +212,10 @@ fn retake(shared: &Arc<Shared>, seen: &mut [Seen], now: u64, warned: &mut HashSe
                 }
                 let task = p.polling_task.load(Relaxed);
                 let site = p.polling_site.load(Relaxed);
-                if p.retake(word) {
+                shared.detached_ms.fetch_add(1, Relaxed);
+                if !p.retake(word) {
+                    shared.detached_ms.fetch_sub(1, Relaxed);
+                } else {
                     n += 1;
                     shared.stats.sysmon_retakes.fetch_add(1, Relaxed);
                     if warned.insert(task) {

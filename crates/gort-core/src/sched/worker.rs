@@ -131,9 +131,7 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
     lock(&shared.ms).push(w.info.clone());
     super::sysmon::start(&shared);
     let _worker = context::set_worker(&w);
-    let _enter = context::enter(Handle {
-        shared: shared.clone(),
-    });
+    let _enter = context::enter(Handle::internal(shared.clone()));
     let _span = tracing::trace_span!("gort-m", m = n).entered();
     match start {
         Some((p, spinning)) => w.acquirep(p, spinning),
@@ -333,11 +331,14 @@ impl Worker {
         }
         // `None`: shutdown; the poll finishes without a P.
         self.info.blocked.store(false, Relaxed);
+        self.shared.detached_ms.fetch_sub(1, Relaxed);
     }
 
     /// After a poll during which this M lost its P: get one back, or park
     /// until handed one. False at shutdown.
     fn reacquire_after_handoff(&self) -> bool {
+        // The poll is over: this M runs no task now.
+        self.shared.detached_ms.fetch_sub(1, Relaxed);
         if self.try_idle_p(false) {
             return true;
         }
