@@ -81,18 +81,23 @@ fn loom_close_races_send_and_recv() {
 }
 
 /// A select over two receives, each fed by its own sender: exactly one case
-/// commits; the other value stays in its channel.
+/// commits; the other value stays in its channel. Run once per case order
+/// (seeds 1 and 3 make the first shuffle keep, then swap, the two cases).
 ///
-/// Ignored: with more than one preemption, loom reports the sender thread
-/// as terminated while still holding the channel mutex, at a point where
-/// the sender's `try_send` has taken the lock and not returned (no panic is
-/// raised in it). We have not found the cause; with one preemption it
-/// passes, and the exactly-once stress tests (`tests/chan_exactly_once.rs`)
-/// cover the same race on real threads. This model found the MISSED bug
-/// fixed in `Select::poll` (re-running `begin` while still BUSY).
+/// This model found the MISSED bug fixed in `Select::poll` (re-running
+/// `begin` while still BUSY). It was ignored for a while because loom
+/// reported a mutex "held by nobody" that could not be acquired: the
+/// select's random case order differed between loom's re-executions, so
+/// loom replayed schedules of a different program (see `LOOM_SEED`).
 #[test]
-#[ignore = "loom: sender reported terminated while holding the channel lock (see doc)"]
 fn loom_select_commits_exactly_once() {
+    for seed in [1, 3] {
+        crate::select::LOOM_SEED.with(|s| s.set(seed));
+        loom_select_commits_exactly_once_with_seed();
+    }
+}
+
+fn loom_select_commits_exactly_once_with_seed() {
     loom::model(|| {
         let (tx1, rx1) = chan::<u32>(1);
         let (tx2, rx2) = chan::<u32>(1);

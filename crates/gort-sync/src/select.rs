@@ -641,6 +641,7 @@ fn shuffle(order: &mut [u8]) {
 
 /// A per-thread xorshift64* generator, seeded per thread from a global
 /// counter mixed with a stack address (no clock: Miri runs it isolated).
+#[cfg(not(loom))]
 fn fastrand() -> u64 {
     use std::cell::Cell;
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -652,12 +653,39 @@ fn fastrand() -> u64 {
             (SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed) ^ addr.rotate_left(29)) | 1
         });
     }
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        s.set(x);
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    })
+    STATE.with(xorshift)
+}
+
+/// The seed of every model thread's generator under loom (set by a model
+/// before `loom::model`; per OS thread, so that loom models running in
+/// parallel tests do not disturb each other: loom runs a model's threads
+/// as coroutines on the test's own thread). Loom replays a schedule by re-running the model
+/// and must see the same operations each time: a random case order that
+/// differs between runs makes it replay a schedule that no longer exists
+/// (it then reports impossible states, such as a mutex held by nobody that
+/// cannot be acquired). So under loom each thread's sequence restarts from
+/// this seed in every execution, and a model runs once per seed to cover
+/// both case orders.
+#[cfg(loom)]
+std::thread_local! {
+    pub(crate) static LOOM_SEED: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
+}
+
+#[cfg(loom)]
+fn fastrand() -> u64 {
+    use std::cell::Cell;
+    loom::thread_local! {
+        static STATE: Cell<u64> = Cell::new(LOOM_SEED.with(Cell::get) | 1);
+    }
+    STATE.with(xorshift)
+}
+
+/// One step of xorshift64*.
+fn xorshift(s: &std::cell::Cell<u64>) -> u64 {
+    let mut x = s.get();
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    s.set(x);
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
