@@ -5,11 +5,13 @@
 //!
 //! `std::net::ToSocketAddrs` calls `getaddrinfo`, which may block for
 //! seconds on DNS. A task must not do that while holding a P, so a name is
-//! resolved on an offload thread (one short-lived std thread per lookup;
-//! it becomes a `spawn_blocking` call once gort has that pool) and the
-//! result comes back through a `futures::channel::oneshot`: the waiting
-//! task is parked like any other. A literal address (`"127.0.0.1:80"`,
-//! `"[::1]:80"`) or a `SocketAddr` never leaves the task.
+//! resolved with `spawn_blocking` on the runtime's offload pool (as Go's
+//! cgo resolver runs on a thread of its own); the waiting task parks on
+//! the `JoinHandle` like any other. Outside a gort runtime (another
+//! executor polling the future), a short-lived std thread does the lookup
+//! and the result comes back through a `futures::channel::oneshot`. A
+//! literal address (`"127.0.0.1:80"`, `"[::1]:80"`) or a `SocketAddr`
+//! never leaves the task.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -40,21 +42,37 @@ async fn resolve_str(host_port: &str) -> io::Result<Vec<SocketAddr>> {
     if let Ok(addr) = host_port.parse::<SocketAddr>() {
         return Ok(vec![addr]);
     }
-    let (tx, rx) = oneshot::channel();
     let name = host_port.to_owned();
-    // Holding a handle marks the runtime as wakeable from outside while
-    // the lookup runs.
-    let handle = gort_core::Handle::try_current();
+    let lookup = move || std::net::ToSocketAddrs::to_socket_addrs(&name).map(Iterator::collect);
+    if let Some(handle) = gort_core::Handle::try_current() {
+        // A panic in getaddrinfo's caller comes back as the JoinError.
+        return handle
+            .spawn_blocking(lookup)
+            .await
+            .map_err(io::Error::other)?;
+    }
+    let (tx, rx) = oneshot::channel();
     std::thread::Builder::new()
         .name("gort-lookup".into())
         .spawn(move || {
-            let r = std::net::ToSocketAddrs::to_socket_addrs(&name).map(Iterator::collect);
-            let _ = tx.send(r);
-            drop(handle);
+            let _ = tx.send(lookup());
         })?;
     rx.await
-        .unwrap_or_else(|_| Err(io::Error::other("lookup thread panicked")))
+        .unwrap_or_else(|_| Err(io::Error::other(LookupThreadPanicked)))
 }
+
+/// The error inside the `io::Error` of a lookup whose thread panicked
+/// (outside a gort runtime; inside one, it is the task's `JoinError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LookupThreadPanicked;
+
+impl std::fmt::Display for LookupThreadPanicked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the lookup thread panicked")
+    }
+}
+
+impl std::error::Error for LookupThreadPanicked {}
 
 /// Where an address argument's socket addresses come from.
 #[doc(hidden)]

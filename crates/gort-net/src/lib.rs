@@ -79,7 +79,7 @@ pub mod unix;
 
 #[doc(hidden)]
 pub use accept::AcceptStats;
-pub use addr::{lookup_host, ToSocketAddrs};
+pub use addr::{lookup_host, LookupThreadPanicked, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};

@@ -39,8 +39,8 @@ fn a_missing_port_is_an_error() {
     });
 }
 
-/// Eight lookups in flight at once on a single P, each on its own thread,
-/// all delivered through their oneshots.
+/// Eight lookups in flight at once on a single P, on the offload pool,
+/// all delivered; the lookups ran as `spawn_blocking` jobs.
 #[test]
 fn concurrent_lookups_on_one_p() {
     let rt = Builder::new().procs(1).build().unwrap();
@@ -57,5 +57,17 @@ fn concurrent_lookups_on_one_p() {
         for l in lookups {
             assert!(!l.await.unwrap().unwrap().is_empty());
         }
+        assert!(gort_core::runtime::metrics().blocking_threads >= 1);
     });
+}
+
+/// Outside a gort runtime (another executor), a name still resolves, on a
+/// thread of its own.
+#[test]
+fn lookup_outside_a_runtime() {
+    let addrs: Vec<_> = futures::executor::block_on(gort_net::lookup_host("localhost:7"))
+        .unwrap()
+        .collect();
+    assert!(!addrs.is_empty());
+    assert!(addrs.iter().all(|a| a.port() == 7), "{addrs:?}");
 }
