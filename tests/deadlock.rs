@@ -109,3 +109,21 @@ async fn quiet_when_blocking_work_will_finish() {
     });
     wg.wait().await;
 }
+
+/// Go's `select {}` in a task, awaited by the test: waits forever.
+#[gort::test]
+async fn child_empty_select() {
+    if !in_child() {
+        return;
+    }
+    let t = gort::spawn(async {
+        gort::select! {}
+    });
+    let _ = t.await;
+}
+
+#[test]
+fn fires_on_an_empty_select() {
+    let stderr = child_fails("child_empty_select");
+    assert!(stderr.contains("[select,"), "stderr: {stderr}");
+}

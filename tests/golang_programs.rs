@@ -21,10 +21,6 @@
 //! Not ported: perm.go (compile-time direction checks), select2.go (memory
 //! use of the Go runtime), select5.go (generated), powser*.go.
 //!
-//! Go's `select { default: }` has no gort spelling yet: a `select!` with
-//! only a `default` branch fails to compile (type inference error in the
-//! expansion), so those spots add a disabled case.
-//!
 //! Every test body runs under a 30 s watchdog that fails with a task dump
 //! instead of hanging, should a wake-up ever be lost.
 //!
@@ -474,9 +470,11 @@ async fn select3_plain_operations() {
 #[gort::test(procs = 2)]
 async fn select3_selects() {
     watchdog("select3_selects", async {
-        // Go's `select { default: }`. Not expressible yet: a `select!` with
-        // only a `default` branch fails to compile in gort (type inference
-        // error inside the expansion), see the report. With one disabled case:
+        // Go's `select { default: }`, and the same with a disabled case.
+        let r = assert_ready("default alone", async {
+            gort::select! { default => 1 }
+        });
+        assert_eq!(r, 1);
         let (_keep, idle) = chan::<i32>(0);
         let r = assert_ready("default with a disabled case", async {
             gort::select! { _ = idle.recv(), if false => 0, default => 1 }

@@ -3,7 +3,8 @@
 //! # Stages
 //!
 //! 1. Parse the branches: `pat = expr [, if guard] => body [,]` and at most
-//!    one `default => body [,]`.
+//!    one `default => body [,]`. No branch at all is Go's `select {}`: wait
+//!    forever; only a `default` runs it at once.
 //! 2. Declare an enum with one variant per branch to carry the chosen case's
 //!    output, generic over the outputs so their types are inferred.
 //! 3. Turn each enabled branch's expression into a case: channel operations
@@ -19,7 +20,7 @@
 //!    branch's body in the caller's context, so `.await`, `?`, `return`,
 //!    `break` and `continue` in a body mean what they mean around it.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
@@ -110,12 +111,6 @@ impl Parse for Select {
                 body,
             });
         }
-        if branches.is_empty() && default.is_none() {
-            return Err(syn::Error::new(
-                Span::call_site(),
-                "`select!` needs at least one branch",
-            ));
-        }
         if branches.len() > 64 {
             return Err(syn::Error::new(
                 branches[64].pat.span(),
@@ -141,9 +136,16 @@ impl VisitMut for CleanPattern {
 pub(crate) fn expand(sel: Select) -> TokenStream {
     let n = sel.branches.len();
     if n == 0 {
-        // `select { default: }`: nothing to wait on; the default runs.
-        let body = sel.default.expect("parse guarantees a branch");
-        return quote! {{ #body }};
+        return match sel.default {
+            // `select { default: }`: nothing to wait on; the default runs.
+            Some(body) => quote! {{ #body }},
+            // `select {}`: waits forever (the deadlock detector sees it).
+            None => quote! {{
+                loop {
+                    ::gort::__private::select::Forever.await;
+                }
+            }},
+        };
     }
     let out_ty = format_ident!("__GortSelectOut");
     let generics: Vec<_> = (0..n).map(|i| format_ident!("__T{}", i)).collect();

@@ -497,6 +497,20 @@ pub mod kind {
     }
 }
 
+/// `select! {}` (Go's `select {}`): never ready; a task awaiting it is
+/// parked for good with the wait reason `select`.
+#[derive(Debug)]
+pub struct Forever;
+
+impl Future for Forever {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        gort_core::runtime::set_wait_reason(WaitReason::Select);
+        Poll::Pending
+    }
+}
+
 /// What a select poll produced.
 #[derive(Debug)]
 pub enum Selected<O> {
