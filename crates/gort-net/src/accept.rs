@@ -23,6 +23,9 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use gort_core::io::Direction;
+
+use crate::evented::Evented;
 use crate::sys;
 
 const FIRST_DELAY: Duration = Duration::from_millis(5);
@@ -57,19 +60,29 @@ impl AcceptState {
         }
     }
 
-    /// Runs `accept` (one non-blocking attempt through the netpoller) until
-    /// it succeeds or fails for a reason the caller must see.
-    pub(crate) async fn run<T, A>(
+    /// Accepts on `io` until a connection comes or the call fails for a
+    /// reason the caller must see: `syscall` is one non-blocking `accept(2)`
+    /// (retried through the netpoller on `WouldBlock`), `wrap` registers the
+    /// new connection.
+    pub(crate) async fn accept<L, S, A, T>(
         &self,
         kind: &'static str,
-        mut accept: impl FnMut() -> A,
-    ) -> io::Result<T>
+        io: &Evented<L>,
+        syscall: impl Fn(&L) -> io::Result<(S, A)>,
+        wrap: impl Fn(S) -> io::Result<T>,
+    ) -> io::Result<(T, A)>
     where
-        A: std::future::Future<Output = io::Result<T>>,
+        L: mio::event::Source,
     {
         let mut delay = Duration::ZERO;
         loop {
-            let r = accept().await;
+            let r = io
+                .async_io(Direction::Read, || {
+                    self.attempts.fetch_add(1, Relaxed);
+                    syscall(io.get())
+                })
+                .await
+                .and_then(|(s, peer)| Ok((wrap(s)?, peer)));
             match r {
                 Ok(v) => {
                     if self.logged.swap(false, Relaxed) {
@@ -99,10 +112,5 @@ impl AcceptState {
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    /// Counts one `accept(2)` call.
-    pub(crate) fn count_attempt(&self) {
-        self.attempts.fetch_add(1, Relaxed);
     }
 }

@@ -71,6 +71,8 @@
 mod accept;
 mod addr;
 mod evented;
+#[macro_use]
+mod stream_io;
 mod split;
 mod sys;
 pub mod tcp;

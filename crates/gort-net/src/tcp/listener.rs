@@ -6,7 +6,6 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 
-use gort_core::io::Direction;
 use mio::Interest;
 
 use crate::accept::{AcceptState, AcceptStats};
@@ -111,16 +110,12 @@ impl TcpListener {
     /// Cancel-safe: a dropped `accept` takes no connection.
     pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
         self.accept
-            .run("tcp", || async {
-                let (s, peer) = self
-                    .io
-                    .async_io(Direction::Read, || {
-                        self.accept.count_attempt();
-                        self.io.get().accept()
-                    })
-                    .await?;
-                Ok((TcpStream::new(s)?, peer))
-            })
+            .accept(
+                "tcp",
+                &self.io,
+                mio::net::TcpListener::accept,
+                TcpStream::new,
+            )
             .await
     }
 

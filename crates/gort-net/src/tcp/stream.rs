@@ -166,60 +166,11 @@ impl TcpStream {
         SockRef::from(self.io.get()).set_keepalive(on)
     }
 
-    /// Shuts down the reading, writing or both sides (Go's `CloseRead` /
-    /// `CloseWrite`). After `Shutdown::Write` the peer reads EOF and this
-    /// side can still read.
-    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.io.check_open()?;
-        self.io.get().shutdown(how)
-    }
-
-    /// Makes every task waiting on this stream, and every later operation,
-    /// fail with [`Closed`](gort_core::io::Closed) (the effect of Go's
-    /// `Close` on the other goroutines), and shuts the connection down in
-    /// both directions so the peer sees EOF. The descriptor is released on
-    /// drop. Idempotent.
-    ///
-    /// Not named `close`: that name belongs to `AsyncWriteExt::close`
-    /// (shut down the writing side), which an inherent method would
-    /// shadow.
-    pub fn close_shared(&self) {
-        if !self.io.is_closed() {
-            // Mark closed first: a waiter woken by the shutdown's event
-            // must see `Closed`, not the EOF the shutdown causes.
-            self.io.close();
-            let _ = self.io.get().shutdown(Shutdown::Both);
-        }
-    }
-
     /// Reads into `buf` without removing the data from the queue.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io
             .async_io(Direction::Read, || self.io.get().peek(buf))
             .await
-    }
-
-    /// Waits until the stream is readable (data, EOF or an error).
-    pub async fn readable(&self) -> io::Result<()> {
-        self.io.ready(Direction::Read).await
-    }
-
-    /// Waits until the stream is writable.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.io.ready(Direction::Write).await
-    }
-
-    /// Reads what is available now, or fails with `WouldBlock` (pair it with
-    /// [`readable`](TcpStream::readable)).
-    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.try_io(Direction::Read, || self.io.get().read(buf))
-    }
-
-    /// Writes what fits now, or fails with `WouldBlock` (pair it with
-    /// [`writable`](TcpStream::writable)).
-    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .try_io(Direction::Write, || self.io.get().write(buf))
     }
 
     /// Borrows the stream as a reading and a writing half, usable from two
@@ -260,125 +211,6 @@ impl TcpStream {
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split_owned(self)
     }
-
-    pub(crate) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            // futures::io contract: no wait for a zero-length buffer.
-            return Poll::Ready(Ok(0));
-        }
-        self.io
-            .poll_io(Direction::Read, cx, || self.io.get().read(buf))
-    }
-
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        self.io
-            .poll_io(Direction::Write, cx, || self.io.get().write(buf))
-    }
-
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io
-            .poll_io(Direction::Write, cx, || self.io.get().write_vectored(bufs))
-    }
-
-    pub(crate) fn shutdown_write_priv(&self) -> Poll<io::Result<()>> {
-        Poll::Ready(match self.shutdown(Shutdown::Write) {
-            // The peer already reset it: nothing left to shut.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            r => r,
-        })
-    }
 }
 
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts down the writing side: the peer reads EOF.
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.shutdown_write_priv()
-    }
-}
-
-impl AsyncRead for &TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
-    }
-}
-
-impl AsyncWrite for &TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.shutdown_write_priv()
-    }
-}
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.io.fmt(f)
-    }
-}
+stream_io!(TcpStream);

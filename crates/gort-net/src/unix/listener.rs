@@ -6,7 +6,6 @@ use std::io;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 
-use gort_core::io::Direction;
 use mio::Interest;
 
 use crate::accept::{AcceptState, AcceptStats};
@@ -76,16 +75,12 @@ impl UnixListener {
     /// [`close`](UnixListener::close), or another OS error.
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         self.accept
-            .run("unix", || async {
-                let (s, peer) = self
-                    .io
-                    .async_io(Direction::Read, || {
-                        self.accept.count_attempt();
-                        self.io.get().accept()
-                    })
-                    .await?;
-                Ok((UnixStream::new(s)?, peer))
-            })
+            .accept(
+                "unix",
+                &self.io,
+                mio::net::UnixListener::accept,
+                UnixStream::new,
+            )
             .await
     }
 
