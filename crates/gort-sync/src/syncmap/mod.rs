@@ -1,75 +1,97 @@
 //! Go's `sync.Map`: a concurrent map whose loads of stable keys take no
 //! lock.
 //!
-//! # Design (Go 1.19's `sync/map.go`, in Rust terms)
+//! # Design (Go 1.19's `sync/map.go`, with entries stored in the tables)
 //!
 //! Concepts:
 //!
 //! - An **entry** ([`entry::Entry`]) is one key and an atomic pointer to its
-//!   value (Go's `p`): a boxed value, null (deleted) or *expunged* (deleted
-//!   and left out of the dirty map). Entries are shared (`Arc`) between
-//!   the two maps below, so a value stored into an entry is seen through
-//!   both.
-//! - The **read snapshot** (Go's `read`): an immutable `HashSet` of entries
-//!   behind one atomic pointer, loaded without a lock. Its low bit is Go's
-//!   `amended`: set when the dirty map holds a key the snapshot lacks. The
-//!   pointer and the bit are read in one atomic load, as Go reads its
-//!   `readOnly` struct, so a reader never pairs a new set with a stale bit.
-//! - The **dirty map** (Go's `dirty`), behind the mutex: `None`, or every
-//!   non-expunged entry of the snapshot plus the keys added since. With it,
-//!   `misses`: how many lookups since the last promotion had to take the
-//!   lock because the snapshot lacked the key.
+//!   value (Go's `p`): a boxed value, null (deleted) or *stale* (its table
+//!   has been replaced; see below). Entries are stored inline in their
+//!   table's slots, not behind a pointer: a load probes the table and reads
+//!   the value pointer from the slot it lands on.
+//! - The **read snapshot** (Go's `read`): a hash table of entries
+//!   (`hashbrown::HashTable`) behind one atomic pointer, loaded without a
+//!   lock; immutable once published, but for the entries' value pointers.
+//!   Its low bit is Go's `amended`: set when the dirty map holds a key the
+//!   snapshot lacks. The pointer and the bit are read in one atomic load,
+//!   as Go reads its `readOnly` struct, so a reader never pairs a new table
+//!   with a stale bit.
+//! - The **dirty map** (Go's `dirty`), behind the mutex: only the keys
+//!   stored since the last promotion that the snapshot lacks (Go's also
+//!   holds the snapshot's live entries, shared by pointer; here they cannot
+//!   be shared, being inline). With it, `misses`: how many lookups since
+//!   the last promotion had to take the lock.
 //!
-//! Invariants (checked with `debug_assert!` where cheap):
+//! Invariants:
 //!
-//! 1. The amended bit is set only while the dirty map is `Some`.
-//! 2. An entry is expunged only if it is in the snapshot and not in the
-//!    dirty map; an entry in the dirty map is never expunged.
+//! 1. The amended bit is set whenever the dirty map is not empty.
+//! 2. A key is in at most one of the snapshot and the dirty map.
 //! 3. The snapshot is replaced (and the old one retired) only with the lock
-//!    held; entries' values change without the lock, by CAS.
+//!    held; entries' values change without the lock, by CAS, except that
+//!    only a promotion makes an entry stale, and only in the snapshot it
+//!    replaces: under the lock, the current snapshot has no stale entry.
 //!
 //! The protocol:
 //!
-//! 1. **Load**: pin (see [`reclaim`]), load the snapshot; if the key is
-//!    there, read its entry's value: no lock, no write to shared memory.
-//!    Else, if amended, lock, look again in the snapshot, then in the dirty
-//!    map, and count a **miss**; once misses reach the dirty map's length,
-//!    **promote** it: it becomes the new snapshot (not amended, moved, not
-//!    copied) and the dirty map becomes `None`.
-//! 2. **Store** to a key in the snapshot: CAS the new value into its entry,
-//!    unless the entry is expunged. Else lock: an expunged entry is put back
-//!    into the dirty map and un-expunged, then swapped; a key only in the
-//!    dirty map is swapped there; a new key goes into the dirty map, which
-//!    is first built from the snapshot if it is `None` (copying entries,
-//!    expunging deleted ones instead), and the amended bit is set.
-//! 3. **Delete**: CAS the entry's value to null (a key only in the dirty map
-//!    is also removed from it). The entry stays in the snapshot until the
-//!    next dirty map leaves it out (expunged) and is promoted.
-//! 4. **Range**: if amended, promote first (a range costs O(n) anyway);
+//! 1. **Load**: pin (see [`reclaim`]), hash the key once, load the
+//!    snapshot; if the key is there and its entry is not stale, read the
+//!    value: no lock, no write to shared memory. Else (missing and
+//!    amended, or stale), lock, look again in the snapshot, then in the
+//!    dirty map, and count a **miss**; once misses reach the size of both,
+//!    **promote** (below).
+//! 2. **Store** to a key in the snapshot: CAS the new value into its entry
+//!    (also into a deleted one: null is a state like any value), unless the
+//!    entry is stale. Else lock: a key in the (current) snapshot or in the
+//!    dirty map is swapped there; a new key goes into the dirty map, and
+//!    the amended bit is set.
+//! 3. **Delete**: CAS the entry's value to null; a key only in the dirty
+//!    map is removed from it. A deleted entry stays in the snapshot until
+//!    the next promotion leaves it out.
+//! 4. **Promote** (with the lock): hash every key of the snapshot first
+//!    (the only user code), then build the next table: each snapshot entry
+//!    with a value is *moved*: its value pointer is swapped to `moved` and
+//!    the key (a bitwise copy, which takes over its ownership) and the box
+//!    go into a new entry; a deleted one is marked `left` and left out;
+//!    then the dirty map's entries with a value move in (with the hash they
+//!    were stored with). Publish the new table (not amended), retire the
+//!    old. A lock-free operation racing this either lands before the swap
+//!    (its value is what moves) or meets a stale entry and retries under
+//!    the lock, in the new table: no store is lost, no delete undone.
+//! 5. **Range**: if amended, promote first (a range costs O(n) anyway);
 //!    then iterate the snapshot without the lock, so the callback may use
-//!    the map.
+//!    the map. An entry found stale (a promotion ran meanwhile) is looked up
+//!    in the current snapshot.
 //!
-//! Replaced values and snapshots are freed by epoch reclamation
-//! ([`reclaim`]), Go's garbage collector's part: a reference read under a
-//! guard stays valid until the guard is dropped.
+//! Replaced values, moved-from snapshots and their keys' old copies are
+//! freed by epoch reclamation ([`reclaim`]), Go's garbage collector's part:
+//! a reference read under a guard stays valid until the guard is dropped.
 //!
-//! # Why this design and not Go 1.24's hash-trie
+//! # Why this design
 //!
 //! Go 1.24 rebuilt `sync.Map` on a concurrent hash-trie (`internal/sync`'s
 //! `HashTrieMap`) so that stores of new keys scale across cores. Here the
 //! workloads (`gort-bench`'s `syncmap_read90`, `syncmap_mixed50`,
 //! `syncmap_range`, like Go's own benchmarks) load and store keys that
-//! exist, which the read/dirty design serves with one hash lookup in an
-//! immutable `std` `HashSet` and one atomic load or CAS: no trie walk of
-//! several dependent pointer loads, and no lock or cache-line write on a
-//! load. Measured on two cores (`docs/semantics.md`, "sync.Map", has the
-//! lines): at or below Go 1.19's `sync.Map` on `read90` and `range`, level
-//! with it on `mixed50`; behind `dashmap` (values inline in locked
-//! shards) by about 1.5× on `read90`: a load here chases two pointers, the
-//! entry and the boxed value. The hash-trie's win,
-//! many threads inserting *new* keys, is the case this design serializes
-//! on its mutex; a workload dominated by that is better served by a
-//! sharded map.
+//! exist, which the read/dirty design serves with one probe of an
+//! immutable table and one atomic load or CAS: no trie walk of several
+//! dependent pointer loads, and no lock or cache-line write on a load. The
+//! hash-trie's win, many threads inserting *new* keys, is the case this
+//! design serializes on its mutex; a workload dominated by that is better
+//! served by a sharded map.
+//!
+//! Entries inline rather than shared (`Arc<Entry>` in both maps, as Go
+//! shares `*entry`): the first version did that, and `read90` ran 1.5×
+//! behind `dashmap`. Its profile (cachegrind with a 512 KiB last-level
+//! cache, this machine's per-core L2) showed memory, not instructions:
+//! a load touched the table's slot, the `Arc` (a 48-byte allocation) and
+//! the value box, 10,000 `u64` keys took ~950 KB, and a load missed L2 1.5
+//! times against `dashmap`'s 0.02, at a similar instruction count. Inline
+//! entries take one of those steps and about 350 KB away: 0.47 misses per
+//! operation. The price is the promotion above (a copy of the snapshot, where
+//! Go's is a pointer swap; Go copies when it builds the dirty map instead,
+//! so both are O(n) once per promotion) and the stale state. What is left
+//! is the value box: `V` is generic, so it is behind a pointer, as in Go.
 //!
 //! Rejected: a `RwLock<HashMap>` (every load writes the lock's counter, a
 //! shared cache line); an `Arc` snapshot swapped with `arc-swap` (one more
@@ -486,9 +508,10 @@ where
         drop(old);
     }
 
-    /// `key`'s hash. `BuildHasher::hash_one` does the same, but is not
-    /// always inlined, and with SipHash an out-of-line call costs about a
-    /// third more instructions than the hash (callgrind, `u64` keys).
+    /// `key`'s hash. `BuildHasher::hash_one` does the same, but was compiled
+    /// as an out-of-line call: with it a `read90` load took 266 instructions,
+    /// with this 211 (callgrind, `u64` keys, SipHash).
+    #[allow(clippy::manual_hash_one)] // on purpose, as said above
     #[inline]
     fn hash(&self, key: &K) -> u64 {
         let mut s = self.hasher.build_hasher();

@@ -260,7 +260,9 @@ fn stale_entries_refuse_lock_free_ops() {
         e3.try_load_or_store("x".into(), &g),
         LoadOrStore::Stale(_)
     ));
-    assert!(e1.try_compare_and_swap(&"a".into(), "x".into(), &g).is_err());
+    assert!(e1
+        .try_compare_and_swap(&"a".into(), "x".into(), &g)
+        .is_err());
     assert!(e1.compare_and_delete(&"a".into(), &g).is_err());
     assert_eq!(*e1.key(), 1, "a moved key's old copy stays readable");
     assert_eq!(m.load(&1).as_deref(), Some("a"));
@@ -274,8 +276,5 @@ fn stale_entries_refuse_lock_free_ops() {
         true
     });
     all.sort();
-    assert_eq!(
-        all,
-        [(1, "a2".into()), (2, "b".into()), (3, "c2".into())]
-    );
+    assert_eq!(all, [(1, "a2".into()), (2, "b".into()), (3, "c2".into())]);
 }
