@@ -31,7 +31,7 @@ impl XorShift {
 }
 
 /// Every operation, chosen at random on a few keys (so that keys are
-/// deleted, expunged, stored again and promoted many times), against a
+/// deleted, left out by promotions, stored again and moved many times), against a
 /// `HashMap` doing the same.
 #[test]
 fn model_matches_hashmap() {
