@@ -1,56 +1,81 @@
-//! One key's slot: Go's `entry`, whose `p` is an atomic pointer to the
+//! One key's slot: Go's `entry`, stored inline in its table (the read
+//! snapshot's or the dirty map's), whose `p` is an atomic pointer to the
 //! value.
 //!
-//! `p` is in one of three states (Go's, word for word):
+//! `p` is in one of four states:
 //!
-//! - a `Box<V>` pointer: the key is present with that value; the entry is
-//!   in the read snapshot and, if there is a dirty map, in it too;
-//! - null: deleted, and the entry is wherever it was (read, dirty or both);
-//! - [`expunged`]: deleted *and* left out of the dirty map. Such an entry is
-//!   only in the read snapshot; before a value may be stored into it again,
-//!   it must be put back into the dirty map and un-expunged, with the lock
-//!   held ([`Entry::unexpunge_locked`]), or a later promotion of the dirty
-//!   map would lose the value.
+//! - a `Box<V>` pointer: the key is present with that value;
+//! - null: deleted (the entry stays in its table until the next promotion,
+//!   and a store may fill it again without the lock);
+//! - [`moved`]: the snapshot holding this entry has been replaced, and the
+//!   entry's key and box were moved into the next snapshot;
+//! - [`left`]: the snapshot has been replaced, and the entry, deleted at
+//!   that moment, was left out of the next one.
+//!
+//! `moved` and `left` are *stale*: final, set only by a promotion (with the
+//! lock held) on the snapshot it is replacing. An operation that meets a
+//! stale entry returns [`Stale`] (handing back what it would have stored)
+//! and its caller retries under the lock, where the snapshot it loads is
+//! the current one, whose entries are never stale. So no store can land in
+//! an entry after its box was moved out: a store either happens before the
+//! move (its box is moved) or sees the entry stale.
 //!
 //! Transitions: value ↔ value and null ↔ value by any thread (CAS loops
-//! that refuse `expunged`); null → expunged only with the lock held, while
-//! building a dirty map; expunged → null only with the lock held. A value
-//! box that is replaced or deleted is [retired](Guard::retire), so a
-//! reference read through a guard stays valid until the guard is dropped.
+//! that refuse stale states); value → moved and null → moved → left only
+//! by [`Entry::move_out`]. A value box that is replaced or deleted is
+//! [retired](Guard::retire), so a reference read through a guard stays
+//! valid until the guard is dropped; a moved box is not retired (it lives
+//! on in the next snapshot).
+//!
+//! Who owns the key: the entry, unless `p` is `moved` (then the bitwise copy
+//! in the next snapshot owns it; this copy may still be read, through `&K`,
+//! by threads that loaded the old snapshot, until the old snapshot is
+//! freed, which epochs delay until they unpin, and the new owner cannot be
+//! freed before that either: see [`Entry::move_out`]).
 //!
 //! Orderings: every CAS or swap that installs a box is `AcqRel` (or
 //! `Release` where nothing is read back): its Release half publishes the
 //! box's contents, written before by this thread, to the `Acquire` loads
-//! that read them. Transitions between null and expunged carry no data and
-//! happen under the lock: `Relaxed`.
+//! that read them. The move's swap is `Acquire`: the mover hands the box to
+//! the next snapshot, whose publication (`Release`) passes the contents on.
 
-use std::borrow::Borrow;
-use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::ptr;
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
-use std::sync::Arc;
 
 use super::reclaim::Guard;
 use crate::loom::AtomicPtr;
 
-/// The address behind [`expunged`]: a static, so no box ever has it.
-static EXPUNGED_MARK: u8 = 0;
+/// The addresses behind [`moved`] and [`left`]: two elements of one static,
+/// so they differ from each other and from every box.
+static MARKS: [u8; 2] = [0, 0];
 
-/// Go's `expunged`: a pointer that is neither null nor any box's.
+/// The stale state "key and box moved to the next snapshot".
 #[inline]
-fn expunged<V>() -> *mut V {
-    ptr::addr_of!(EXPUNGED_MARK).cast_mut().cast()
+fn moved<V>() -> *mut V {
+    ptr::addr_of!(MARKS[0]).cast_mut().cast()
 }
 
-/// The value behind `p`, if `p` is a box.
+/// The stale state "deleted, left out of the next snapshot".
+#[inline]
+fn left<V>() -> *mut V {
+    ptr::addr_of!(MARKS[1]).cast_mut().cast()
+}
+
+#[inline]
+fn is_stale<V>(p: *mut V) -> bool {
+    p == moved() || p == left()
+}
+
+/// The value behind `p`, if `p` is a box (not null, not stale).
 ///
 /// # Safety
 ///
 /// If `p` is a box pointer, the box is alive for `'a`.
 #[inline]
 unsafe fn value_of<'a, V>(p: *mut V) -> Option<&'a V> {
-    if p.is_null() || p == expunged() {
+    if p.is_null() || is_stale(p) {
         None
     } else {
         // SAFETY: a box pointer, alive for 'a by the caller's contract;
@@ -59,47 +84,68 @@ unsafe fn value_of<'a, V>(p: *mut V) -> Option<&'a V> {
     }
 }
 
+/// The entry's table has been replaced: retry with the current one, under
+/// the lock.
+#[derive(Debug)]
+pub(super) struct Stale;
+
 /// What [`Entry::try_load_or_store`] did.
 pub(super) enum LoadOrStore<'a, V> {
     /// A value was present; here it is.
     Loaded(&'a V),
     /// The given value was stored; here it is.
     Stored(&'a V),
-    /// The entry is expunged; the value is handed back.
-    Expunged(V),
+    /// The entry is stale; the value is handed back.
+    Stale(V),
 }
 
-/// One key and its atomic value slot, shared (`Arc`) by the read snapshot
-/// and the dirty map.
+/// One key and its atomic value slot, inline in a table.
 pub(super) struct Entry<K, V> {
-    pub(super) key: K,
+    /// Owned unless `p` is [`moved`] (see the module docs); dropped by
+    /// `Entry`'s `Drop`.
+    key: ManuallyDrop<K>,
     /// Go's `p`; see the module docs for its states.
     p: AtomicPtr<V>,
     /// The entry owns a `V` (the box behind `p`): `Send`/`Sync` follow `V`.
     _owns: PhantomData<V>,
 }
 
-impl<K, V: Send + 'static> Entry<K, V> {
+impl<K, V> Entry<K, V> {
     pub(super) fn new(key: K, value: Box<V>) -> Entry<K, V> {
         Entry {
-            key,
+            key: ManuallyDrop::new(key),
             p: AtomicPtr::new(Box::into_raw(value)),
             _owns: PhantomData,
         }
     }
 
-    /// The value, if any. Lives while both the entry and the guard do: a
-    /// replaced value is retired (kept while `_g` is), the current one is
-    /// freed with the entry.
+    /// The key (still readable after a move: the bits are those of the
+    /// moved copy, which outlives every reader of this entry).
     #[inline]
-    pub(super) fn load<'a>(&'a self, _g: &'a Guard<'_>) -> Option<&'a V> {
+    pub(super) fn key(&self) -> &K {
+        &self.key
+    }
+}
+
+impl<K, V: Send + 'static> Entry<K, V> {
+    /// The value, if any. Lives while both the entry and the guard do: a
+    /// replaced value is retired (kept while `_g` is), a moved one lives in
+    /// the next snapshot (freed only after it, which is retired after this
+    /// entry's table), the current one is freed with the entry.
+    #[inline]
+    pub(super) fn load<'a>(&'a self, _g: &'a Guard<'_>) -> Result<Option<&'a V>, Stale> {
         // Acquire: pairs with the Release half of the CAS or swap that
-        // installed the box, so its contents are visible.
+        // installed the box (or that published the snapshot it was moved
+        // into), so its contents are visible.
         let p = self.p.load(Acquire);
+        if is_stale(p) {
+            return Err(Stale);
+        }
         // SAFETY: a box read from `p` is either still current (freed only
-        // with the entry, borrowed for 'a) or retired after we loaded it
-        // (freed only after `_g`, borrowed for 'a, is dropped).
-        unsafe { value_of(p) }
+        // with the entry, borrowed for 'a), retired after we loaded it
+        // (freed only after `_g`, borrowed for 'a, is dropped) or moved
+        // (owned by a later snapshot, freed after this entry's table).
+        Ok(unsafe { value_of(p) })
     }
 
     /// Retires `p` if it is a box, and returns its value for `'g`.
@@ -121,7 +167,7 @@ impl<K, V: Send + 'static> Entry<K, V> {
         v
     }
 
-    /// Go's `trySwap`: stores `new` unless the entry is expunged (then hands
+    /// Go's `trySwap`: stores `new` unless the entry is stale (then hands
     /// it back). Returns the previous value, retired, alive while `g` is.
     #[inline]
     pub(super) fn try_swap<'g>(
@@ -133,7 +179,7 @@ impl<K, V: Send + 'static> Entry<K, V> {
         // Relaxed: only compared; the CAS below re-reads with Acquire.
         let mut p = self.p.load(Relaxed);
         loop {
-            if p == expunged() {
+            if is_stale(p) {
                 // SAFETY: `new` came from `Box::into_raw` above and was not
                 // published (every CAS failed or none ran).
                 return Err(unsafe { Box::from_raw(new) });
@@ -148,47 +194,20 @@ impl<K, V: Send + 'static> Entry<K, V> {
         }
     }
 
-    /// Go's `swapLocked`: stores `new` into an entry that the caller, under
-    /// the lock, knows is not expunged. Returns the previous value.
+    /// Stores `new` into an entry that cannot be stale: one of the current
+    /// snapshot, or of the dirty map, with the lock held (only a promotion,
+    /// which holds the lock, makes entries stale, and only those of the
+    /// snapshot it replaces). Returns the previous value.
     pub(super) fn swap_locked<'g>(&self, new: Box<V>, g: &'g Guard<'_>) -> Option<&'g V> {
         // AcqRel: as in `try_swap`.
         let p = self.p.swap(Box::into_raw(new), AcqRel);
-        debug_assert!(p != expunged(), "swap_locked on an expunged entry");
+        assert!(!is_stale(p), "swap_locked on a stale entry");
         // SAFETY: our swap unlinked `p`.
         unsafe { Self::retire(p, g) }
     }
 
-    /// Go's `unexpungeLocked`: expunged → null; true if it was expunged, in
-    /// which case the caller must put the entry into the dirty map before
-    /// unlocking.
-    pub(super) fn unexpunge_locked(&self) -> bool {
-        // Relaxed: no data moves; the lock orders this with the expunge.
-        self.p
-            .compare_exchange(expunged(), ptr::null_mut(), Relaxed, Relaxed)
-            .is_ok()
-    }
-
-    /// Go's `tryExpungeLocked`: null → expunged, while the dirty map is
-    /// built from the read snapshot; true if the entry is (now) expunged
-    /// and so must be left out of the dirty map.
-    pub(super) fn try_expunge_locked(&self) -> bool {
-        // Relaxed: null and expunged carry no data; a racing store that
-        // wins the CAS below just makes us see a box.
-        let mut p = self.p.load(Relaxed);
-        while p.is_null() {
-            match self
-                .p
-                .compare_exchange(ptr::null_mut(), expunged(), Relaxed, Relaxed)
-            {
-                Ok(_) => return true,
-                Err(cur) => p = cur,
-            }
-        }
-        p == expunged()
-    }
-
     /// Go's `tryLoadOrStore`: the present value, or stores `value` if the
-    /// entry is deleted but not expunged.
+    /// entry is deleted (not if it is stale).
     pub(super) fn try_load_or_store<'a>(
         &'a self,
         value: V,
@@ -196,8 +215,8 @@ impl<K, V: Send + 'static> Entry<K, V> {
     ) -> LoadOrStore<'a, V> {
         // Acquire: we may return a reference to the box (as in `load`).
         let p = self.p.load(Acquire);
-        if p == expunged() {
-            return LoadOrStore::Expunged(value);
+        if is_stale(p) {
+            return LoadOrStore::Stale(value);
         }
         // SAFETY: as in `load`: 'a borrows the entry and the guard.
         if let Some(v) = unsafe { value_of(p) } {
@@ -212,12 +231,13 @@ impl<K, V: Send + 'static> Entry<K, V> {
                 .compare_exchange_weak(ptr::null_mut(), new, AcqRel, Acquire)
             {
                 // SAFETY: `new` is now the entry's current box: alive while
-                // the entry is, or retired (alive while `g` is).
+                // the entry is, or retired (alive while `_g` is), or moved
+                // (alive while the entry's table is).
                 Ok(_) => return LoadOrStore::Stored(unsafe { &*new }),
                 Err(cur) if cur.is_null() => {} // spurious failure
-                Err(cur) if cur == expunged() => {
+                Err(cur) if is_stale(cur) => {
                     // SAFETY: `new` was never published.
-                    return LoadOrStore::Expunged(*unsafe { Box::from_raw(new) });
+                    return LoadOrStore::Stale(*unsafe { Box::from_raw(new) });
                 }
                 Err(cur) => {
                     // SAFETY: `new` was never published.
@@ -230,12 +250,15 @@ impl<K, V: Send + 'static> Entry<K, V> {
     }
 
     /// Go's `delete`: value → null. Returns the deleted value, retired.
-    pub(super) fn delete<'g>(&self, g: &'g Guard<'_>) -> Option<&'g V> {
+    pub(super) fn delete<'g>(&self, g: &'g Guard<'_>) -> Result<Option<&'g V>, Stale> {
         // Relaxed: only compared; the CAS re-reads with Acquire.
         let mut p = self.p.load(Relaxed);
         loop {
-            if p.is_null() || p == expunged() {
-                return None;
+            if is_stale(p) {
+                return Err(Stale);
+            }
+            if p.is_null() {
+                return Ok(None);
             }
             // Acquire: we return a reference to the box's contents. Nothing
             // is published (null), so no Release.
@@ -244,25 +267,65 @@ impl<K, V: Send + 'static> Entry<K, V> {
                 .compare_exchange_weak(p, ptr::null_mut(), Acquire, Relaxed)
             {
                 // SAFETY: our CAS unlinked `p`.
-                Ok(_) => return unsafe { Self::retire(p, g) },
+                Ok(_) => return Ok(unsafe { Self::retire(p, g) }),
                 Err(cur) => p = cur,
             }
         }
+    }
+
+    /// The promotion's step for one entry of the snapshot it replaces: marks
+    /// the entry stale and, if it has a value, returns a new entry with the
+    /// same key (a bitwise copy, which now owns it) and the same box (not
+    /// retired: it moves). A deleted entry is marked [`left`] and keeps its
+    /// key. Runs no user code and cannot panic.
+    ///
+    /// # Safety
+    ///
+    /// Called with the lock held, on an entry of the current snapshot, which
+    /// the caller then replaces (publishing the returned entry in the new
+    /// one) before unlocking, and retires; at most once per entry (an entry
+    /// is stale afterwards). Then the old copy of the key is only read, by
+    /// threads pinned before the old snapshot was retired, and the new copy
+    /// is dropped only when a later snapshot is freed (retired after the old
+    /// one) or by the map's `Drop` (no thread is pinned then).
+    pub(super) unsafe fn move_out(&self) -> Option<Entry<K, V>> {
+        // Acquire: we hand the box's contents on to the next snapshot's
+        // readers (through its Release publication).
+        let p = self.p.swap(moved(), Acquire);
+        debug_assert!(!is_stale(p), "move_out on a stale entry");
+        if p.is_null() {
+            // Relaxed: stale states carry no data, and nobody else writes a
+            // stale entry. (Between the two stores the entry reads `moved`,
+            // stale too.)
+            self.p.store(left(), Relaxed);
+            return None;
+        }
+        Some(Entry {
+            // SAFETY: `moved` (stored above) hands ownership of the key to
+            // this copy: the old entry's `Drop` leaves it alone. The old
+            // bits stay valid for readers (see the contract above).
+            key: unsafe { ptr::read(&self.key) },
+            p: AtomicPtr::new(p),
+            _owns: PhantomData,
+        })
     }
 }
 
 impl<K, V: PartialEq + Send + 'static> Entry<K, V> {
     /// Go's `tryCompareAndSwap`: stores `new` if the current value equals
-    /// `old` (not if deleted or expunged).
-    pub(super) fn try_compare_and_swap(&self, old: &V, new: V, g: &Guard<'_>) -> bool {
+    /// `old` (not if deleted); hands `new` back if the entry is stale.
+    pub(super) fn try_compare_and_swap(&self, old: &V, new: V, g: &Guard<'_>) -> Result<bool, V> {
         // Acquire: we compare the box's contents.
         let mut p = self.p.load(Acquire);
+        if is_stale(p) {
+            return Err(new);
+        }
         // SAFETY: `p` was just loaded from the entry, which `&self` keeps
         // alive (a current box lives as long), and we are pinned by `g` (a
-        // box retired since lives as long).
+        // box retired or moved since lives as long).
         match unsafe { value_of(p) } {
             Some(cur) if cur == old => {}
-            _ => return false,
+            _ => return Ok(false),
         }
         let new = Box::into_raw(Box::new(new));
         loop {
@@ -272,17 +335,21 @@ impl<K, V: PartialEq + Send + 'static> Entry<K, V> {
                 Ok(_) => {
                     // SAFETY: our CAS unlinked `p`.
                     unsafe { Self::retire(p, g) };
-                    return true;
+                    return Ok(true);
                 }
                 Err(cur) => {
                     p = cur;
+                    if is_stale(p) {
+                        // SAFETY: `new` was never published.
+                        return Err(*unsafe { Box::from_raw(new) });
+                    }
                     // SAFETY: as above.
                     match unsafe { value_of(p) } {
                         Some(cur) if cur == old => {}
                         _ => {
                             // SAFETY: `new` was never published.
                             drop(unsafe { Box::from_raw(new) });
-                            return false;
+                            return Ok(false);
                         }
                     }
                 }
@@ -291,14 +358,17 @@ impl<K, V: PartialEq + Send + 'static> Entry<K, V> {
     }
 
     /// Go's `CompareAndDelete` loop: value → null if it equals `old`.
-    pub(super) fn compare_and_delete(&self, old: &V, g: &Guard<'_>) -> bool {
+    pub(super) fn compare_and_delete(&self, old: &V, g: &Guard<'_>) -> Result<bool, Stale> {
         // Acquire: we compare the box's contents.
         let mut p = self.p.load(Acquire);
         loop {
+            if is_stale(p) {
+                return Err(Stale);
+            }
             // SAFETY: as in `try_compare_and_swap`.
             match unsafe { value_of(p) } {
                 Some(cur) if cur == old => {}
-                _ => return false,
+                _ => return Ok(false),
             }
             // Acquire on failure: we compare the new box next round.
             match self
@@ -308,7 +378,7 @@ impl<K, V: PartialEq + Send + 'static> Entry<K, V> {
                 Ok(_) => {
                     // SAFETY: our CAS unlinked `p`.
                     unsafe { Self::retire(p, g) };
-                    return true;
+                    return Ok(true);
                 }
                 Err(cur) => p = cur,
             }
@@ -318,44 +388,21 @@ impl<K, V: PartialEq + Send + 'static> Entry<K, V> {
 
 impl<K, V> Drop for Entry<K, V> {
     fn drop(&mut self) {
-        // Relaxed: `&mut self`, no other thread can access `p`; the last
-        // `Arc` drop already synchronised with every other user.
+        // Relaxed: `&mut self`, no other thread can access `p`; the table
+        // holding the entry is dropped only once no reader can reach it
+        // (epochs, or `&mut` on the map), which synchronised with them.
         let p = self.p.load(Relaxed);
-        if !p.is_null() && p != expunged() {
+        if p == moved() {
+            // The key and the box belong to the next snapshot's entry.
+            return;
+        }
+        // SAFETY: not moved, so the entry owns its key; it is dropped once,
+        // here.
+        unsafe { ManuallyDrop::drop(&mut self.key) };
+        if !p.is_null() && p != left() {
             // SAFETY: the entry owns its current box; nobody can reach the
             // entry any more, so nobody can read the box.
             drop(unsafe { Box::from_raw(p) });
         }
-    }
-}
-
-/// An entry in a hash set, hashed and compared by its key, so that the set
-/// can be searched with `&K` ([`Borrow`]) and each key is stored once,
-/// inside its entry.
-pub(super) struct Slot<K, V>(pub(super) Arc<Entry<K, V>>);
-
-impl<K, V> Clone for Slot<K, V> {
-    fn clone(&self) -> Self {
-        Slot(Arc::clone(&self.0))
-    }
-}
-
-impl<K: Hash, V> Hash for Slot<K, V> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.key.hash(state);
-    }
-}
-
-impl<K: PartialEq, V> PartialEq for Slot<K, V> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.key == other.0.key
-    }
-}
-
-impl<K: Eq, V> Eq for Slot<K, V> {}
-
-impl<K, V> Borrow<K> for Slot<K, V> {
-    fn borrow(&self) -> &K {
-        &self.0.key
     }
 }

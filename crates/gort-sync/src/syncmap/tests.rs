@@ -1,5 +1,5 @@
 //! Unit tests of the map's protocol: a randomized model check against a
-//! `HashMap`, the expunge/promotion paths, and small concurrent runs (all
+//! `HashMap`, the deleted-key and promotion paths, and small concurrent runs (all
 //! small enough for Miri: `cargo +nightly miri test -p gort-sync --lib
 //! syncmap`).
 
@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::thread;
 
-use super::Map;
+use std::hash::BuildHasher;
+
+use super::entry::LoadOrStore;
+use super::{find, Map};
 
 /// Marsaglia's xorshift64: a fixed seed gives the same run every time.
 struct XorShift(u64);
@@ -28,7 +31,7 @@ impl XorShift {
 }
 
 /// Every operation, chosen at random on a few keys (so that keys are
-/// deleted, expunged, stored again and promoted many times), against a
+/// deleted, left out by promotions, stored again and moved many times), against a
 /// `HashMap` doing the same.
 #[test]
 fn model_matches_hashmap() {
@@ -99,42 +102,80 @@ fn model_matches_hashmap() {
     }
 }
 
-/// The expunge path: a key deleted before a dirty map is built is left out
-/// of it (expunged), and storing it again puts it back.
+/// A deleted key stays in the snapshot, deleted, and a store fills it
+/// again without the lock; a promotion leaves a deleted key out of the next
+/// snapshot (its old entry is stale), and storing it again then adds it to
+/// the dirty map as a new key.
 #[test]
-fn expunged_key_comes_back() {
+fn deleted_key_left_out_and_comes_back() {
     let m: Map<u64, i32> = Map::new();
     m.store(1, 10);
     // A miss promotes the one-key dirty map: key 1 is now in the snapshot.
     assert_eq!(m.load(&2), None);
+    assert!(!amended(&m));
     m.delete(&1);
-    // A new key builds the dirty map from the snapshot: 1 is expunged.
-    m.store(2, 20);
+    m.store(1, 11); // lock-free: the snapshot's entry is filled again
+    assert!(!amended(&m), "a deleted snapshot key is stored in place");
+    assert_eq!(m.load(&1), Some(11));
+    m.delete(&1);
+    m.store(2, 20); // a new key: dirty map, amended
+    assert_eq!(dirty_keys(&m), [2]);
+    assert_eq!(m.len(), 1); // promotes: 1 (deleted) is left out
     {
         let g = m.reclaim.pin();
         let snap = m.snapshot(&g);
-        assert!(snap.amended);
-        assert!(snap.set.get(&1).unwrap().0.load(&g).is_none());
-        assert_eq!(dirty_keys(&m), [2], "1 was expunged");
+        assert!(!snap.amended);
+        let keys: Vec<u64> = snap.t.iter().map(|e| *e.key()).collect();
+        assert_eq!(keys, [2], "the deleted key was left out");
     }
-    m.store(1, 11);
-    assert_eq!(dirty_keys(&m), [1, 2], "1 is back in the dirty map");
-    assert_eq!(m.load(&1), Some(11));
+    m.store(1, 12);
+    assert_eq!(dirty_keys(&m), [1], "1 is a new key again");
+    assert_eq!(m.load(&1), Some(12));
     assert_eq!(m.load(&2), Some(20));
     assert_eq!(m.len(), 2);
 }
 
-/// The keys of the dirty map (which must exist).
+/// Whether the snapshot is amended.
+fn amended<K, V>(m: &Map<K, V>) -> bool
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let g = m.reclaim.pin();
+    m.snapshot(&g).amended
+}
+
+/// The keys of the dirty map.
 fn dirty_keys(m: &Map<u64, i32>) -> Vec<u64> {
     let d = crate::loom::lock(&m.dirty);
-    let mut keys: Vec<u64> =
-        d.m.as_ref()
-            .expect("a dirty map")
-            .iter()
-            .map(|s| s.0.key)
-            .collect();
+    let mut keys: Vec<u64> = d.m.iter().map(|de| *de.e.key()).collect();
     keys.sort_unstable();
     keys
+}
+
+/// A range whose callback promotes the dirty map (by ranging again) meets
+/// stale entries of the snapshot it is iterating, and still visits every
+/// key once, with its value.
+#[test]
+fn range_follows_moved_keys() {
+    let m: Map<u64, String> = Map::new();
+    for i in 0..8 {
+        m.store(i, i.to_string());
+    }
+    assert_eq!(m.len(), 8); // promotes: the keys are in the snapshot
+    let mut seen = Vec::new();
+    m.range(|k, v| {
+        if seen.is_empty() {
+            m.store(100, "new".into()); // amends
+            assert_eq!(m.len(), 9); // promotes: every old entry is stale
+        }
+        assert_eq!(*v, k.to_string());
+        seen.push(*k);
+        true
+    });
+    seen.sort_unstable();
+    assert_eq!(seen, (0..8).collect::<Vec<_>>());
+    assert_eq!(m.len(), 9);
 }
 
 /// Misses promote the dirty map: after as many locked loads as it has keys,
@@ -145,15 +186,11 @@ fn misses_promote_dirty() {
     for i in 0..4 {
         m.store(i, i);
     }
-    let amended = || {
-        let g = m.reclaim.pin();
-        m.snapshot(&g).amended
-    };
-    assert!(amended());
+    assert!(amended(&m));
     for _ in 0..4 {
         assert_eq!(m.load(&99), None);
     }
-    assert!(!amended(), "four misses promote a four-key dirty map");
+    assert!(!amended(&m), "four misses promote a four-key dirty map");
     assert_eq!(m.load(&3), Some(3));
 }
 
@@ -195,4 +232,113 @@ fn small_concurrent_mix() {
 fn map_is_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<Map<String, Arc<Vec<u8>>>>();
+}
+
+/// The racing side of a promotion, made deterministic: operations that
+/// loaded the snapshot before a promotion meet its stale entries and go
+/// through the public path (which retries under the lock) afterwards.
+#[test]
+fn stale_entries_refuse_lock_free_ops() {
+    let m: Map<u64, String> = Map::new();
+    m.store(1, "a".into());
+    m.store(3, "c".into());
+    assert_eq!(m.len(), 2); // promotes: 1 and 3 in the snapshot
+    m.delete(&3); // deleted in place: the next promotion leaves it out
+    let g = m.reclaim.pin();
+    let old = m.snapshot(&g).t;
+    m.store(2, "b".into()); // amends
+    assert_eq!(m.len(), 2); // promotes: `old` is stale
+    let h = |k: u64| m.hasher.hash_one(k);
+    let e1 = find(old, h(1), &1).expect("1 was in the old snapshot");
+    let e3 = find(old, h(3), &3).expect("3 was in the old snapshot");
+    assert!(e1.load(&g).is_err());
+    assert!(e3.load(&g).is_err());
+    assert!(e1.delete(&g).is_err());
+    assert!(e1.try_swap(Box::new("x".into()), &g).is_err());
+    assert!(e3.try_swap(Box::new("x".into()), &g).is_err());
+    assert!(matches!(
+        e3.try_load_or_store("x".into(), &g),
+        LoadOrStore::Stale(_)
+    ));
+    assert!(e1
+        .try_compare_and_swap(&"a".into(), "x".into(), &g)
+        .is_err());
+    assert!(e1.compare_and_delete(&"a".into(), &g).is_err());
+    assert_eq!(*e1.key(), 1, "a moved key's old copy stays readable");
+    assert_eq!(m.load(&1).as_deref(), Some("a"));
+    assert_eq!(m.swap(1, "a2".into()).as_deref(), Some("a"));
+    assert_eq!(m.load(&3), None);
+    assert_eq!(m.load_or_store(3, "c2".into()), ("c2".into(), false));
+    drop(g);
+    let mut all = Vec::new();
+    m.range(|k, v| {
+        all.push((*k, v.clone()));
+        true
+    });
+    all.sort();
+    assert_eq!(all, [(1, "a2".into()), (2, "b".into()), (3, "c2".into())]);
+}
+
+/// Promotions under fire, with real epoch reclamation: one thread adds and
+/// deletes fresh keys (each new key amends, each range or run of misses
+/// promotes, moving every entry) while another keeps swapping the values
+/// of keys that are never deleted. Those keys are always found, by loads
+/// and by ranges, with a value their writer stored, and the last stores
+/// survive.
+#[test]
+fn stable_keys_survive_promotions() {
+    let n: u64 = if cfg!(miri) { 40 } else { 5_000 };
+    let m = Arc::new(Map::<u64, Arc<u64>>::new());
+    for k in 0..4 {
+        m.store(k, Arc::new(k));
+    }
+    let churn = {
+        let m = Arc::clone(&m);
+        thread::spawn(move || {
+            for i in 0..n {
+                let k = 1_000 + i;
+                m.store(k, Arc::new(k));
+                assert_eq!(m.load(&k).as_deref(), Some(&k));
+                if i % 3 == 0 {
+                    m.range(|_, _| true); // promotes
+                }
+                m.delete(&k);
+            }
+        })
+    };
+    let swapper = {
+        let m = Arc::clone(&m);
+        thread::spawn(move || {
+            for i in 1..=n {
+                for k in 0..4 {
+                    let prev = m.swap(k, Arc::new(k + 4 * i)).expect("a stable key");
+                    assert_eq!(*prev % 4, k);
+                }
+            }
+        })
+    };
+    // Check for as long as the writers run (at least a few times).
+    let mut rounds = 0;
+    while rounds < 4 || !(churn.is_finished() && swapper.is_finished()) {
+        rounds += 1;
+        for k in 0..4 {
+            let v = m.load(&k).expect("a stable key is never missing");
+            assert_eq!(*v % 4, k);
+        }
+        let mut seen = [false; 4];
+        m.range(|k, v| {
+            if *k < 4 {
+                assert_eq!(**v % 4, *k);
+                seen[*k as usize] = true;
+            }
+            true
+        });
+        assert_eq!(seen, [true; 4], "a range missed a stable key");
+    }
+    churn.join().unwrap();
+    swapper.join().unwrap();
+    for k in 0..4 {
+        assert_eq!(m.load(&k).as_deref(), Some(&(k + 4 * n)));
+    }
+    assert_eq!(m.len(), 4);
 }
