@@ -39,7 +39,10 @@ const OUTBOX: usize = 64;
 /// What connections tell the hub.
 enum Event {
     /// A new member and the channel its writer reads.
-    Join { peer: SocketAddr, out: Sender<Arc<str>> },
+    Join {
+        peer: SocketAddr,
+        out: Sender<Arc<str>>,
+    },
     /// The member at `peer` left.
     Leave { peer: SocketAddr },
     /// `peer` said `text` (already formatted, newline included).
@@ -68,7 +71,10 @@ async fn main() -> io::Result<()> {
         wg.go(member(ctx.clone(), conn, peer, events.clone()));
     }
     wg.wait().await;
-    println!("chat: {}; shut down", ctx.err().expect("the context is done"));
+    println!(
+        "chat: {}; shut down",
+        ctx.err().expect("the context is done")
+    );
     Ok(())
 }
 

@@ -6,10 +6,10 @@
 //! [`hyper::rt::Executor`] and sleeps through [`hyper::rt::Timer`]. This
 //! module implements the four over gort:
 //!
-//! - [`GortIo`]: any `futures::io` stream (here [`TcpStream`]) as hyper's
-//!   `Read` + `Write`;
-//! - [`GortExecutor`]: `gort::spawn`;
-//! - [`GortTimer`]: `gort::time::sleep`, on the per-P timers.
+//! - [`GortIo`] makes any `futures::io` stream (here [`TcpStream`])
+//!   hyper's `Read` + `Write`;
+//! - [`GortExecutor`] spawns with `gort::spawn`;
+//! - [`GortTimer`] sleeps with `gort::time::sleep`, on the per-P timers.
 //!
 //! Shared, through `#[path]`, by `examples/http/main.rs` (the server),
 //! `tests/http_example.rs` and gort-bench's `http_hello` workload, so all
