@@ -19,7 +19,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -67,22 +67,39 @@ impl<T: AsyncRead + Unpin> hyper::rt::Read for GortIo<T> {
         // hyper hands out uninitialised spare capacity (8 KiB or more), so
         // the bytes offered must be zeroed first; tokio's `ReadBuf` skips
         // that. Zeroing all of it for a 100-byte request cost about 5% of
-        // the server's CPU in gort-bench's http_hello, so offer a window
-        // that doubles while reads fill it (a large body) and drops back
-        // after a short one.
-        let want = buf.remaining().min(self.window);
-        let dst = buf.initialize_unfilled_to(want);
-        let n = ready!(Pin::new(&mut self.io).poll_read(cx, dst))?;
-        self.window = if n == want && n > 0 {
-            self.window.saturating_mul(2)
-        } else {
-            MIN_WINDOW
-        };
-        // SAFETY: the first `n` bytes of the unfilled part are initialised
-        // (zeroed above, then written by the read), and `n <= want`, which
-        // is at most the cursor's `remaining()`.
-        unsafe { buf.advance(n) };
-        Poll::Ready(Ok(()))
+        // the server's CPU in gort-bench's http_hello, so read through a
+        // window: start small, and while reads fill it, double it and read
+        // on, so that one call still takes everything available up to
+        // hyper's capacity (hyper relies on that, e.g. to drain an unread
+        // body in one read). The window is kept for the next call while
+        // reads keep filling it (a large body).
+        let mut read = 0;
+        loop {
+            let want = buf.remaining().min(self.window);
+            if want == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            let dst = buf.initialize_unfilled_to(want);
+            let n = match Pin::new(&mut self.io).poll_read(cx, dst) {
+                Poll::Ready(Ok(n)) => n,
+                // Hand over what was read; hyper's next read waits again
+                // or fails (though a reset, once reported, reads as EOF).
+                Poll::Ready(Err(_)) | Poll::Pending if read > 0 => {
+                    return Poll::Ready(Ok(()));
+                }
+                other => return other.map_ok(|_| ()),
+            };
+            // SAFETY: the first `n` bytes of the unfilled part are
+            // initialised (zeroed above, then written by the read), and
+            // `n <= want`, which is at most the cursor's `remaining()`.
+            unsafe { buf.advance(n) };
+            read += n;
+            if n < want {
+                self.window = MIN_WINDOW;
+                return Poll::Ready(Ok(()));
+            }
+            self.window = self.window.saturating_mul(2);
+        }
     }
 }
 
