@@ -232,13 +232,7 @@ fn measure(w: &Workload, procs: usize, rounds: usize) -> io::Result<Vec<Outcome>
     match w.isolation {
         Isolation::InProcess => {
             let gort_rt = &build::<Gort>(procs)?;
-            let tokio_rt = &if workloads::NET.contains(&w.name) {
-                Tokio::build_with_io(procs).map_err(|e| {
-                    io::Error::new(e.kind(), format!("building the tokio runtime: {e}"))
-                })?
-            } else {
-                build::<Tokio>(procs)?
-            };
+            let tokio_rt = &build_tokio(w, procs)?;
             // Declared after the runtimes, so dropped before them.
             let mut contenders = Vec::new();
             if let Some(round) = w.gort {
@@ -286,15 +280,28 @@ fn build<S: System>(procs: usize) -> io::Result<S::Runtime> {
         .map_err(|e| io::Error::new(e.kind(), format!("building the {} runtime: {e}", S::NAME)))
 }
 
+/// The tokio runtime for `w`: with the I/O driver for the network
+/// workloads (`workloads::NET`), without it otherwise.
+fn build_tokio(w: &Workload, procs: usize) -> io::Result<<Tokio as System>::Runtime> {
+    if workloads::NET.contains(&w.name) {
+        Tokio::build_with_io(procs)
+            .map_err(|e| io::Error::new(e.kind(), format!("building the tokio runtime: {e}")))
+    } else {
+        build::<Tokio>(procs)
+    }
+}
+
 /// `--child`: one round of `workload` on `system` in this fresh process;
 /// prints its value alone on stdout.
 fn child(procs: usize, workload: &Workload, system: &str) -> ExitCode {
     let result = if system == Gort::NAME {
-        workload.gort.map(|round| child_round::<Gort>(procs, round))
+        workload
+            .gort
+            .map(|round| child_round::<Gort>(build::<Gort>(procs), round))
     } else {
         workload
             .tokio
-            .map(|round| child_round::<Tokio>(procs, round))
+            .map(|round| child_round::<Tokio>(build_tokio(workload, procs), round))
     };
     match result {
         Some(Ok(r)) => {
@@ -316,10 +323,10 @@ fn child(procs: usize, workload: &Workload, system: &str) -> ExitCode {
 }
 
 fn child_round<S: System>(
-    procs: usize,
+    rt: io::Result<S::Runtime>,
     round: fn(&S::Runtime) -> RoundResult,
 ) -> io::Result<RoundResult> {
-    let rt = build::<S>(procs)?;
+    let rt = rt?;
     // Start the runtime's threads before the round measures anything.
     workloads::on_task::<S, _>(&rt, async {});
     Ok(round(&rt))
