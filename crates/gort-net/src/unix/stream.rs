@@ -149,8 +149,7 @@ impl UnixStream {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        self.io
-            .poll_io(Direction::Read, cx, || self.io.get().read(buf))
+        self.io.poll_read(cx, buf.len(), || self.io.get().read(buf))
     }
 
     pub(crate) fn poll_write_priv(
