@@ -8,7 +8,7 @@
 //! ```
 //!
 //! hyper brings the HTTP; gort brings the runtime, plugged in through
-//! hyper's `rt` traits. Those adapters (about a hundred lines) are in
+//! hyper's `rt` traits. Those adapters (about a hundred lines of code) are in
 //! [`hyper_gort`], next to this file; gort-bench's `http_hello` and the
 //! `http_example` test reuse them. Stop the server with ctrl-c.
 
