@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Then, in another terminal, type lines into `nc 127.0.0.1 7878`: each one
-//! comes back. `printf 'hello\n' | nc -q1 127.0.0.1 7878` does it once.
+//! comes back. `printf 'hello\n' | nc -q1 127.0.0.1 7878` does it once
+//! (`-N` instead of `-q1` for OpenBSD's `nc`).
 //! The server logs every connection that ends; stop it with ctrl-c.
 //!
 //! A connection's task waits on its socket holding no P and no M, as a
