@@ -24,6 +24,7 @@ async fn main() {
     gort::spawn(channels())
         .await
         .expect("channels act panicked");
+    network().await.expect("network act failed");
     scheduler_view();
 }
 
@@ -192,11 +193,72 @@ async fn channels() {
     );
 }
 
-/// Act 5: what the scheduler did.
+/// Act 5: the network. An echo server on a loopback listener, a goroutine
+/// per connection, and a few clients doing round trips against it; every
+/// task waiting on a socket holds no P and no M.
+async fn network() -> std::io::Result<()> {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    use gort::net::{TcpListener, TcpStream};
+
+    const CLIENTS: usize = 4;
+    const ROUND_TRIPS: usize = 1_000;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = gort::spawn(async move {
+        loop {
+            let Ok((mut conn, _)) = listener.accept().await else {
+                break;
+            };
+            gort::spawn(async move {
+                // Not `conn.split()`: that is AsyncReadExt's, a locked split.
+                let (mut r, mut w) = TcpStream::split(&mut conn);
+                futures::io::copy(&mut r, &mut w).await
+            });
+        }
+    });
+    let t0 = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            gort::spawn(async move {
+                let mut conn = TcpStream::connect(addr).await?;
+                conn.set_nodelay(true)?;
+                let mut msg = [c as u8; 64];
+                let mut back = [0u8; 64];
+                let mut worst = Duration::ZERO;
+                for i in 0..ROUND_TRIPS {
+                    msg[0] = i as u8;
+                    let t = Instant::now();
+                    conn.write_all(&msg).await?;
+                    conn.read_exact(&mut back).await?;
+                    worst = worst.max(t.elapsed());
+                    assert_eq!(back, msg, "the echo came back changed");
+                }
+                std::io::Result::Ok(worst)
+            })
+        })
+        .collect();
+    let mut worst = Duration::ZERO;
+    for c in clients {
+        worst = worst.max(c.await.expect("client panicked")?);
+    }
+    let took = t0.elapsed();
+    let trips = CLIENTS * ROUND_TRIPS;
+    println!(
+        "5. network: {CLIENTS} clients made {trips} 64-byte round trips through a loopback echo \
+         server in {:.1} ms ({:.1} µs each on average, slowest {} µs)",
+        took.as_secs_f64() * 1e3,
+        took.as_secs_f64() * 1e6 / trips as f64,
+        worst.as_micros()
+    );
+    server.abort();
+    Ok(())
+}
+
+/// Act 6: what the scheduler did.
 fn scheduler_view() {
     let m = gort::runtime::metrics();
     println!(
-        "5. scheduler: {} Ms for {} Ps, {} polls ({} from runnext), {} steals, {} parks; \
+        "6. scheduler: {} Ms for {} Ps, {} polls ({} from runnext), {} steals, {} parks; \
          live goroutines now: {}",
         m.threads,
         gort::runtime::gomaxprocs(),

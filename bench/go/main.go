@@ -13,7 +13,8 @@
 //
 // where X is the median over rounds of nanoseconds per operation (for
 // idle_task_bytes and chan_idle_bytes: bytes per idle goroutine). The timers workload adds
-// go_p99_late_ns=Y. All diagnostics go to stderr.
+// go_p99_late_ns=Y; http_hello adds go_rps=R go_p99_us=P (it needs wrk on
+// PATH). All diagnostics go to stderr.
 package main
 
 import (
@@ -33,6 +34,15 @@ type roundResult struct {
 	value float64
 	// late holds per-operation lateness samples (timers only).
 	late []int64
+	// extra holds further figures, printed as go_NAME=VALUE from the
+	// median round (http_hello: rps, p99_us).
+	extra []extraField
+}
+
+// extraField is one further figure of a round.
+type extraField struct {
+	name  string
+	value float64
 }
 
 type workload struct {
@@ -65,6 +75,8 @@ var workloads = []workload{
 	{name: "syscall_short", run: syscallShort},
 	{name: "syscall_long", maxRounds: 5, run: syscallLong},
 	{name: "blocked_poll_latency", maxRounds: 3, run: blockedPollLatency},
+	{name: "tcp_echo", run: tcpEcho},
+	{name: "http_hello", maxRounds: 5, run: httpHello},
 }
 
 func main() {
@@ -115,9 +127,12 @@ func main() {
 		fmt.Fprintf(os.Stderr, "gortbench: %s: rounds=%s median=%.0f\n", w.name, formatValues(values), med)
 
 		line := fmt.Sprintf("workload=%s procs=%d go=%d", w.name, *procs, int64(med+0.5))
+		mr := results[medianIndex(values)]
 		if w.name == "timers" {
-			mr := results[medianIndex(values)]
 			line += fmt.Sprintf(" go_p99_late_ns=%d", percentile(mr.late, 0.99))
+		}
+		for _, e := range mr.extra {
+			line += fmt.Sprintf(" go_%s=%d", e.name, int64(math.Round(e.value)))
 		}
 		fmt.Fprintln(os.Stdout, line)
 	}

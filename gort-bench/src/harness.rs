@@ -23,6 +23,9 @@ pub(crate) struct RoundResult {
     pub(crate) value: f64,
     /// Per-operation lateness in ns (timers only; empty otherwise).
     pub(crate) late: Vec<i64>,
+    /// Further figures of the round, printed as `SYSTEM_NAME=VALUE` from
+    /// the median round (`http_hello`: `rps`, `p99_us`; empty otherwise).
+    pub(crate) extra: Vec<(&'static str, f64)>,
 }
 
 impl RoundResult {
@@ -30,6 +33,7 @@ impl RoundResult {
         RoundResult {
             value: elapsed.as_nanos() as f64 / ops as f64,
             late: Vec::new(),
+            extra: Vec::new(),
         }
     }
 }
@@ -61,6 +65,8 @@ pub(crate) struct Outcome {
     pub(crate) median: f64,
     /// Nearest-rank p99 of the median round's lateness samples, if it has any.
     pub(crate) p99_late_ns: Option<i64>,
+    /// The median round's [`RoundResult::extra`].
+    pub(crate) extra: Vec<(&'static str, f64)>,
 }
 
 /// Runs a warm-up round per contender, then `rounds` measured rounds in
@@ -101,6 +107,7 @@ fn summarise(name: &'static str, rounds: Vec<RoundResult>) -> Outcome {
         median: median(&values),
         values,
         p99_late_ns,
+        extra: median_round.extra.clone(),
     }
 }
 
@@ -137,6 +144,7 @@ pub(crate) fn child_round(workload: &str, system: &str, procs: usize) -> io::Res
     Ok(RoundResult {
         value,
         late: Vec::new(),
+        extra: Vec::new(),
     })
 }
 
@@ -206,6 +214,7 @@ mod tests {
                 Ok(RoundResult {
                     value: 1.0,
                     late: vec![5],
+                    extra: vec![("rps", 2.0)],
                 })
             }),
             Contender::new("b", || {
@@ -218,6 +227,8 @@ mod tests {
         assert_eq!(log.into_inner(), ["a", "b", "a", "b", "a", "b"]);
         assert_eq!(out[0].values, [1.0, 1.0]);
         assert_eq!(out[0].p99_late_ns, Some(5));
+        assert_eq!(out[0].extra, [("rps", 2.0)]);
         assert_eq!(out[1].p99_late_ns, None);
+        assert!(out[1].extra.is_empty());
     }
 }

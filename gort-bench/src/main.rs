@@ -15,6 +15,7 @@
 //! workload=ping_pong procs=2 gort=812 tokio=655 go=590
 //! workload=timers procs=2 gort=731 tokio=702 gort_p99_late_ns=1190000 tokio_p99_late_ns=1090000 go=640 go_p99_late_ns=1050000
 //! workload=chan_mpmc procs=2 gort=137 tokio=NA flume=116 async_channel=88 crossbeam=44 go=55
+//! workload=http_hello procs=2 gort=21000 tokio=20500 gort_rps=47619 gort_p99_us=5210 tokio_rps=48780 tokio_p99_us=5400 go=24000 go_rps=41667 go_p99_us=6100
 //! ```
 //!
 //! ## Reading the numbers
@@ -22,7 +23,13 @@
 //! Each `SYSTEM=X` is the median over the measured rounds of nanoseconds
 //! per operation (`idle_task_bytes`, `chan_idle_bytes`: resident bytes per
 //! parked task); lower is better. `SYSTEM_p99_late_ns` (timers only) is how
-//! late the 99th percentile timer fired, in the median round. `go=NA`
+//! late the 99th percentile timer fired, in the median round.
+//! `http_hello` is a throughput test run by `wrk` (a separate process, see
+//! `workloads/http.rs`): its `SYSTEM=X` is ns per request, 1e9 / requests
+//! per second, so that lower stays better; `SYSTEM_rps` (requests per
+//! second, higher is better) and `SYSTEM_p99_us` (wrk's 99th-percentile
+//! request latency in µs) come from the median round. Without `wrk` on
+//! `PATH` it is skipped and prints `NA` for every contender. `go=NA`
 //! means the Go twin could not run (no `go` on `PATH`, or it failed; stderr
 //! says which); any other `SYSTEM=NA`, that the workload has no such
 //! contender (its docs in `workloads/` say why).
@@ -45,11 +52,15 @@
 //!   included, in a fresh child process (this binary re-executed with a
 //!   hidden `--child` flag), since in one process the allocator would
 //!   recycle the previous round's memory.
+//! - The network workloads (`tcp_echo`, `http_hello`) run tokio with its
+//!   I/O driver enabled (`enable_all`); the others without it, as before.
 //! - The scheduler workloads' channels are `tokio::sync::oneshot` on both
 //!   runtimes; the channel workloads (`workloads/chan.rs`) use each
 //!   contender's own.
 //!
-//! A full default run takes well under three minutes on two cores.
+//! A full default run takes well under three minutes on two cores, plus
+//! about a minute and a half for the network workloads (`http_hello` runs
+//! wrk for 3 s per round).
 
 mod cli;
 mod go;
@@ -131,6 +142,20 @@ fn bench(options: &Options) -> ExitCode {
     let mut failed = false;
     for w in &options.workloads {
         let rounds = w.rounds(options.rounds);
+        if workloads::NEEDS_WRK.contains(&w.name) && !workloads::wrk_available() {
+            eprintln!(
+                "gort-bench: {}: `wrk` is not on PATH, skipping (printing NA)",
+                w.name
+            );
+            let row = Row {
+                workload: w,
+                outcomes: Vec::new(),
+                go: None,
+            };
+            println!("{}", line(&row, options.procs));
+            rows.push(row);
+            continue;
+        }
         eprintln!(
             "gort-bench: {}: warm-up + {rounds} rounds per system, alternating{}",
             w.name,
@@ -207,7 +232,7 @@ fn measure(w: &Workload, procs: usize, rounds: usize) -> io::Result<Vec<Outcome>
     match w.isolation {
         Isolation::InProcess => {
             let gort_rt = &build::<Gort>(procs)?;
-            let tokio_rt = &build::<Tokio>(procs)?;
+            let tokio_rt = &build_tokio(w, procs)?;
             // Declared after the runtimes, so dropped before them.
             let mut contenders = Vec::new();
             if let Some(round) = w.gort {
@@ -255,15 +280,28 @@ fn build<S: System>(procs: usize) -> io::Result<S::Runtime> {
         .map_err(|e| io::Error::new(e.kind(), format!("building the {} runtime: {e}", S::NAME)))
 }
 
+/// The tokio runtime for `w`: with the I/O driver for the network
+/// workloads (`workloads::NET`), without it otherwise.
+fn build_tokio(w: &Workload, procs: usize) -> io::Result<<Tokio as System>::Runtime> {
+    if workloads::NET.contains(&w.name) {
+        Tokio::build_with_io(procs)
+            .map_err(|e| io::Error::new(e.kind(), format!("building the tokio runtime: {e}")))
+    } else {
+        build::<Tokio>(procs)
+    }
+}
+
 /// `--child`: one round of `workload` on `system` in this fresh process;
 /// prints its value alone on stdout.
 fn child(procs: usize, workload: &Workload, system: &str) -> ExitCode {
     let result = if system == Gort::NAME {
-        workload.gort.map(|round| child_round::<Gort>(procs, round))
+        workload
+            .gort
+            .map(|round| child_round::<Gort>(build::<Gort>(procs), round))
     } else {
         workload
             .tokio
-            .map(|round| child_round::<Tokio>(procs, round))
+            .map(|round| child_round::<Tokio>(build_tokio(workload, procs), round))
     };
     match result {
         Some(Ok(r)) => {
@@ -285,10 +323,10 @@ fn child(procs: usize, workload: &Workload, system: &str) -> ExitCode {
 }
 
 fn child_round<S: System>(
-    procs: usize,
+    rt: io::Result<S::Runtime>,
     round: fn(&S::Runtime) -> RoundResult,
 ) -> io::Result<RoundResult> {
-    let rt = build::<S>(procs)?;
+    let rt = rt?;
     // Start the runtime's threads before the round measures anything.
     workloads::on_task::<S, _>(&rt, async {});
     Ok(round(&rt))
@@ -311,6 +349,11 @@ fn line(row: &Row, procs: usize) -> String {
     for o in &row.outcomes {
         if let Some(p99) = o.p99_late_ns {
             let _ = write!(s, " {}_p99_late_ns={p99}", o.name);
+        }
+    }
+    for o in &row.outcomes {
+        for (key, value) in &o.extra {
+            let _ = write!(s, " {}_{key}={}", o.name, value.round() as i64);
         }
     }
     match &row.go {
@@ -361,6 +404,20 @@ fn summary(rows: &[Row], procs: usize) {
         };
         if let (Some(g), Some(t)) = (p99(Gort::NAME), p99(Tokio::NAME)) {
             let _ = write!(s, " p99_late gort/tokio={:.2}", g as f64 / t as f64);
+        }
+        let extra = |name: &str, key: &str| {
+            row.outcomes
+                .iter()
+                .find(|o| o.name == name)
+                .and_then(|o| o.extra.iter().find(|(k, _)| *k == key))
+                .map(|(_, v)| *v)
+        };
+        if let Some(gort) = row.outcomes.iter().find(|o| o.name == Gort::NAME) {
+            for (key, _) in &gort.extra {
+                if let (Some(g), Some(t)) = (extra(Gort::NAME, key), extra(Tokio::NAME, key)) {
+                    let _ = write!(s, " {key} gort/tokio={:.2}", g / t);
+                }
+            }
         }
         eprintln!("{s}");
     }

@@ -144,6 +144,19 @@ impl System for Gort {
 /// tokio's multi-thread runtime: the baseline.
 pub(crate) struct Tokio;
 
+impl Tokio {
+    /// [`System::build`] with tokio's I/O driver enabled too, for the
+    /// network workloads (`workloads::NET`). The others keep the runtime
+    /// without it, as they were measured before the network workloads
+    /// existed. (gort's netpoller is always there.)
+    pub(crate) fn build_with_io(procs: usize) -> io::Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(procs)
+            .enable_all()
+            .build()
+    }
+}
+
 impl System for Tokio {
     const NAME: &'static str = "tokio";
 

@@ -72,8 +72,7 @@ macro_rules! stream_io {
                     // futures::io contract: no wait for a zero-length buffer.
                     return Poll::Ready(Ok(0));
                 }
-                self.io
-                    .poll_io(Direction::Read, cx, || self.io.get().read(buf))
+                self.io.poll_read(cx, buf.len(), || self.io.get().read(buf))
             }
 
             pub(crate) fn poll_write_priv(

@@ -1,6 +1,6 @@
 //! TCP behaviour: echo under load, half-close, reset, zero-length reads,
-//! halves used from two tasks, refused connects, close waking a waiter,
-//! and the `TcpSocket` builder.
+//! short reads that forget readiness, halves used from two tasks, refused
+//! connects, close waking a waiter, and the `TcpSocket` builder.
 
 use std::io;
 use std::net::Shutdown;
@@ -151,6 +151,59 @@ fn zero_length_read_returns_at_once() {
 
 /// Owned halves in two tasks: one streams data out while the other reads
 /// the echo; exact totals. Then `reunite`.
+/// A short read forgets the read readiness (the socket was drained), so
+/// the next read parks without a syscall; data sent afterwards, by
+/// another task while the reader waits or before it reads again, must
+/// still wake it. Each step is bounded by a timeout.
+#[test]
+fn short_reads_then_more_data_still_wake_the_reader() {
+    const ROUNDS: usize = 2_000;
+    rt(2).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.set_nodelay(true).unwrap();
+        server.set_nodelay(true).unwrap();
+        let (go_tx, go_rx) = futures::channel::mpsc::unbounded::<usize>();
+        let writer = gort_core::spawn(async move {
+            let mut server = server;
+            let mut go_rx = go_rx;
+            use futures::StreamExt;
+            while let Some(i) = go_rx.next().await {
+                // Odd rounds: yield first, so the reader is (likely)
+                // parked when the bytes land; even rounds: write at once.
+                if i % 2 == 1 {
+                    gort_core::yield_now().await;
+                }
+                server.write_all(&[i as u8; 7]).await.unwrap();
+            }
+        });
+        let mut buf = [0u8; 64];
+        for i in 0..ROUNDS {
+            go_tx.unbounded_send(i).unwrap();
+            let n = gort_core::time::timeout(Duration::from_secs(10), client.read(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("round {i}: reader never woke"))
+                .unwrap();
+            // 7 bytes per round and one round at a time: always a short read.
+            assert_eq!(&buf[..n], &[i as u8; 7][..n], "round {i}");
+            if n < 7 {
+                let mut rest = [0u8; 7];
+                gort_core::time::timeout(
+                    Duration::from_secs(10),
+                    client.read_exact(&mut rest[n..]),
+                )
+                .await
+                .unwrap_or_else(|_| panic!("round {i}: the rest never came"))
+                .unwrap();
+            }
+        }
+        drop(go_tx);
+        writer.await.unwrap();
+    });
+}
+
 #[test]
 fn owned_halves_from_two_tasks() {
     const CHUNKS: usize = 200;

@@ -100,6 +100,7 @@ where
     RoundResult {
         value: per_task,
         late: Vec::new(),
+        extra: Vec::new(),
     }
 }
 

@@ -19,8 +19,10 @@
 mod blocking;
 mod chan;
 mod context;
+mod http;
 mod idle;
 mod mutex;
+mod net;
 mod spawn;
 mod switch;
 mod syncmap;
@@ -98,6 +100,16 @@ pub(crate) enum OtherRound {
 /// Workloads that Go has no equivalent for: the twin is not asked, and the
 /// line says `go=NA`. `spawn_blocking`: Go has no offload pool.
 pub(crate) const NO_GO_TWIN: &[&str] = &["spawn_blocking"];
+
+/// Workloads that use sockets: their tokio runtime is built with its I/O
+/// driver (`Tokio::build_with_io`); the rest keep the one without.
+pub(crate) const NET: &[&str] = &["tcp_echo", "http_hello"];
+
+/// Workloads driven by `wrk`: without it on `PATH` they are skipped and
+/// their line says `NA` everywhere.
+pub(crate) const NEEDS_WRK: &[&str] = &["http_hello"];
+
+pub(crate) use http::wrk_available;
 
 /// Every workload, in the Go twin's order (those in [`NO_GO_TWIN`] last).
 pub(crate) const ALL: &[Workload] = &[
@@ -351,6 +363,24 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(syscall::blocked_poll_latency::<Gort>),
         tokio: Some(syscall::blocked_poll_latency::<Tokio>),
+        others: &[],
+    },
+    Workload {
+        name: "tcp_echo",
+        unit: "ns/round-trip",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(net::tcp_echo_gort),
+        tokio: Some(net::tcp_echo_tokio),
+        others: &[],
+    },
+    Workload {
+        name: "http_hello",
+        unit: "ns/request",
+        max_rounds: Some(5),
+        isolation: Isolation::InProcess,
+        gort: Some(http::http_hello_gort),
+        tokio: Some(http::http_hello_tokio),
         others: &[],
     },
     Workload {

@@ -161,5 +161,6 @@ pub(crate) fn blocked_poll_latency<S: System>(rt: &S::Runtime) -> RoundResult {
     RoundResult {
         value: worst_us as f64,
         late: Vec::new(),
+        extra: Vec::new(),
     }
 }
