@@ -460,6 +460,12 @@ impl Shared {
             });
             match pushed {
                 Some(wake) => Ok(wake),
+                // The netpoll sleeper's batch: the global queue, and one
+                // `wakep` after the poll (worker.rs, `stop` step 4).
+                None if w.netpoll_batch() => {
+                    self.inject.push(task.take().expect("not pushed"));
+                    Ok(false)
+                }
                 // No P (or it was just retaken): the global queue.
                 None => Err(task.take().expect("not pushed")),
             }

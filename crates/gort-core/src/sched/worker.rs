@@ -76,6 +76,11 @@ pub(crate) struct Worker {
     spinning: Cell<bool>,
     /// True while a task is being polled on this M.
     in_poll: Cell<bool>,
+    /// True while this M, holding no P, blocks in the netpoller: the tasks
+    /// the poll readies go to the global queue without waking an M each;
+    /// after the poll this M takes an idle P first and wakes one M for the
+    /// rest (Go's `findRunnable` + `injectglist`).
+    netpoll_batch: Cell<bool>,
     /// While polling: the P's status word this M set (`P::begin_poll`).
     pword: Cell<u64>,
     /// True while this M is blocked in `gort::syscall`.
@@ -121,6 +126,7 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
         p: Cell::new(None),
         spinning: Cell::new(false),
         in_poll: Cell::new(false),
+        netpoll_batch: Cell::new(false),
         pword: Cell::new(0),
         in_syscall: Cell::new(false),
         info: Arc::new(super::trace::MInfo::new(n)),
@@ -170,6 +176,11 @@ impl Worker {
     #[inline]
     pub(crate) fn firing_timers(&self) -> bool {
         self.firing.get()
+    }
+
+    /// Whether wake-ups on this M are batched (see `netpoll_batch`).
+    pub(crate) fn netpoll_batch(&self) -> bool {
+        self.netpoll_batch.get()
     }
 
     /// Fires the due timers of `timers` with this M's P receiving the
@@ -381,10 +392,12 @@ impl Worker {
                         return Some(t);
                     }
                 }
-                // Nobody has polled the network for 10 ms (every M busy):
-                // poll without blocking; what it readies lands on our queue.
+                // Poll the network without blocking (as tokio's driver
+                // check every 61 ticks): while every M is busy no one
+                // sleeps in the poller, and waiting for sysmon's 10 ms
+                // would stall the I/O. What it readies lands on our queue.
                 #[cfg(not(loom))]
-                if shared.poller.overdue(now_nanos())
+                if shared.poller.has_sources()
                     && shared.poller.poll(Some(std::time::Duration::ZERO), false) > 0
                 {
                     continue;
@@ -552,7 +565,9 @@ impl Worker {
                         let timeout = (until != NO_TIMER).then(|| {
                             std::time::Duration::from_nanos(until.saturating_sub(now_nanos()))
                         });
+                        self.netpoll_batch.set(true);
                         shared.poller.poll(timeout, true);
+                        self.netpoll_batch.set(false);
                     }
                     ts = lock(&shared.timer_sleep);
                 } else {
@@ -577,8 +592,29 @@ impl Worker {
                 for p in shared.allp.iter() {
                     self.fire(&p.timers, now);
                 }
+                // The poll's wake-ups were batched into the global queue:
+                // wake one M for what this M will not take itself (it
+                // wakes more as it finds work, `wakep`'s usual chain).
+                // SeqCst fence: as step 3's, so a P released after our
+                // `try_idle_p` either sees the queue or is seen by `wakep`.
+                fence(SeqCst);
+                let backlog = if got_p {
+                    shared.inject.len() > 1
+                } else {
+                    !shared.inject.is_empty()
+                };
+                if backlog {
+                    self.shared.wakep();
+                }
                 if got_p {
                     return true;
+                }
+                if netpoll {
+                    // Go's `findRunnable`: no P after a blocking netpoll
+                    // means every P is busy; their Ms take the readied
+                    // tasks. Park rather than poll again: looping back into
+                    // the poller made every I/O event a thread hand-off.
+                    return self.stopm();
                 }
                 continue;
             }
