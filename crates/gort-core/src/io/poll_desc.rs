@@ -78,8 +78,50 @@ impl ReadyEvent {
 
 #[derive(Debug, Default)]
 struct Waiters {
-    reader: Vec<Waker>,
-    writer: Vec<Waker>,
+    reader: WaiterList,
+    writer: WaiterList,
+}
+
+/// The wakers waiting for one direction. The first is kept inline: the
+/// common case is one task per direction, woken and registered again once
+/// per I/O wait, and that round trip must not allocate (a `Vec` taken on
+/// every wake-up did: a malloc and a free per wait).
+#[derive(Debug, Default)]
+struct WaiterList {
+    first: Option<Waker>,
+    /// Only while `first` is `Some`.
+    rest: Vec<Waker>,
+}
+
+impl WaiterList {
+    /// Adds `waker` unless one that wakes the same task is there.
+    fn register(&mut self, waker: &Waker) {
+        match &self.first {
+            None => self.first = Some(waker.clone()),
+            Some(w) if w.will_wake(waker) => {}
+            Some(_) => {
+                if !self.rest.iter().any(|w| w.will_wake(waker)) {
+                    self.rest.push(waker.clone());
+                }
+            }
+        }
+    }
+
+    /// Empties the list, for waking outside the lock.
+    fn take(&mut self) -> WaiterList {
+        WaiterList {
+            first: self.first.take(),
+            rest: if self.rest.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(&mut self.rest)
+            },
+        }
+    }
+
+    fn wake(self) {
+        self.first.into_iter().chain(self.rest).for_each(Waker::wake);
+    }
 }
 
 #[derive(Debug)]
@@ -150,18 +192,19 @@ impl PollDesc {
         let (readers, writers) = {
             let mut w = lock(&self.waiters);
             let r = if bits & (Direction::Read.mask() | SHUTDOWN | CLOSED) != 0 {
-                std::mem::take(&mut w.reader)
+                w.reader.take()
             } else {
-                Vec::new()
+                WaiterList::default()
             };
             let wr = if bits & (Direction::Write.mask() | SHUTDOWN | CLOSED) != 0 {
-                std::mem::take(&mut w.writer)
+                w.writer.take()
             } else {
-                Vec::new()
+                WaiterList::default()
             };
             (r, wr)
         };
-        readers.into_iter().chain(writers).for_each(Waker::wake);
+        readers.wake();
+        writers.wake();
     }
 
     fn ready(&self, dir: Direction) -> Option<io::Result<ReadyEvent>> {
@@ -195,9 +238,7 @@ impl PollDesc {
                 Direction::Read => &mut w.reader,
                 Direction::Write => &mut w.writer,
             };
-            if !list.iter().any(|w| w.will_wake(cx.waker())) {
-                list.push(cx.waker().clone());
-            }
+            list.register(cx.waker());
         }
         // Re-read after registering: see the module doc.
         match self.ready(dir) {
