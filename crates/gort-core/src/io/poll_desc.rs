@@ -120,7 +120,10 @@ impl WaiterList {
     }
 
     fn wake(self) {
-        self.first.into_iter().chain(self.rest).for_each(Waker::wake);
+        self.first
+            .into_iter()
+            .chain(self.rest)
+            .for_each(Waker::wake);
     }
 }
 
