@@ -198,6 +198,18 @@ impl Shared {
         spinning: bool,
         may_kick: bool,
     ) {
+        // An M blocked in the netpoller is woken to take the P before an
+        // idle M is: left there while every P is busy, it would be woken
+        // by each I/O event onto a CPU the P-holding Ms need (a third
+        // runnable thread on two CPUs: 4 ms scheduler-tick stalls seen in
+        // the tour's echo act). The busy Ms poll the network themselves
+        // every 61st tick and when they run out of work.
+        if may_kick && self.kick_netpoll_sleeper() {
+            s.put_idle(&self.idle, p);
+            drop(s);
+            self.undo_spinning(spinning);
+            return;
+        }
         if let Some(m) = s.midle.pop() {
             drop(s);
             self.idle.nmidle.fetch_sub(1, Relaxed);
@@ -311,6 +323,17 @@ impl Shared {
     pub(crate) fn kick_sleeping_m(&self) -> bool {
         let mut ts = lock(&self.timer_sleep);
         if !ts.sleeping {
+            return false;
+        }
+        self.kick(&mut ts);
+        true
+    }
+
+    /// Kicks the sleeper if it blocks in the netpoller and was not kicked
+    /// already. True if it did (the sleeper will take an idle P).
+    fn kick_netpoll_sleeper(&self) -> bool {
+        let mut ts = lock(&self.timer_sleep);
+        if !ts.sleeping || !ts.in_netpoll || ts.kicked {
             return false;
         }
         self.kick(&mut ts);
