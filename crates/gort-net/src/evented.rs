@@ -58,34 +58,16 @@ impl<S: Source> Evented<S> {
     /// A stream read: [`poll_io`](Evented::poll_io) for `read`, which
     /// also forgets the read readiness after a short read (`0 < n <
     /// buf_len`): with edge-triggered readiness that read drained the
-    /// socket, so the next read would only return `WouldBlock`; skipping
-    /// that syscall saves one per request/response exchange (tokio's
-    /// `PollEvented::poll_read` does the same). An event that arrives
-    /// after the readiness was observed has a newer tick and survives the
-    /// clear, so no wake-up is lost. EOF (`n == 0`) keeps the readiness:
-    /// every later read returns EOF at once.
+    /// socket (`Registration::poll_io_drained`). EOF (`n == 0`) keeps the
+    /// readiness: every later read returns EOF at once.
     pub(crate) fn poll_read(
         &self,
         cx: &mut Context<'_>,
         buf_len: usize,
-        mut read: impl FnMut() -> io::Result<usize>,
+        read: impl FnMut() -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
-        let reg = self.reg();
-        loop {
-            let ev = match reg.poll_ready(Direction::Read, cx) {
-                Poll::Ready(Ok(ev)) => ev,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                Poll::Pending => return Poll::Pending,
-            };
-            match read() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => reg.clear_readiness(ev),
-                Ok(n) if n > 0 && n < buf_len => {
-                    reg.clear_readiness(ev);
-                    return Poll::Ready(Ok(n));
-                }
-                r => return Poll::Ready(r),
-            }
-        }
+        self.reg()
+            .poll_io_drained(Direction::Read, cx, read, |&n| n > 0 && n < buf_len)
     }
 
     /// [`poll_io`](Evented::poll_io) as a future.

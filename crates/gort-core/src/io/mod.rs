@@ -123,7 +123,7 @@ impl Registration {
         // a timer nor a source), start one: it finds no work and goes to
         // sleep in the poller (`stop`, step 4). Without this, a `block_on`
         // future that is the only waiter on a socket would never wake.
-        if !shared.kick_sleeping_m() {
+        if !shared.kick_sleeping_m(false) {
             shared.wakep();
         }
         Ok(Registration { shared, desc })
@@ -153,7 +153,24 @@ impl Registration {
         &self,
         dir: Direction,
         cx: &mut Context<'_>,
+        op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io_drained(dir, cx, op, |_| false)
+    }
+
+    /// [`poll_io`](Registration::poll_io), also forgetting the readiness
+    /// when `drained` says a successful `op` emptied the source (a stream
+    /// read shorter than its buffer), so the next call waits for an event
+    /// instead of making a syscall that would only return `WouldBlock`
+    /// (tokio's `PollEvented::poll_read` does the same). An event that
+    /// arrived after the readiness was observed has a newer tick and
+    /// survives the clear, so no wake-up is lost.
+    pub fn poll_io_drained<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
         mut op: impl FnMut() -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         loop {
             let ev = match self.poll_ready(dir, cx) {
@@ -163,6 +180,10 @@ impl Registration {
             };
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(ev),
+                Ok(v) if drained(&v) => {
+                    self.clear_readiness(ev);
+                    return Poll::Ready(Ok(v));
+                }
                 r => return Poll::Ready(r),
             }
         }

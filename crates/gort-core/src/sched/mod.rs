@@ -204,7 +204,7 @@ impl Shared {
         // runnable thread on two CPUs: 4 ms scheduler-tick stalls seen in
         // the tour's echo act). The busy Ms poll the network themselves
         // every 61st tick and when they run out of work.
-        if may_kick && self.kick_netpoll_sleeper() {
+        if may_kick && self.kick_sleeping_m(true) {
             s.put_idle(&self.idle, p);
             drop(s);
             self.undo_spinning(spinning);
@@ -219,7 +219,7 @@ impl Shared {
             return;
         }
         let nthreads = self.idle.nthreads.load(Relaxed);
-        let sleeper_kicked = may_kick && nthreads > 0 && self.kick_sleeping_m();
+        let sleeper_kicked = may_kick && nthreads > 0 && self.kick_sleeping_m(false);
         if sleeper_kicked || self.is_shutdown() || nthreads >= self.config.max_threads {
             // No idle M, but one sleeps on the timers: wake it instead of
             // starting a thread; it takes an idle P when it wakes (Go wakes
@@ -318,22 +318,13 @@ impl Shared {
         entry
     }
 
-    /// Wakes the M sleeping on the timers (or in the netpoller), if one
-    /// is. Returns whether one was.
-    pub(crate) fn kick_sleeping_m(&self) -> bool {
+    /// Wakes the M sleeping on the timers or in the netpoller, if one is;
+    /// with `netpoll_only`, only one blocked in the netpoller and not
+    /// kicked already. Returns whether it did (the M takes an idle P, if
+    /// any, when it wakes).
+    pub(crate) fn kick_sleeping_m(&self, netpoll_only: bool) -> bool {
         let mut ts = lock(&self.timer_sleep);
-        if !ts.sleeping {
-            return false;
-        }
-        self.kick(&mut ts);
-        true
-    }
-
-    /// Kicks the sleeper if it blocks in the netpoller and was not kicked
-    /// already. True if it did (the sleeper will take an idle P).
-    fn kick_netpoll_sleeper(&self) -> bool {
-        let mut ts = lock(&self.timer_sleep);
-        if !ts.sleeping || !ts.in_netpoll || ts.kicked {
+        if !ts.sleeping || (netpoll_only && (!ts.in_netpoll || ts.kicked)) {
             return false;
         }
         self.kick(&mut ts);
