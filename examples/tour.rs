@@ -216,6 +216,7 @@ async fn network() -> std::io::Result<()> {
             });
         }
     });
+    let lat0 = gort::runtime::metrics().sched_latencies;
     let t0 = Instant::now();
     let clients: Vec<_> = (0..CLIENTS)
         .map(|c| {
@@ -242,13 +243,20 @@ async fn network() -> std::io::Result<()> {
         worst = worst.max(c.await.expect("client panicked")?);
     }
     let took = t0.elapsed();
+    // Go's /sched/latencies: how long the act's tasks waited, runnable,
+    // for an M (a sample; power-of-two buckets, so upper bounds).
+    let lat = gort::runtime::metrics().sched_latencies.since(&lat0);
+    let q = |q| fmt_wait(lat.quantile(q).unwrap_or_default());
     let trips = CLIENTS * ROUND_TRIPS;
     println!(
         "5. network: {CLIENTS} clients made {trips} 64-byte round trips through a loopback echo \
-         server in {:.1} ms ({:.1} µs each on average, slowest {} µs)",
+         server in {:.1} ms ({:.1} µs each on average, slowest {} µs); a woken task waited \
+         for an M under {} at p50, under {} at p99",
         took.as_secs_f64() * 1e3,
         took.as_secs_f64() * 1e6 / trips as f64,
-        worst.as_micros()
+        worst.as_micros(),
+        q(0.5),
+        q(0.99)
     );
     server.abort();
     Ok(())
@@ -268,4 +276,13 @@ fn scheduler_view() {
         m.parks,
         gort::runtime::num_goroutines()
     );
+}
+
+/// A short duration as "850 ns" or "16 µs".
+fn fmt_wait(d: Duration) -> String {
+    if d < Duration::from_micros(1) {
+        format!("{} ns", d.as_nanos())
+    } else {
+        format!("{} µs", d.as_micros())
+    }
 }

@@ -33,7 +33,7 @@ pub use gort_macros::{main, select, test};
 /// Go's `runtime` package: introspection of the current runtime.
 pub mod runtime {
     pub use gort_core::runtime::*;
-    pub use gort_core::{Metrics, WaitReason};
+    pub use gort_core::{LatencyHistogram, Metrics, WaitReason};
 }
 
 /// Go's `time` package: sleeping, deadlines, tickers and timers.

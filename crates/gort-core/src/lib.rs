@@ -29,7 +29,7 @@ pub mod time;
 #[cfg(all(test, loom))]
 mod loom_tests;
 
-pub use metrics::Metrics;
+pub use metrics::{LatencyHistogram, Metrics};
 pub use rt::{
     spawn, spawn_blocking, syscall, yield_now, BuildError, Builder, EnterGuard, Handle, Runtime,
 };

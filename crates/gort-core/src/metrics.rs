@@ -2,6 +2,9 @@
 //! (`gort::runtime::metrics()`).
 
 use crate::loom::Ordering::Relaxed;
+use std::time::Duration;
+
+use crate::sched::latency::BUCKETS;
 use crate::sched::Shared;
 
 /// Scheduler counters (since the runtime started) and gauges (now).
@@ -25,10 +28,9 @@ pub struct Metrics {
     pub local_queue_lens: Vec<usize>,
     /// Successful steals (each moves a batch of tasks).
     pub steals: u64,
-    /// Ps handed from an M blocked in a syscall to another M. Always 0 until
-    /// `gort::syscall` hand-off lands.
+    /// Ps handed from an M blocked in `gort::syscall` to another M.
     pub handoffs: u64,
-    /// Ps retaken by sysmon. Always 0 until sysmon lands.
+    /// Ps retaken by sysmon (from a long syscall or a long poll).
     pub sysmon_retakes: u64,
     /// Live threads of the `spawn_blocking` pool, idle or running a job.
     pub blocking_threads: usize,
@@ -42,6 +44,9 @@ pub struct Metrics {
     pub parks: u64,
     /// Times a parked M was handed a P.
     pub unparks: u64,
+    /// How long tasks waited, runnable, before an M polled them (Go's
+    /// `/sched/latencies:seconds`), from a sample of one wake-up in eight.
+    pub sched_latencies: LatencyHistogram,
 }
 
 impl Metrics {
@@ -66,6 +71,113 @@ impl Metrics {
                 .sum(),
             parks: s.stats.parks.load(Relaxed),
             unparks: s.stats.unparks.load(Relaxed),
+            sched_latencies: {
+                let mut counts = [0; BUCKETS];
+                for p in s.allp.iter() {
+                    p.stats.sched_latency.add_to(&mut counts);
+                }
+                LatencyHistogram {
+                    counts: counts.to_vec(),
+                }
+            },
         }
+    }
+}
+
+/// A histogram of durations with power-of-two buckets: bucket `i` counts
+/// durations in `[2^i, 2^(i+1))` nanoseconds; the last is open above.
+///
+/// ```
+/// let rt = gort_core::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     gort_core::spawn(async {}).await.unwrap();
+/// });
+/// let lat = rt.metrics().sched_latencies;
+/// if let Some(p99) = lat.quantile(0.99) {
+///     println!("99% of sampled tasks waited under {p99:?} to run");
+/// }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LatencyHistogram {
+    /// The count of each bucket, bucket 0 first.
+    pub counts: Vec<u64>,
+}
+
+impl LatencyHistogram {
+    /// The durations bucket `i` covers: `[lower, upper)`; `upper` is
+    /// `None` for the last bucket.
+    pub fn bucket_bounds(&self, i: usize) -> (Duration, Option<Duration>) {
+        let lower = if i == 0 { 0 } else { 1u64 << i };
+        let upper = (i + 1 < self.counts.len()).then(|| Duration::from_nanos(1u64 << (i + 1)));
+        (Duration::from_nanos(lower), upper)
+    }
+
+    /// The samples taken after `earlier`, an earlier snapshot of the same
+    /// runtime's histogram (the counts only grow).
+    ///
+    /// ```
+    /// let rt = gort_core::Runtime::new().unwrap();
+    /// let before = rt.metrics().sched_latencies;
+    /// rt.block_on(async { gort_core::spawn(async {}).await.unwrap() });
+    /// let during = rt.metrics().sched_latencies.since(&before);
+    /// assert!(during.count() <= rt.metrics().sched_latencies.count());
+    /// ```
+    pub fn since(&self, earlier: &LatencyHistogram) -> LatencyHistogram {
+        let counts = self
+            .counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| c.saturating_sub(earlier.counts.get(i).copied().unwrap_or(0)))
+            .collect();
+        LatencyHistogram { counts }
+    }
+
+    /// Samples in all.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// An upper bound of the `q` quantile (`0.0..=1.0`): the upper edge of
+    /// the bucket where it falls (the lower edge for the open last
+    /// bucket). `None` with no samples.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                let (lower, upper) = self.bucket_bounds(i);
+                return Some(upper.unwrap_or(lower));
+            }
+        }
+        unreachable!("rank <= total")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_bucket_upper_edges() {
+        let mut counts = vec![0; 40];
+        counts[10] = 98; // [1024, 2048) ns
+        counts[22] = 2; // [4.19, 8.39) ms
+        let h = LatencyHistogram { counts };
+        assert_eq!(h.count(), 100);
+        assert_eq!(h.quantile(0.5), Some(Duration::from_nanos(2048)));
+        assert_eq!(h.quantile(0.98), Some(Duration::from_nanos(2048)));
+        assert_eq!(h.quantile(0.99), Some(Duration::from_nanos(1 << 23)));
+        assert_eq!(h.quantile(0.0), Some(Duration::from_nanos(2048)));
+        assert_eq!(LatencyHistogram::default().quantile(0.5), None);
+        assert_eq!(
+            h.bucket_bounds(0),
+            (Duration::ZERO, Some(Duration::from_nanos(2)))
+        );
+        assert_eq!(h.bucket_bounds(39).1, None);
     }
 }

@@ -214,3 +214,40 @@ fn gomaxprocs_and_num_goroutines() {
     });
     assert_eq!(gort_core::runtime::gomaxprocs(), 0, "outside any runtime");
 }
+
+/// The scheduling-latency histogram samples one wake-up in eight per M,
+/// and a task held runnable behind a long poll shows up in a bucket at
+/// least as long as the hold.
+#[test]
+fn sched_latencies_sample_wakeups_and_see_a_held_task() {
+    const TASKS: u64 = 800;
+    let rt = rt(1);
+    let before = rt.metrics().sched_latencies;
+    let sum = rt.block_on(rt.spawn(async {
+        // On the only P: this task keeps it for 2 ms after spawning, so
+        // every task it spawned waits at least that long to run.
+        let hs: Vec<_> = (0..TASKS)
+            .map(|i| gort_core::spawn(async move { i }))
+            .collect();
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < std::time::Duration::from_millis(2) {
+            std::hint::spin_loop();
+        }
+        let mut sum = 0;
+        for h in hs {
+            sum += h.await.unwrap();
+        }
+        sum
+    }));
+    assert_eq!(sum.unwrap(), TASKS * (TASKS - 1) / 2);
+    let lat = rt.metrics().sched_latencies.since(&before);
+    // 800 spawns in a row on one M: exactly every eighth is stamped, and
+    // each of those waited over 2 ms, past bucket 20's lower edge
+    // (2^20 ns, about 1.05 ms).
+    let held: u64 = lat.counts[20..].iter().sum();
+    assert!(held >= TASKS / 8, "{lat:?}");
+    assert_eq!(
+        lat.bucket_bounds(20).0,
+        std::time::Duration::from_nanos(1 << 20)
+    );
+}

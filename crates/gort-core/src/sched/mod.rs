@@ -34,6 +34,7 @@
 pub(crate) mod context;
 pub(crate) mod deadlock;
 pub(crate) mod idle;
+pub(crate) mod latency;
 pub(crate) mod p;
 pub(crate) mod sysmon;
 pub(crate) mod trace;
@@ -440,6 +441,9 @@ impl Shared {
             let Some(w) = w.filter(|w| Arc::ptr_eq(&w.shared, self)) else {
                 return Err(task);
             };
+            if w.sample_wakeup() {
+                stamp_runnable(&task);
+            }
             let mut task = task;
             let mut next = use_runnext(w);
             if next && !w.firing_timers() {
@@ -487,7 +491,10 @@ impl Shared {
         match res {
             Ok(true) => self.wakep(),
             Ok(false) => {}
-            Err(task) => self.inject(task),
+            Err(task) => {
+                stamp_runnable(&task);
+                self.inject(task)
+            }
         }
     }
 
@@ -495,6 +502,13 @@ impl Shared {
     pub(crate) fn schedule_new(self: &Arc<Self>, task: Notified) {
         self.push_runnable(task, |_| true);
     }
+}
+
+/// Marks `task` as made runnable now, for the scheduling-latency sample
+/// (`latency.rs`). A stamp of 0 means "not sampled", so 0 ns reads as 1.
+fn stamp_runnable(task: &Notified) {
+    let now = crate::time::now_nanos().max(1);
+    task.header().runnable_since.store(now, Relaxed);
 }
 
 impl Schedule for Arc<Shared> {

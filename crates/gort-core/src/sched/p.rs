@@ -82,6 +82,8 @@ fn with_state(word: u64, state: u64) -> u64 {
 pub(crate) struct PStats {
     pub(crate) runnext_hits: AtomicU64,
     pub(crate) polls: AtomicU64,
+    /// Sampled waits of the tasks this P polled (`latency.rs`).
+    pub(crate) sched_latency: super::latency::LatencyHist,
 }
 
 pub(crate) struct P {

@@ -90,6 +90,9 @@ pub(crate) struct Worker {
     /// True while this M fires timers while holding a P.
     firing: Cell<bool>,
     rng: Cell<u64>,
+    /// Counts the wake-ups this M makes, to time one in
+    /// `latency::SAMPLE_PERIOD`.
+    sample_tick: Cell<u32>,
     /// The header of the task being polled, or null.
     current: Cell<*const Header>,
 }
@@ -132,6 +135,7 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
         info: Arc::new(super::trace::MInfo::new(n)),
         firing: Cell::new(false),
         current: Cell::new(std::ptr::null()),
+        sample_tick: Cell::new(0),
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
     };
     lock(&shared.ms).push(w.info.clone());
@@ -226,12 +230,28 @@ impl Worker {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
+    /// Whether the wake-up this M is making now is one to time
+    /// (`latency.rs`).
+    #[inline]
+    pub(crate) fn sample_wakeup(&self) -> bool {
+        let t = self.sample_tick.get().wrapping_add(1);
+        self.sample_tick.set(t);
+        t.is_multiple_of(super::latency::SAMPLE_PERIOD)
+    }
+
     fn execute(&self, task: Notified) {
         let p = self.current_p().expect("execute without a P");
+        let header = task.header();
+        let since = header.runnable_since.load(Relaxed);
+        if since != 0 {
+            header.runnable_since.store(0, Relaxed);
+            p.stats
+                .sched_latency
+                .record(now_nanos().saturating_sub(since));
+        }
         p.in_poll.store(true, Relaxed);
         self.pword.set(p.begin_poll());
         self.in_poll.set(true);
-        let header = task.header();
         header.set_wait_reason(WaitReason::None);
         p.polling_task.store(header.id.0, Relaxed);
         p.polling_site

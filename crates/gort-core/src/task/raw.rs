@@ -59,6 +59,12 @@ pub(crate) struct Header {
     /// it parks on a gort primitive, read by the goroutine dump. Relaxed:
     /// diagnostic.
     pub(crate) wait_reason: AtomicU64,
+    /// When a sampled wake-up made the task runnable (`time::now_nanos`),
+    /// or 0: read and cleared by the M that polls it next
+    /// (`sched/latency.rs`). Relaxed: the run queue's hand-over orders it.
+    /// A std atomic even under loom: a diagnostic the models need not
+    /// explore.
+    pub(crate) runnable_since: std::sync::atomic::AtomicU64,
 }
 
 // SAFETY: the header's non-Sync fields are the owned-list links, which are
@@ -124,6 +130,7 @@ where
             id,
             spawned_at,
             wait_reason: AtomicU64::new(0),
+            runnable_since: std::sync::atomic::AtomicU64::new(0),
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
