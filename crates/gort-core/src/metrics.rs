@@ -45,7 +45,7 @@ pub struct Metrics {
     /// Times a parked M was handed a P.
     pub unparks: u64,
     /// How long tasks waited, runnable, before an M polled them (Go's
-    /// `/sched/latencies:seconds`), from a sample of one wake-up in eight.
+    /// `/sched/latencies:seconds`), from a sample of one wake-up in 32 per M.
     pub sched_latencies: LatencyHistogram,
 }
 

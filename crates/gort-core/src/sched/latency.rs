@@ -5,7 +5,7 @@
 //!
 //! Go tracks one in eight transitions of each goroutine to runnable
 //! (`gTrackingPeriod`). Here each M counts the tasks it makes runnable and
-//! stamps every [`SAMPLE_PERIOD`]th with the clock in the task's header
+//! stamps every [`SAMPLE_PERIOD`]th (32nd) with the clock in the task's header
 //! (`Header::runnable_since`); a thread that is not an M (a waker on a
 //! plain thread, rare and already on the slow path of the global queue)
 //! stamps every task. When an M is about to poll a task, a stamped header
@@ -29,8 +29,12 @@
 // std atomics even under loom: a diagnostic the models need not explore.
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-/// One wake-up in this many (per M) is timed.
-pub(crate) const SAMPLE_PERIOD: u32 = 8;
+/// One wake-up in this many (per M) is timed. Go's 8 cost 1.3 % more
+/// instructions on `chan_pingpong` (callgrind, `--procs 1 --child
+/// chan_pingpong gort`: 128.5 M against 124.9 M without the metric), most
+/// of it two clock reads per sample; 32 costs 1.2 % (126.4 M) and still
+/// samples thousands of wake-ups a second on a busy runtime.
+pub(crate) const SAMPLE_PERIOD: u32 = 32;
 
 /// Buckets of [`LatencyHist`]: up to `2^39` ns (about 9 minutes), the last
 /// one open above.
