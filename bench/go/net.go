@@ -19,7 +19,7 @@ const (
 	// echoConns is CONNS.
 	echoConns = 50
 	// echoRoundTrips is ROUND_TRIPS (per connection).
-	echoRoundTrips = 2_000
+	echoRoundTrips = 10_000
 	// echoMsgSize is MSG.
 	echoMsgSize = 64
 )
