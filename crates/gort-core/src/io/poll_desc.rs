@@ -210,7 +210,7 @@ impl PollDesc {
         writers.wake();
     }
 
-    fn ready(&self, dir: Direction) -> Option<io::Result<ReadyEvent>> {
+    pub(crate) fn ready(&self, dir: Direction) -> Option<io::Result<ReadyEvent>> {
         // Acquire: pairs with `add_bits`' Release.
         let cur = self.readiness.load(Acquire);
         if cur & CLOSED != 0 {

@@ -1,5 +1,5 @@
-//! The netpoller (Go's `netpoll`): one `mio::Poll` per runtime, polled by
-//! Ms that hold no P and run no task.
+//! The netpoller (Go's `netpoll`): the runtime's poll set, polled by Ms
+//! between tasks, and slept on by at most one M that holds no P.
 //!
 //! # Who polls
 //!
@@ -7,10 +7,42 @@
 //!   to the earliest timer (Go's `findRunnable` → `netpoll(delay)`), once
 //!   any source is registered; `Shared::kick_timer_sleeper`, `startm` and
 //!   shutdown break the wait through a `mio::Waker`.
-//! - A spinning M polls without blocking before it steals, and any M whose
-//!   P has gone 10 ms without anyone polling does too (Go's sysmon job,
-//!   done by the workers until sysmon exists). Only one thread polls at a
-//!   time: the others `try_lock` and move on.
+//! - A spinning M polls without blocking before it steals, every M does on
+//!   its 61st tick, and sysmon does when nobody has polled for 10 ms. Such
+//!   a poll `try_lock`s the poll set and moves on if another is taking
+//!   events from it at that instant.
+//!
+//! # Two polls: the set, and the sleeper's
+//!
+//! Every source registers in one `mio::Poll`, the **set**. The sleeping M
+//! does not block in the set itself but in a second `mio::Poll`, the
+//! **sleep poll**, which watches only two things: the set's own descriptor
+//! (an epoll or kqueue descriptor is readable while it has events ready)
+//! and the `mio::Waker`. When it wakes, it takes the events from the set
+//! without blocking, as any M would.
+//!
+//! Why: with one poll blocked in by the sleeper under the set's lock, no
+//! other M could take events while the sleeper was in the kernel, and a
+//! sleeper woken by an event but not yet running (the OS had put it behind
+//! a busy thread, on a CPU it would wait a whole time slice for) held every
+//! ready socket of the runtime with it for that slice. Now a
+//! busy M's tick or a spinning M takes those events at once, and the
+//! sleeper, finding the set empty, waits again. And the waker's event can
+//! only be taken by the sleeper: in one shared poll a non-blocking poll
+//! could swallow the kick meant for the M about to block (the window
+//! between its `TimerSleep` bookkeeping and its `epoll_wait`).
+//!
+//! No wake-up is lost between the two: the kernel signals the set's
+//! readiness to the sleep poll on every event that arrives in the set (the
+//! nested descriptor's wait queue is woken on each arrival, edge-triggered
+//! or not), and the sleeper takes what the set holds before each wait, so
+//! events that came before it went to sleep are not left waiting for a
+//! signal that already went by.
+//!
+//! Under Miri, which cannot put an epoll descriptor in an epoll set, the
+//! sleeper blocks in the set itself under its lock, and the waker is in
+//! the set: the earlier design, kept only so that Miri can run the
+//! scheduler's tests.
 //!
 //! Events are dispatched to the [`PollDesc`]s by token. A token is a slot
 //! index with a generation in the high bits, so an event still in flight
@@ -20,6 +52,7 @@
 //! without a P, on the global queue, with an idle M woken for it.
 
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex, TryLockError};
 use std::time::Duration;
@@ -31,6 +64,8 @@ use super::poll_desc::PollDesc;
 use crate::time::now_nanos;
 
 const WAKER: Token = Token(usize::MAX);
+/// The set's descriptor in the sleep poll.
+const SET: Token = Token(usize::MAX - 1);
 const INDEX_BITS: u32 = 32;
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 /// Events taken per `epoll_wait`.
@@ -39,7 +74,11 @@ const EVENTS: usize = 1024;
 pub(crate) const FORCE_POLL_NANOS: u64 = 10_000_000;
 
 pub(crate) struct Poller {
+    /// The set (module doc), polled only without blocking.
     state: Mutex<PollState>,
+    /// The sleep poll (module doc); one sleeper at a time, by the
+    /// scheduler's `TimerSleep` protocol, so this lock is uncontended.
+    sleep: Mutex<SleepState>,
     registry: mio::Registry,
     waker: mio::Waker,
     table: Mutex<Table>,
@@ -47,6 +86,12 @@ pub(crate) struct Poller {
     registered: AtomicUsize,
     /// `now_nanos` of the last poll.
     last_poll: AtomicU64,
+}
+
+struct SleepState {
+    /// `None` under Miri (see `Poller::new`).
+    poll: Option<mio::Poll>,
+    events: Events,
 }
 
 struct PollState {
@@ -72,12 +117,30 @@ impl Poller {
     pub(crate) fn new() -> io::Result<Poller> {
         let poll = mio::Poll::new()?;
         let registry = poll.registry().try_clone()?;
-        let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        // Miri cannot put an epoll descriptor in an epoll set: there the
+        // sleeper blocks in the set itself, holding its lock (module doc).
+        #[cfg(not(miri))]
+        let (sleep, waker) = {
+            let sleep = mio::Poll::new()?;
+            sleep.registry().register(
+                &mut mio::unix::SourceFd(&poll.as_raw_fd()),
+                SET,
+                Interest::READABLE,
+            )?;
+            let waker = mio::Waker::new(sleep.registry(), WAKER)?;
+            (Some(sleep), waker)
+        };
+        #[cfg(miri)]
+        let (sleep, waker) = (None, mio::Waker::new(poll.registry(), WAKER)?);
         Ok(Poller {
             state: Mutex::new(PollState {
                 poll,
                 events: Events::with_capacity(EVENTS),
                 batch: Vec::new(),
+            }),
+            sleep: Mutex::new(SleepState {
+                poll: sleep,
+                events: Events::with_capacity(2),
             }),
             registry,
             waker,
@@ -159,10 +222,60 @@ impl Poller {
 
     /// Polls for events and wakes the tasks waiting on them. `timeout`:
     /// `Some(ZERO)` does not block, `None` blocks until an event or a
-    /// [`wake`](Poller::wake). With `must`, waits for the poll lock;
-    /// otherwise returns 0 if another thread is polling. Returns the number
-    /// of sources made ready.
+    /// [`wake`](Poller::wake). Without blocking and without `must`, returns
+    /// 0 if another thread is taking events at that instant. Returns the
+    /// number of sources made ready.
     pub(crate) fn poll(&self, timeout: Option<Duration>, must: bool) -> usize {
+        if timeout == Some(Duration::ZERO) {
+            self.take(timeout, must)
+        } else {
+            self.sleep_then_poll(timeout)
+        }
+    }
+
+    /// The sleeper's poll (module doc): take what the set holds; if
+    /// nothing, wait in the sleep poll until the set has events, a wake or
+    /// the timeout, and take again. A set found empty after its signal
+    /// (another M took the events) means waiting again, for what is left
+    /// of the timeout.
+    fn sleep_then_poll(&self, timeout: Option<Duration>) -> usize {
+        let mut sl = self.sleep.lock().unwrap_or_else(|e| e.into_inner());
+        let SleepState { poll, events } = &mut *sl;
+        let Some(poll) = poll else {
+            return self.take(timeout, true);
+        };
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            let n = self.take(Some(Duration::ZERO), true);
+            if n > 0 {
+                return n;
+            }
+            let left = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return 0,
+                },
+            };
+            if let Err(e) = poll.poll(events, left) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!(error = %e, "netpoll: sleep poll failed");
+                }
+                return self.take(Some(Duration::ZERO), true);
+            }
+            // A wake, or the deadline (no event): take what is ready and
+            // return to the caller. The set's signal alone: loop, to take
+            // its events, or to wait again if another M took them first.
+            if events.is_empty() || events.iter().any(|e| e.token() == WAKER) {
+                return self.take(Some(Duration::ZERO), true);
+            }
+        }
+    }
+
+    /// Takes the events ready in the set; with a full buffer, takes again.
+    /// `timeout` is `Some(ZERO)` but for the sleeper under Miri. Returns
+    /// the number of sources made ready.
+    fn take(&self, timeout: Option<Duration>, must: bool) -> usize {
         let mut st = match self.state.try_lock() {
             Ok(g) => g,
             Err(TryLockError::Poisoned(e)) => e.into_inner(),
@@ -176,31 +289,20 @@ impl Poller {
             events,
             batch,
         } = &mut *st;
-        if let Err(e) = poll.poll(events, timeout) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                tracing::error!(error = %e, "netpoll: poll failed");
+        let mut timeout = timeout;
+        loop {
+            if let Err(e) = poll.poll(events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    tracing::error!(error = %e, "netpoll: poll failed");
+                }
             }
+            self.collect(events, batch);
+            if events.iter().count() < EVENTS {
+                break;
+            }
+            timeout = Some(Duration::ZERO);
         }
         self.last_poll.store(now_nanos(), Relaxed);
-        {
-            let t = self.table.lock().unwrap_or_else(|e| e.into_inner());
-            for ev in events.iter() {
-                let token = ev.token();
-                if token == WAKER {
-                    continue;
-                }
-                let index = token.0 & INDEX_MASK;
-                if let Some(Slot {
-                    desc: Some(d),
-                    generation,
-                }) = t.slots.get(index)
-                {
-                    if (generation << INDEX_BITS | index) & (usize::MAX >> 1) == token.0 {
-                        batch.push((d.clone(), PollDesc::event_bits(ev)));
-                    }
-                }
-            }
-        }
         let n = batch.len();
         // Outside the table lock: waking runs the scheduler's wake path.
         for (desc, bits) in batch.drain(..) {
@@ -210,6 +312,29 @@ impl Poller {
             tracing::trace!(ready = n, "netpoll");
         }
         n
+    }
+
+    /// Looks up the descriptor of each event (module doc: tokens carry a
+    /// generation) and queues it in `batch`.
+    fn collect(&self, events: &Events, batch: &mut Vec<(Arc<PollDesc>, usize)>) {
+        let t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        for ev in events.iter() {
+            let token = ev.token();
+            if token == WAKER {
+                // Only under Miri, where the waker is in the set.
+                continue;
+            }
+            let index = token.0 & INDEX_MASK;
+            if let Some(Slot {
+                desc: Some(d),
+                generation,
+            }) = t.slots.get(index)
+            {
+                if (generation << INDEX_BITS | index) & (usize::MAX >> 1) == token.0 {
+                    batch.push((d.clone(), PollDesc::event_bits(ev)));
+                }
+            }
+        }
     }
 
     /// Whether nobody has polled for [`FORCE_POLL_NANOS`] while sources are
@@ -228,5 +353,115 @@ impl Poller {
             d.shutdown();
         }
         self.wake();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream as StdUnixStream;
+    use std::sync::mpsc;
+    use std::thread;
+
+    use super::*;
+    use crate::io::poll_desc::Direction;
+
+    /// A registered socket pair: the poller sees `ours`, the test writes
+    /// into `theirs`.
+    fn pair(p: &Poller) -> (mio::net::UnixStream, StdUnixStream, Arc<PollDesc>) {
+        let (a, theirs) = StdUnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let mut ours = mio::net::UnixStream::from_std(a);
+        let desc = p.register(&mut ours, Interest::READABLE).unwrap();
+        (ours, theirs, desc)
+    }
+
+    /// Runs a blocking poll on another thread; the receiver gets its result.
+    fn sleeper(p: &Arc<Poller>) -> mpsc::Receiver<usize> {
+        let (tx, rx) = mpsc::channel();
+        let p = p.clone();
+        thread::spawn(move || {
+            let _ = tx.send(p.poll(None, true));
+        });
+        rx
+    }
+
+    /// A hang guard, not a timing claim: a poll that should return has
+    /// not in this long.
+    const HANG: Duration = Duration::from_secs(20);
+
+    /// A wake made before the sleeper blocks is not taken by a non-blocking
+    /// poll in between: the waker lives in the sleep poll only. (With one
+    /// shared poll, the non-blocking poll swallowed the wake and the
+    /// sleeper blocked for good.)
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri cannot nest epoll descriptors (Poller::new)")]
+    fn a_wake_survives_a_non_blocking_poll() {
+        let p = Arc::new(Poller::new().unwrap());
+        let (_ours, _theirs, _desc) = pair(&p);
+        p.wake();
+        assert_eq!(p.poll(Some(Duration::ZERO), false), 0);
+        let done = sleeper(&p);
+        assert_eq!(done.recv_timeout(HANG), Ok(0), "the wake was lost");
+    }
+
+    /// While an M sleeps in the poller, another takes the set's events
+    /// without blocking (the set's lock is not held across the sleep);
+    /// each event is taken once, by one of them, and a wake still ends the
+    /// sleep.
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri cannot nest epoll descriptors (Poller::new)")]
+    fn events_are_taken_while_a_sleeper_waits() {
+        const ROUNDS: usize = 200;
+        let p = Arc::new(Poller::new().unwrap());
+        let (_ours, mut theirs, desc) = pair(&p);
+        let mut taken_here = 0;
+        for i in 0..ROUNDS {
+            let done = sleeper(&p);
+            theirs.write_all(&[i as u8]).unwrap();
+            // Either this thread or the sleeper takes the event.
+            let mut here = 0;
+            let slept = loop {
+                here += p.poll(Some(Duration::ZERO), true);
+                if let Ok(n) = done.try_recv() {
+                    break n;
+                }
+                if here > 0 {
+                    // Ours: the sleeper goes on waiting; wake it.
+                    p.wake();
+                    break done.recv_timeout(HANG).expect("the sleeper did not return");
+                }
+                thread::yield_now();
+            };
+            assert_eq!(
+                here + slept,
+                1,
+                "round {i}: the event was taken {} times",
+                here + slept
+            );
+            taken_here += here;
+            assert!(desc.ready(Direction::Read).is_some());
+        }
+        // Not asserted (it depends on the OS scheduler): how many events
+        // each side took.
+        let _ = taken_here;
+    }
+
+    /// The sleeper comes back for an event that arrives while it sleeps.
+    #[test]
+    #[cfg_attr(miri, ignore = "Miri cannot nest epoll descriptors (Poller::new)")]
+    fn an_event_ends_the_sleep() {
+        let p = Arc::new(Poller::new().unwrap());
+        let (_ours, mut theirs, desc) = pair(&p);
+        let done = sleeper(&p);
+        theirs.write_all(b"x").unwrap();
+        // The sleeper took it, or this poll did and the sleeper waits on.
+        let mut n = p.poll(Some(Duration::ZERO), true);
+        if n == 1 {
+            p.wake();
+        }
+        n += done.recv_timeout(HANG).expect("the sleeper did not return");
+        assert_eq!(n, 1);
+        assert!(desc.ready(Direction::Read).is_some());
     }
 }
