@@ -34,8 +34,8 @@ type roundResult struct {
 	value float64
 	// late holds per-operation lateness samples (timers only).
 	late []int64
-	// extra holds further figures, printed as go_NAME=VALUE from the
-	// median round (http_hello: rps, p99_us).
+	// extra holds further figures, printed as go_NAME=VALUE, each the
+	// median over the rounds (http_hello: rps, p99_us).
 	extra []extraField
 }
 
@@ -131,8 +131,18 @@ func main() {
 		if w.name == "timers" {
 			line += fmt.Sprintf(" go_p99_late_ns=%d", percentile(mr.late, 0.99))
 		}
+		// Each further figure: its median over the rounds, as gort-bench's.
 		for _, e := range mr.extra {
-			line += fmt.Sprintf(" go_%s=%d", e.name, int64(math.Round(e.value)))
+			var per []float64
+			for _, r := range results {
+				for _, f := range r.extra {
+					if f.name == e.name {
+						per = append(per, f.value)
+					}
+				}
+			}
+			fmt.Fprintf(os.Stderr, "gortbench: %s: %s=%s\n", w.name, e.name, formatValues(per))
+			line += fmt.Sprintf(" go_%s=%d", e.name, int64(math.Round(median(per))))
 		}
 		fmt.Fprintln(os.Stdout, line)
 	}

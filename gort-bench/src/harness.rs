@@ -7,7 +7,10 @@
 //! alike. A contender's figure is the median of its rounds (the mean of the
 //! two middle ones when the count is even), as in the Go twin; the timers'
 //! p99 lateness is taken from the median round alone (the lower middle one
-//! when the count is even), not from all rounds pooled.
+//! when the count is even), not from all rounds pooled. Each further figure
+//! of a round ([`RoundResult::extra`]: `http_hello`'s requests/s and p99)
+//! is the median of that figure over the rounds: a p99 taken from the one
+//! round of median throughput swung by 2× between runs.
 //!
 //! [`child_round`] is the parent side of a round that runs in a fresh child
 //! process (see `--child` in `cli.rs`).
@@ -23,8 +26,9 @@ pub(crate) struct RoundResult {
     pub(crate) value: f64,
     /// Per-operation lateness in ns (timers only; empty otherwise).
     pub(crate) late: Vec<i64>,
-    /// Further figures of the round, printed as `SYSTEM_NAME=VALUE` from
-    /// the median round (`http_hello`: `rps`, `p99_us`; empty otherwise).
+    /// Further figures of the round, printed as `SYSTEM_NAME=VALUE`, each
+    /// the median over the rounds (`http_hello`: `rps`, `p99_us`; empty
+    /// otherwise).
     pub(crate) extra: Vec<(&'static str, f64)>,
 }
 
@@ -65,8 +69,10 @@ pub(crate) struct Outcome {
     pub(crate) median: f64,
     /// Nearest-rank p99 of the median round's lateness samples, if it has any.
     pub(crate) p99_late_ns: Option<i64>,
-    /// The median round's [`RoundResult::extra`].
+    /// Each [`RoundResult::extra`] figure's median over the rounds.
     pub(crate) extra: Vec<(&'static str, f64)>,
+    /// Each [`RoundResult::extra`] figure's value in every round, in order.
+    pub(crate) extra_rounds: Vec<(&'static str, Vec<f64>)>,
 }
 
 /// Runs a warm-up round per contender, then `rounds` measured rounds in
@@ -102,12 +108,27 @@ fn summarise(name: &'static str, rounds: Vec<RoundResult>) -> Outcome {
     let values: Vec<f64> = rounds.iter().map(|r| r.value).collect();
     let median_round = &rounds[median_index(&values)];
     let p99_late_ns = (!median_round.late.is_empty()).then(|| percentile(&median_round.late, 0.99));
+    let extra_rounds: Vec<(&'static str, Vec<f64>)> = median_round
+        .extra
+        .iter()
+        .map(|&(key, _)| {
+            let per_round = rounds
+                .iter()
+                .filter_map(|r| r.extra.iter().find(|(k, _)| *k == key).map(|&(_, v)| v))
+                .collect();
+            (key, per_round)
+        })
+        .collect();
     Outcome {
         name,
         median: median(&values),
         values,
         p99_late_ns,
-        extra: median_round.extra.clone(),
+        extra: extra_rounds
+            .iter()
+            .map(|(key, vs)| (*key, median(vs)))
+            .collect(),
+        extra_rounds,
     }
 }
 

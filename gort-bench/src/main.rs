@@ -28,7 +28,7 @@
 //! `workloads/http.rs`): its `SYSTEM=X` is ns per request, 1e9 / requests
 //! per second, so that lower stays better; `SYSTEM_rps` (requests per
 //! second, higher is better) and `SYSTEM_p99_us` (wrk's 99th-percentile
-//! request latency in µs) come from the median round. Without `wrk` on
+//! request latency in µs) are each the median over the rounds. Without `wrk` on
 //! `PATH` it is skipped and prints `NA` for every contender. `go=NA`
 //! means the Go twin could not run (no `go` on `PATH`, or it failed; stderr
 //! says which); any other `SYSTEM=NA`, that the workload has no such
@@ -200,12 +200,20 @@ fn bench(options: &Options) -> ExitCode {
 /// Each contender's rounds and median, on stderr.
 fn log_rounds(w: &Workload, outcomes: &[Outcome]) {
     for o in outcomes {
-        let values: Vec<String> = o.values.iter().map(|v| format!("{v:.0}")).collect();
+        let list = |vs: &[f64]| {
+            let vs: Vec<String> = vs.iter().map(|v| format!("{v:.0}")).collect();
+            vs.join(" ")
+        };
+        let extra: String = o
+            .extra_rounds
+            .iter()
+            .map(|(key, vs)| format!(" {key}=[{}]", list(vs)))
+            .collect();
         eprintln!(
-            "gort-bench: {} {}: rounds=[{}] median={:.0} {}",
+            "gort-bench: {} {}: rounds=[{}] median={:.0} {}{extra}",
             w.name,
             o.name,
-            values.join(" "),
+            list(&o.values),
             o.median,
             w.unit
         );
