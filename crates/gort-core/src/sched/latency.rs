@@ -11,8 +11,8 @@
 //! stamps every task. When an M is about to poll a task, a stamped header
 //! gives the wait, which goes into the polling P's histogram, and the
 //! stamp is cleared. An unsampled wake-up costs one increment of an
-//! M-local counter; an unsampled poll one load of a header field it
-//! shares a cache line with (the state word).
+//! M-local counter; an unsampled poll one load of a header field beside
+//! the wait reason, which `execute` writes anyway.
 //!
 //! # Buckets
 //!
