@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,8 @@ var helloBody = []byte("Hello, world!\n")
 // until EOF). Then, timed, each client goroutine makes echoRoundTrips
 // round trips of echoMsgSize bytes. ns per round trip.
 func tcpEcho() roundResult {
+	// rtts[ci] holds client ci's round trips (as the Rust side's RttLog).
+	rtts := make([][]time.Duration, echoConns)
 	d := onGoroutine(false, func() time.Duration {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -78,15 +81,19 @@ func tcpEcho() roundResult {
 					msg[i] = byte(ci)
 				}
 				back := make([]byte, echoMsgSize)
+				mine := make([]time.Duration, 0, echoRoundTrips)
 				for i := 0; i < echoRoundTrips; i++ {
 					msg[0] = byte(i)
+					t := time.Now()
 					if _, err := c.Write(msg); err != nil {
 						fatalf("tcp_echo: client write: %v", err)
 					}
 					if _, err := io.ReadFull(c, back); err != nil {
 						fatalf("tcp_echo: client read: %v", err)
 					}
+					mine = append(mine, time.Since(t))
 				}
+				rtts[ci] = mine
 				if back[0] != byte((echoRoundTrips-1)%256) {
 					fatalf("tcp_echo: echo out of step")
 				}
@@ -99,7 +106,22 @@ func tcpEcho() roundResult {
 		}
 		return d
 	})
-	return roundResult{value: nsPerOp(d, echoConns*echoRoundTrips)}
+	// The extras: nearest-rank p99 and the slowest round trip, in µs.
+	all := make([]int64, 0, echoConns*echoRoundTrips)
+	for _, mine := range rtts {
+		for _, r := range mine {
+			all = append(all, int64(r))
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	p99 := all[(len(all)*99+99)/100-1]
+	return roundResult{
+		value: nsPerOp(d, echoConns*echoRoundTrips),
+		extra: []extraField{
+			{name: "p99_us", value: float64(p99) / 1e3},
+			{name: "max_us", value: float64(all[len(all)-1]) / 1e3},
+		},
+	}
 }
 
 // http_hello: net/http serving helloBody for every request on

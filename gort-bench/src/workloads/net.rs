@@ -28,7 +28,11 @@ pub(crate) const MSG: usize = 64;
 /// round trips: write [`MSG`] bytes, read [`MSG`] bytes back. The clock
 /// stops when the last client is done; the value is ns per round trip,
 /// round time / ([`CONNS`] × [`ROUND_TRIPS`]). Connection set-up and
-/// teardown are not timed.
+/// teardown are not timed. Each client also times each of its round
+/// trips (two clock reads, on every side alike): the extra fields
+/// `p99_us` and `max_us` are the 99th percentile and the slowest of all
+/// of the round's [`CONNS`] × [`ROUND_TRIPS`] round trips, the tail that
+/// the mean hides ([`RttLog`]).
 pub(crate) fn tcp_echo_gort(rt: &<Gort as System>::Runtime) -> RoundResult {
     use futures::io::{AsyncReadExt, AsyncWriteExt};
     use gort::net::{TcpListener, TcpStream};
@@ -60,26 +64,33 @@ pub(crate) fn tcp_echo_gort(rt: &<Gort as System>::Runtime) -> RoundResult {
         }
         let (latch, done) = Latch::new(CONNS);
         let latch = std::sync::Arc::new(latch);
+        let log = std::sync::Arc::new(RttLog::default());
         let start = Instant::now();
         for (c, mut client) in clients.into_iter().enumerate() {
             let latch = latch.clone();
+            let log = log.clone();
             Gort::go(async move {
                 let mut msg = [c as u8; MSG];
                 let mut back = [0u8; MSG];
+                let mut rtts = Vec::with_capacity(ROUND_TRIPS);
                 for i in 0..ROUND_TRIPS {
                     msg[0] = i as u8;
+                    let t = Instant::now();
                     client.write_all(&msg).await.expect("client write");
                     client.read_exact(&mut back).await.expect("client read");
+                    rtts.push(t.elapsed());
                     debug_assert_eq!(back, msg);
                 }
                 assert_eq!(back[0], (ROUND_TRIPS - 1) as u8, "echo out of step");
+                log.add(&rtts);
                 latch.count_down();
             });
         }
         wait(done).await;
-        start.elapsed()
+        (start.elapsed(), log)
     });
-    RoundResult::ns_per_op(elapsed, CONNS * ROUND_TRIPS)
+    let (elapsed, log) = elapsed;
+    log.round(elapsed)
 }
 
 /// [`tcp_echo_gort`] with `tokio::net`.
@@ -114,24 +125,58 @@ pub(crate) fn tcp_echo_tokio(rt: &<Tokio as System>::Runtime) -> RoundResult {
         }
         let (latch, done) = Latch::new(CONNS);
         let latch = std::sync::Arc::new(latch);
+        let log = std::sync::Arc::new(RttLog::default());
         let start = Instant::now();
         for (c, mut client) in clients.into_iter().enumerate() {
             let latch = latch.clone();
+            let log = log.clone();
             Tokio::go(async move {
                 let mut msg = [c as u8; MSG];
                 let mut back = [0u8; MSG];
+                let mut rtts = Vec::with_capacity(ROUND_TRIPS);
                 for i in 0..ROUND_TRIPS {
                     msg[0] = i as u8;
+                    let t = Instant::now();
                     client.write_all(&msg).await.expect("client write");
                     client.read_exact(&mut back).await.expect("client read");
+                    rtts.push(t.elapsed());
                     debug_assert_eq!(back, msg);
                 }
                 assert_eq!(back[0], (ROUND_TRIPS - 1) as u8, "echo out of step");
+                log.add(&rtts);
                 latch.count_down();
             });
         }
         wait(done).await;
-        start.elapsed()
+        (start.elapsed(), log)
     });
-    RoundResult::ns_per_op(elapsed, CONNS * ROUND_TRIPS)
+    let (elapsed, log) = elapsed;
+    log.round(elapsed)
+}
+
+/// The round trips of one `tcp_echo` round, from all clients.
+#[derive(Default)]
+struct RttLog {
+    nanos: std::sync::Mutex<Vec<u64>>,
+}
+
+impl RttLog {
+    /// One client's round trips, added once at its end.
+    fn add(&self, rtts: &[std::time::Duration]) {
+        let mut all = self.nanos.lock().unwrap_or_else(|e| e.into_inner());
+        all.extend(rtts.iter().map(|d| d.as_nanos() as u64));
+    }
+
+    /// The round's result: ns per round trip from `elapsed`, with the
+    /// round trips' nearest-rank p99 and maximum in µs as extras.
+    fn round(&self, elapsed: std::time::Duration) -> RoundResult {
+        let mut all = std::mem::take(&mut *self.nanos.lock().unwrap_or_else(|e| e.into_inner()));
+        assert_eq!(all.len(), CONNS * ROUND_TRIPS, "a client's round trips are missing");
+        all.sort_unstable();
+        let p99 = all[(all.len() * 99).div_ceil(100) - 1];
+        let max = all[all.len() - 1];
+        let mut r = RoundResult::ns_per_op(elapsed, CONNS * ROUND_TRIPS);
+        r.extra = vec![("p99_us", p99 as f64 / 1e3), ("max_us", max as f64 / 1e3)];
+        r
+    }
 }
