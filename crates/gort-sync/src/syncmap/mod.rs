@@ -99,6 +99,7 @@
 
 mod entry;
 mod reclaim;
+mod recycle;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
@@ -310,7 +311,7 @@ where
     #[inline]
     pub fn store(&self, key: K, value: V) {
         let g = self.reclaim.pin();
-        self.swap_in(key, Box::new(value), &g);
+        self.swap_in(key, recycle::boxed(value), &g);
     }
 
     /// Sets the value for `key` and returns the previous one, if any.
@@ -322,7 +323,7 @@ where
     /// ```
     pub fn swap(&self, key: K, value: V) -> Option<V> {
         let g = self.reclaim.pin();
-        self.swap_in(key, Box::new(value), &g).cloned()
+        self.swap_in(key, recycle::boxed(value), &g).cloned()
     }
 
     /// The present value for `key` and `true`; or, if there is none, stores
@@ -363,7 +364,12 @@ where
             return r;
         }
         let ret = value.clone();
-        self.insert_locked(&mut d, snap.amended, h, Entry::new(key, Box::new(value)));
+        self.insert_locked(
+            &mut d,
+            snap.amended,
+            h,
+            Entry::new(key, recycle::boxed(value)),
+        );
         (ret, false)
     }
 
