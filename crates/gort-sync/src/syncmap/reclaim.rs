@@ -12,18 +12,25 @@
 //!
 //! **Batches.** A retired box is not handed to crossbeam-epoch one by one
 //! (a `defer` each: ~50 instructions, and a 2 KiB bag allocated and copied
-//! per 64): it goes into this thread's *limbo*, and every [`BATCH`] boxes
-//! the limbo is deferred as one closure. Deferring later than the unlink is
-//! sound: crossbeam runs the closure after every thread pinned at the time
-//! of the `defer` has unpinned; a thread that was pinned at the unlink and
-//! is not pinned at the `defer` has dropped its guard, and with it every
-//! reference it read (references do not outlive guards); a thread that
-//! pins after the unlink cannot reach the box. A limbo holds at most
+//! per 64): it goes into this thread's *limbo*, and every `BATCH` (14)
+//! boxes the limbo is deferred as one closure. Deferring later than the
+//! unlink is sound: crossbeam runs the closure after every thread pinned at
+//! the time of the `defer` has unpinned; a thread that was pinned at the
+//! unlink and is not pinned at the `defer` has dropped its guard, and with
+//! it every reference it read (references do not outlive guards); a thread
+//! that pins after the unlink cannot reach the box. A limbo holds at most
 //! `BATCH - 1` boxes between operations (like crossbeam's own per-thread
 //! bag); it is deferred when its thread exits. A batch, once run, drops
-//! its values and hands the memory to [`recycle`](super::recycle), whose
-//! pool serves the next stores; its vector goes back to the running
-//! thread's limbo as the next one, so that steady state allocates nothing.
+//! its values and hands their memory, and its own block, to
+//! [`recycle`](super::recycle), whose pool serves the next stores (and the
+//! next batches), so that steady state allocates nothing. A retired box is
+//! two words in its batch: its pointer and a static [`Shape`] of its type
+//! (layout, how to drop it).
+//!
+//! Batches are not larger because crossbeam-epoch frees whole bags (64
+//! closures, so 896 boxes) and up to 8 bags per collection: the larger a
+//! batch, the larger the lumps the pool must absorb (a batch of 31 made
+//! lumps of ~16,000 boxes, which overflowed it).
 //!
 //! Under `--cfg loom` and under Miri the epochs are left out: [`Reclaimer`]
 //! keeps every retired box until the map is dropped (the *graveyard*),
@@ -43,23 +50,30 @@ use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
 /// Retired boxes per deferred batch: crossbeam-epoch's bag (64 closures)
-/// then holds 448 boxes. A batch (7 × 32 + 8 bytes) fits a recycled block.
+/// then holds 896 boxes. A batch (14 × 16 + 8 bytes) fits a recycled
+/// block.
 #[cfg(not(any(loom, miri)))]
-const BATCH: usize = 7;
+const BATCH: usize = 14;
 
-/// One retired box, type-erased: where it is, its layout, and how to drop
-/// its value.
-struct Retired {
-    ptr: NonNull<u8>,
+/// What freeing a retired box needs to know about its type.
+struct Shape {
     layout: Layout,
     /// `drop_in_place::<T>`, or `None` if `T` needs no drop.
     drop_value: Option<unsafe fn(*mut u8)>,
+}
+
+/// One retired box, type-erased: where it is and its type's [`Shape`] (a
+/// static, so that a batch holds two words per box).
+struct Retired {
+    ptr: NonNull<u8>,
+    shape: &'static Shape,
 }
 
 impl Retired {
     /// # Safety
     ///
     /// `p` comes from `Box::<T>::into_raw` and is owned by the result.
+    #[inline]
     unsafe fn new<T>(p: *mut T) -> Retired {
         /// # Safety
         ///
@@ -71,8 +85,16 @@ impl Retired {
         Retired {
             // SAFETY: a box pointer is never null.
             ptr: unsafe { NonNull::new_unchecked(p.cast()) },
-            layout: Layout::new::<T>(),
-            drop_value: std::mem::needs_drop::<T>().then_some(drop_value::<T> as unsafe fn(_)),
+            shape: const {
+                &Shape {
+                    layout: Layout::new::<T>(),
+                    drop_value: if std::mem::needs_drop::<T>() {
+                        Some(drop_value::<T> as unsafe fn(*mut u8))
+                    } else {
+                        None
+                    },
+                }
+            },
         }
     }
 }
@@ -87,13 +109,12 @@ unsafe impl Send for Retired {}
 /// # Safety
 ///
 /// Every box is owned by `rs` (retired once), no reference to it is alive,
-/// and `rs`'s entries are not used again (`Retired` has no `Drop`). `also`
-/// is one more block as `recycle::give` takes them, given after the boxes.
-unsafe fn free_retired(rs: &[Retired], also: Option<(NonNull<u8>, Layout)>) {
+/// and `rs`'s entries are not used again (`Retired` has no `Drop`).
+unsafe fn free_retired(rs: &[Retired]) {
     // First every value (user code, which may use maps, so may retire and
     // allocate), with no pool borrowed. A panicking `Drop` leaks the rest.
     for r in rs {
-        if let Some(drop_value) = r.drop_value {
+        if let Some(drop_value) = r.shape.drop_value {
             // SAFETY: the box is live and owned (contract); its value is
             // dropped once, here; the memory is not read as a `T` again.
             unsafe { drop_value(r.ptr.as_ptr()) };
@@ -101,9 +122,8 @@ unsafe fn free_retired(rs: &[Retired], also: Option<(NonNull<u8>, Layout)>) {
     }
     // SAFETY: each block came from `Box::<T>::into_raw` (so from the global
     // allocator with `Layout::new::<T>()`, or dangling if zero-sized), its
-    // value was dropped above, and each is given up once; `also` as the
-    // caller says.
-    unsafe { super::recycle::give(rs.iter().map(|r| (r.ptr, r.layout)).chain(also)) };
+    // value was dropped above, and each is given up once.
+    unsafe { super::recycle::give(rs.iter().map(|r| (r.ptr, r.shape.layout))) };
 }
 
 /// The map's part in reclamation: nothing, or (under loom and Miri) the
@@ -127,7 +147,7 @@ impl Drop for Reclaimer {
         let graveyard = self.graveyard.get_mut().unwrap_or_else(|e| e.into_inner());
         // SAFETY: `&mut self`: the map is being dropped, no guard is alive
         // (guards borrow the map), and each box was retired once.
-        unsafe { free_retired(graveyard, None) };
+        unsafe { free_retired(graveyard) };
         graveyard.clear();
     }
 }
@@ -270,20 +290,22 @@ mod limbo {
             // data, copied out so that its block can be recycled with the
             // boxes it lists.
             let Batch { len, items } = unsafe { b.read() };
+            // SAFETY: `Batch` needs no drop; its block came from
+            // `recycle::boxed` (the global allocator, with its layout) and is
+            // not used again (its contents were copied out above).
+            unsafe {
+                recycle::give(std::iter::once((
+                    NonNull::new_unchecked(b.cast::<u8>()),
+                    Layout::new::<Batch>(),
+                )))
+            };
             // SAFETY: `items[..len]` are initialized (`Batch`'s invariant).
             let items =
                 unsafe { std::slice::from_raw_parts(items.as_ptr().cast::<Retired>(), len) };
-            let block = (
-                // SAFETY: a box pointer is not null.
-                unsafe { NonNull::new_unchecked(b.cast::<u8>()) },
-                Layout::new::<Batch>(),
-            );
             // SAFETY: run by crossbeam-epoch when no reference to the boxes
             // is alive (see below); the batch owned them, each retired
-            // once, and is not used again. Its own block, from
-            // `recycle::boxed` (the global allocator, with its layout),
-            // holds no value that needs dropping and is not read again.
-            unsafe { free_retired(items, Some(block)) };
+            // once, and is not used again.
+            unsafe { free_retired(items) };
         };
         // SAFETY: every box in the batch was unlinked from its map before
         // now (`Guard::retire`'s contract), so, by the module docs'
