@@ -222,7 +222,7 @@ impl<K, V: Send + 'static> Entry<K, V> {
         if let Some(v) = unsafe { value_of(p) } {
             return LoadOrStore::Loaded(v);
         }
-        let new = Box::into_raw(Box::new(value));
+        let new = Box::into_raw(super::recycle::boxed(value));
         loop {
             // AcqRel: Release publishes `*new`; Acquire (also on failure)
             // makes a box installed by someone else visible.
@@ -327,7 +327,7 @@ impl<K, V: PartialEq + Send + 'static> Entry<K, V> {
             Some(cur) if cur == old => {}
             _ => return Ok(false),
         }
-        let new = Box::into_raw(Box::new(new));
+        let new = Box::into_raw(super::recycle::boxed(new));
         loop {
             // AcqRel: Release publishes `*new`; Acquire (also on failure)
             // lets us compare the box that beat us.
