@@ -232,7 +232,6 @@ async fn network() -> std::io::Result<()> {
                     conn.write_all(&msg).await?;
                     conn.read_exact(&mut back).await?;
                     worst = worst.max(t.elapsed());
-                    if t.elapsed() > Duration::from_millis(2) { eprintln!("SLOW client {c} rt {i} start {:?} took {:?}", t, t.elapsed()); }
                     assert_eq!(back, msg, "the echo came back changed");
                 }
                 std::io::Result::Ok(worst)

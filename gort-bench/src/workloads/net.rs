@@ -171,7 +171,11 @@ impl RttLog {
     /// round trips' nearest-rank p99 and maximum in µs as extras.
     fn round(&self, elapsed: std::time::Duration) -> RoundResult {
         let mut all = std::mem::take(&mut *self.nanos.lock().unwrap_or_else(|e| e.into_inner()));
-        assert_eq!(all.len(), CONNS * ROUND_TRIPS, "a client's round trips are missing");
+        assert_eq!(
+            all.len(),
+            CONNS * ROUND_TRIPS,
+            "a client's round trips are missing"
+        );
         all.sort_unstable();
         let p99 = all[(all.len() * 99).div_ceil(100) - 1];
         let max = all[all.len() - 1];
