@@ -52,7 +52,7 @@ use gort_core::WaitReason;
 
 use crate::chan::waiter::{Selector, Sudog};
 use crate::chan::waitq::Waiter;
-use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TrySend};
+use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TrySend, Wakes};
 
 /// One case of a select, with its output mapped to the select's output type
 /// `O`. Object-safe, so a select's cases sit in one array of `&mut dyn Case`.
@@ -198,7 +198,7 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
 
     fn give_back(&mut self, out: Option<T>) {
         if let Some(v) = out {
-            let mut wakes = Vec::new();
+            let mut wakes = Wakes::new();
             self.rx.chan().lock().hand_back(v, &mut wakes);
             wake_all(wakes);
         }
@@ -215,7 +215,7 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
         register: Option<(&Arc<Selector>, usize)>,
     ) -> Poll<Option<T>> {
         let chan = self.rx.chan();
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
         let r = {
             let mut g = chan.lock();
             match g.try_recv(chan.cap, me, &mut wakes) {
@@ -252,7 +252,7 @@ impl<T, R: ChanRef<T>> Drop for RecvCase<T, R> {
 impl<T, R: ChanRef<T>> RecvCase<T, R> {
     /// Drop of a case that queued a sudog.
     fn cancel(&mut self, sg: Arc<Sudog<T>>) {
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
         {
             let mut g = self.rx.chan().lock();
             match sg.sel().cancel() {
@@ -316,7 +316,7 @@ impl<T> SendCase<'_, T> {
         me: Option<&Selector>,
         register: Option<(&Arc<Selector>, usize)>,
     ) -> Poll<Result<(), SendError<T>>> {
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
         let r = {
             let mut g = self.chan.lock();
             let v = match self.value.take() {
