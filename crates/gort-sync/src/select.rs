@@ -629,16 +629,22 @@ impl Select {
 
 /// Fills `order` with a uniformly random permutation of its indices
 /// (Fisher–Yates).
+#[inline]
 fn shuffle(order: &mut [u8]) {
+    if let [a, b] = order {
+        // The common two-case select: one random bit.
+        let first = (fastrand() >> 63) as u8;
+        *a = first;
+        *b = first ^ 1;
+        return;
+    }
+    shuffle_n(order);
+}
+
+/// [`shuffle`] for any other number of cases.
+fn shuffle_n(order: &mut [u8]) {
     for (i, o) in order.iter_mut().enumerate() {
         *o = i as u8;
-    }
-    if order.len() == 2 {
-        // The common two-case select: one random bit.
-        if fastrand() & (1 << 63) != 0 {
-            order.swap(0, 1);
-        }
-        return;
     }
     let mut r = fastrand();
     for i in (1..order.len()).rev() {
@@ -655,19 +661,35 @@ fn shuffle(order: &mut [u8]) {
 
 /// A per-thread xorshift64* generator, seeded per thread from a global
 /// counter mixed with a stack address (no clock: Miri runs it isolated).
+///
+/// The state is a `const`-initialised thread-local, 0 until seeded (a
+/// seeded state is odd, and xorshift never reaches 0 from a non-zero
+/// state): a lazily initialised `thread_local!` checks its init state on
+/// every access, which cost more than the rest of a two-case shuffle.
 #[cfg(not(loom))]
+#[inline]
 fn fastrand() -> u64 {
     use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = const { Cell::new(0) };
+    }
+    STATE.with(|s| {
+        if s.get() == 0 {
+            s.set(fastrand_seed());
+        }
+        xorshift(s)
+    })
+}
+
+/// A fresh odd seed for this thread's generator.
+#[cfg(not(loom))]
+#[cold]
+fn fastrand_seed() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     static SEED: AtomicU64 = AtomicU64::new(0x853C_49E6_748F_EA9B);
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let local = 0u8;
-            let addr = &local as *const u8 as u64;
-            (SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed) ^ addr.rotate_left(29)) | 1
-        });
-    }
-    STATE.with(xorshift)
+    let local = 0u8;
+    let addr = std::ptr::addr_of!(local) as u64;
+    (SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed) ^ addr.rotate_left(29)) | 1
 }
 
 /// The seed of every model thread's generator under loom (set by a model
@@ -695,6 +717,7 @@ fn fastrand() -> u64 {
 }
 
 /// One step of xorshift64*.
+#[inline]
 fn xorshift(s: &std::cell::Cell<u64>) -> u64 {
     let mut x = s.get();
     x ^= x >> 12;
