@@ -160,7 +160,7 @@ impl<T> Inner<T> {
     ///
     /// The empty-queue check is inlined: most sends and receives find the
     /// other side's queue empty.
-    #[inline]
+    #[inline(always)]
     fn claim_first(
         q: &mut WaitQ<T>,
         lone: &mut Lone<T>,
@@ -177,6 +177,11 @@ impl<T> Inner<T> {
         lone: &mut Lone<T>,
         me: Option<&Selector>,
     ) -> Option<Claimed<T>> {
+        // The embedded waiter alone in the queue: the other common case
+        // (ping-pong), without the general loop.
+        if q.take_lone() {
+            return Some(Claimed::Lone(lone.commit()));
+        }
         let mut i = 0;
         while let Some(w) = q.get(i) {
             match w {

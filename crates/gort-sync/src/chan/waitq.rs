@@ -95,7 +95,16 @@ impl<T> WaitQ<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn push_back(&mut self, w: Waiter<T>) {
+        if let Repr::Empty = self.0 {
+            self.0 = Repr::One(w);
+        } else {
+            self.push_back_slow(w);
+        }
+    }
+
+    fn push_back_slow(&mut self, w: Waiter<T>) {
         match &mut self.0 {
             Repr::Empty => self.0 = Repr::One(w),
             Repr::Many(q) => q.push_back(w),
@@ -108,6 +117,18 @@ impl<T> WaitQ<T> {
                 q.push_back(w);
                 self.0 = Repr::Many(Box::new(q));
             }
+        }
+    }
+
+    /// Removes the first waiter if it is the channel's embedded one and
+    /// the only one queued (the ping-pong case); true if it did.
+    #[inline]
+    pub(crate) fn take_lone(&mut self) -> bool {
+        if let Repr::One(Waiter::Lone) = self.0 {
+            self.0 = Repr::Empty;
+            true
+        } else {
+            false
         }
     }
 
@@ -214,6 +235,7 @@ impl<T> Lone<T> {
     }
 
     /// Peer: `Waiting → Committed`; the waker to wake after unlocking.
+    #[inline]
     pub(crate) fn commit(&mut self) -> Option<Waker> {
         debug_assert_eq!(self.state, LoneState::Waiting, "a queued Lone is waiting");
         self.state = LoneState::Committed;
