@@ -98,7 +98,10 @@ impl<T> WaitQ<T> {
     #[inline]
     pub(crate) fn push_back(&mut self, w: Waiter<T>) {
         if let Repr::Empty = self.0 {
-            self.0 = Repr::One(w);
+            // `replace` + `forget` rather than an assignment: the old
+            // value is `Empty`, and the assignment's out-of-line drop glue
+            // cost more than the rest of this push.
+            std::mem::forget(std::mem::replace(&mut self.0, Repr::One(w)));
         } else {
             self.push_back_slow(w);
         }
@@ -125,7 +128,9 @@ impl<T> WaitQ<T> {
     #[inline]
     pub(crate) fn take_lone(&mut self) -> bool {
         if let Repr::One(Waiter::Lone) = self.0 {
-            self.0 = Repr::Empty;
+            // `Waiter::Lone` owns nothing: forgetting it skips the drop
+            // glue an assignment would call (see `push_back`).
+            std::mem::forget(std::mem::replace(&mut self.0, Repr::Empty));
             true
         } else {
             false
