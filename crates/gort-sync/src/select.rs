@@ -182,11 +182,11 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
     type Output = Option<T>;
 
     fn try_complete(&mut self, _cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<Option<T>> {
-        self.attempt(sel, None)
+        self.try_now(sel)
     }
 
     fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Option<T>> {
-        self.attempt(Some(sel), Some((sel, idx)))
+        self.enqueue_now(sel, idx)
     }
 
     fn take_committed(&mut self) -> Option<T> {
@@ -206,30 +206,39 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
 }
 
 impl<T, R: ChanRef<T>> RecvCase<T, R> {
-    /// One look at the channel under its lock (pass 1, or pass 2 with
-    /// `register`): receive if a value is there, else, when registering,
-    /// make sure a sudog of that selector is queued.
-    fn attempt(
-        &mut self,
-        me: Option<&Selector>,
-        register: Option<(&Arc<Selector>, usize)>,
-    ) -> Poll<Option<T>> {
+    /// Pass 1: one look at the channel under its lock; receive if a value
+    /// is there.
+    fn try_now(&mut self, me: Option<&Selector>) -> Poll<Option<T>> {
+        let chan = self.rx.chan();
+        let mut wakes = Wakes::new();
+        let r = match chan.lock().try_recv(chan.cap, me, &mut wakes) {
+            TryRecv::Got(v) => Poll::Ready(Some(v)),
+            TryRecv::Closed => Poll::Ready(None),
+            TryRecv::Empty => Poll::Pending,
+        };
+        wake_all(wakes);
+        r
+    }
+
+    /// Pass 2: one more look under the lock; receive if a value is there,
+    /// else make sure a sudog of `sel` is queued. (Apart from `try_now`,
+    /// which runs on every select, so that pass 1 does not carry this
+    /// path's live values.)
+    fn enqueue_now(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Option<T>> {
         let chan = self.rx.chan();
         let mut wakes = Wakes::new();
         let r = {
             let mut g = chan.lock();
-            match g.try_recv(chan.cap, me, &mut wakes) {
+            match g.try_recv(chan.cap, Some(sel), &mut wakes) {
                 TryRecv::Got(v) => Poll::Ready(Some(v)),
                 TryRecv::Closed => Poll::Ready(None),
                 TryRecv::Empty => {
-                    if let Some((sel, idx)) = register {
-                        if !self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
-                            let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
-                            if let Some(old) = self.sudog.replace(sg.clone()) {
-                                g.dequeue(&old);
-                            }
-                            g.recvq.push_back(Waiter::Sudog(sg));
+                    if !self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
+                        let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
+                        if let Some(old) = self.sudog.replace(sg.clone()) {
+                            g.dequeue(&old);
                         }
+                        g.recvq.push_back(Waiter::Sudog(sg));
                     }
                     Poll::Pending
                 }
@@ -569,11 +578,10 @@ impl Select {
         loop {
             shuffle(order);
             let me = self.sel.as_deref();
+            // A disabled case's `try_complete` and `enqueue` are `Pending`:
+            // no separate (virtual) `enabled` call per case.
             for &i in order.iter() {
                 let i = usize::from(i);
-                if !cases[i].enabled() {
-                    continue;
-                }
                 if let Poll::Ready(out) = cases[i].try_complete(cx, me) {
                     if let Some(sel) = me {
                         sel.done(i);
@@ -598,9 +606,6 @@ impl Select {
             // marks us MISSED.
             for &i in order.iter() {
                 let i = usize::from(i);
-                if !cases[i].enabled() {
-                    continue;
-                }
                 if let Poll::Ready(out) = cases[i].enqueue(&sel, i) {
                     sel.done(i);
                     return Poll::Ready(Selected::Case(i, out));
