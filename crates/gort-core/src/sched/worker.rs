@@ -193,6 +193,7 @@ impl Worker {
     }
 
     /// Records the wait reason of the task being polled.
+    #[inline]
     pub(crate) fn set_wait_reason(&self, r: WaitReason) {
         let h = self.current.get();
         if !h.is_null() {

@@ -68,6 +68,7 @@ unsafe impl Send for Header {}
 unsafe impl Sync for Header {}
 
 impl Header {
+    #[inline]
     pub(crate) fn set_wait_reason(&self, r: WaitReason) {
         let v = match r {
             WaitReason::None => 0,
