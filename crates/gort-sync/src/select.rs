@@ -5,11 +5,12 @@
 //! One [`Selector`] claim word is shared by every channel case of a select
 //! (see `chan/waiter.rs`). Each poll of the select:
 //!
-//! 1. If the select has waited before (it has a selector), registers the
-//!    task's waker on it.
-//! 2. ...and claims it (`WAITING → BUSY`). If a peer already committed a
-//!    case, that case completes: its value is collected from its sudog, and
-//!    the select is done.
+//! 1. If the select has waited before (it has a selector) and a peer
+//!    committed a case meanwhile, that case completes: its value is
+//!    collected from its sudog, and the select is done. Otherwise it
+//!    registers the task's waker on the selector...
+//! 2. ...and claims it (`WAITING → BUSY`). If a peer committed a case in
+//!    between, that case completes as in 1.
 //! 3. Shuffles the enabled cases into a fresh uniformly random order (a full
 //!    Fisher–Yates shuffle, as Go's `pollorder`, so with three ready cases
 //!    each wins a third of the time).
@@ -567,6 +568,12 @@ impl Select {
             "select! supports at most {MAX_CASES} cases"
         );
         if let Some(sel) = &self.sel {
+            // Woken by a peer's commit (the usual reason to be polled
+            // again): complete without registering a waker that nobody
+            // would use (two CASes on the `AtomicWaker`).
+            if let Some(k) = sel.committed() {
+                return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
+            }
             sel.register(cx.waker());
             if let Err(k) = sel.begin() {
                 return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
