@@ -259,6 +259,7 @@ impl<T> Inner<T> {
     }
 
     /// Go's `chanrecv` without blocking.
+    #[inline]
     pub(crate) fn try_recv(
         &mut self,
         cap: usize,
