@@ -773,6 +773,7 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Records why the current task is about to park, for [`dump`](crate::runtime::dump).
+#[inline]
 pub fn set_wait_reason(reason: WaitReason) {
     context::with_worker(|w| {
         if let Some(w) = w {

@@ -25,6 +25,10 @@ pub(crate) use gort_core::__private::UnsafeCell;
 /// sleep and wake-up (microseconds) could complete. Measured on the
 /// `chan_mpmc` workload (4 producers, 4 consumers, 2 Ps): blocking at once
 /// spent a third of the time in `lock_contended` and futex system calls.
+///
+/// The uncontended first try is inlined into the caller; the spinning and
+/// blocking are not.
+#[inline]
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     #[cfg(loom)]
     {
@@ -32,17 +36,29 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     }
     #[cfg(not(loom))]
     {
-        use std::sync::TryLockError;
-        for round in 0..4u32 {
-            match m.try_lock() {
-                Ok(g) => return g,
-                Err(TryLockError::Poisoned(e)) => return e.into_inner(),
-                Err(TryLockError::WouldBlock) => {}
-            }
-            for _ in 0..(16u32 << round) {
-                std::hint::spin_loop();
-            }
+        match m.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => lock_slow(m),
         }
-        m.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// [`lock`] after a failed first try: spin, then block.
+#[cfg(not(loom))]
+#[cold]
+#[inline(never)]
+fn lock_slow<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    use std::sync::TryLockError;
+    for round in 0..4u32 {
+        for _ in 0..(16u32 << round) {
+            std::hint::spin_loop();
+        }
+        match m.try_lock() {
+            Ok(g) => return g,
+            Err(TryLockError::Poisoned(e)) => return e.into_inner(),
+            Err(TryLockError::WouldBlock) => {}
+        }
+    }
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

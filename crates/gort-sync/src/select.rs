@@ -5,11 +5,12 @@
 //! One [`Selector`] claim word is shared by every channel case of a select
 //! (see `chan/waiter.rs`). Each poll of the select:
 //!
-//! 1. If the select has waited before (it has a selector), registers the
-//!    task's waker on it.
-//! 2. ...and claims it (`WAITING → BUSY`). If a peer already committed a
-//!    case, that case completes: its value is collected from its sudog, and
-//!    the select is done.
+//! 1. If the select has waited before (it has a selector) and a peer
+//!    committed a case meanwhile, that case completes: its value is
+//!    collected from its sudog, and the select is done. Otherwise it
+//!    registers the task's waker on the selector...
+//! 2. ...and claims it (`WAITING → BUSY`). If a peer committed a case in
+//!    between, that case completes as in 1.
 //! 3. Shuffles the enabled cases into a fresh uniformly random order (a full
 //!    Fisher–Yates shuffle, as Go's `pollorder`, so with three ready cases
 //!    each wins a third of the time).
@@ -52,7 +53,7 @@ use gort_core::WaitReason;
 
 use crate::chan::waiter::{Selector, Sudog};
 use crate::chan::waitq::Waiter;
-use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TrySend};
+use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TrySend, Wakes};
 
 /// One case of a select, with its output mapped to the select's output type
 /// `O`. Object-safe, so a select's cases sit in one array of `&mut dyn Case`.
@@ -182,11 +183,11 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
     type Output = Option<T>;
 
     fn try_complete(&mut self, _cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<Option<T>> {
-        self.attempt(sel, None)
+        self.try_now(sel)
     }
 
     fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Option<T>> {
-        self.attempt(Some(sel), Some((sel, idx)))
+        self.enqueue_now(sel, idx)
     }
 
     fn take_committed(&mut self) -> Option<T> {
@@ -198,7 +199,7 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
 
     fn give_back(&mut self, out: Option<T>) {
         if let Some(v) = out {
-            let mut wakes = Vec::new();
+            let mut wakes = Wakes::new();
             self.rx.chan().lock().hand_back(v, &mut wakes);
             wake_all(wakes);
         }
@@ -206,30 +207,39 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
 }
 
 impl<T, R: ChanRef<T>> RecvCase<T, R> {
-    /// One look at the channel under its lock (pass 1, or pass 2 with
-    /// `register`): receive if a value is there, else, when registering,
-    /// make sure a sudog of that selector is queued.
-    fn attempt(
-        &mut self,
-        me: Option<&Selector>,
-        register: Option<(&Arc<Selector>, usize)>,
-    ) -> Poll<Option<T>> {
+    /// Pass 1: one look at the channel under its lock; receive if a value
+    /// is there.
+    fn try_now(&mut self, me: Option<&Selector>) -> Poll<Option<T>> {
         let chan = self.rx.chan();
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
+        let r = match chan.lock().try_recv(chan.cap, me, &mut wakes) {
+            TryRecv::Got(v) => Poll::Ready(Some(v)),
+            TryRecv::Closed => Poll::Ready(None),
+            TryRecv::Empty => Poll::Pending,
+        };
+        wake_all(wakes);
+        r
+    }
+
+    /// Pass 2: one more look under the lock; receive if a value is there,
+    /// else make sure a sudog of `sel` is queued. (Apart from `try_now`,
+    /// which runs on every select, so that pass 1 does not carry this
+    /// path's live values.)
+    fn enqueue_now(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Option<T>> {
+        let chan = self.rx.chan();
+        let mut wakes = Wakes::new();
         let r = {
             let mut g = chan.lock();
-            match g.try_recv(chan.cap, me, &mut wakes) {
+            match g.try_recv(chan.cap, Some(sel), &mut wakes) {
                 TryRecv::Got(v) => Poll::Ready(Some(v)),
                 TryRecv::Closed => Poll::Ready(None),
                 TryRecv::Empty => {
-                    if let Some((sel, idx)) = register {
-                        if !self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
-                            let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
-                            if let Some(old) = self.sudog.replace(sg.clone()) {
-                                g.dequeue(&old);
-                            }
-                            g.recvq.push_back(Waiter::Sudog(sg));
+                    if !self.sudog.as_ref().is_some_and(|sg| sg.is_of(Some(sel))) {
+                        let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
+                        if let Some(old) = self.sudog.replace(sg.clone()) {
+                            g.dequeue(&old);
                         }
+                        g.recvq.push_back(Waiter::Sudog(sg));
                     }
                     Poll::Pending
                 }
@@ -252,7 +262,7 @@ impl<T, R: ChanRef<T>> Drop for RecvCase<T, R> {
 impl<T, R: ChanRef<T>> RecvCase<T, R> {
     /// Drop of a case that queued a sudog.
     fn cancel(&mut self, sg: Arc<Sudog<T>>) {
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
         {
             let mut g = self.rx.chan().lock();
             match sg.sel().cancel() {
@@ -316,7 +326,7 @@ impl<T> SendCase<'_, T> {
         me: Option<&Selector>,
         register: Option<(&Arc<Selector>, usize)>,
     ) -> Poll<Result<(), SendError<T>>> {
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
         let r = {
             let mut g = self.chan.lock();
             let v = match self.value.take() {
@@ -558,6 +568,12 @@ impl Select {
             "select! supports at most {MAX_CASES} cases"
         );
         if let Some(sel) = &self.sel {
+            // Woken by a peer's commit (the usual reason to be polled
+            // again): complete without registering a waker that nobody
+            // would use (two CASes on the `AtomicWaker`).
+            if let Some(k) = sel.committed() {
+                return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
+            }
             sel.register(cx.waker());
             if let Err(k) = sel.begin() {
                 return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
@@ -569,11 +585,10 @@ impl Select {
         loop {
             shuffle(order);
             let me = self.sel.as_deref();
+            // A disabled case's `try_complete` and `enqueue` are `Pending`:
+            // no separate (virtual) `enabled` call per case.
             for &i in order.iter() {
                 let i = usize::from(i);
-                if !cases[i].enabled() {
-                    continue;
-                }
                 if let Poll::Ready(out) = cases[i].try_complete(cx, me) {
                     if let Some(sel) = me {
                         sel.done(i);
@@ -598,9 +613,6 @@ impl Select {
             // marks us MISSED.
             for &i in order.iter() {
                 let i = usize::from(i);
-                if !cases[i].enabled() {
-                    continue;
-                }
                 if let Poll::Ready(out) = cases[i].enqueue(&sel, i) {
                     sel.done(i);
                     return Poll::Ready(Selected::Case(i, out));
@@ -629,16 +641,22 @@ impl Select {
 
 /// Fills `order` with a uniformly random permutation of its indices
 /// (Fisher–Yates).
+#[inline]
 fn shuffle(order: &mut [u8]) {
+    if let [a, b] = order {
+        // The common two-case select: one random bit.
+        let first = (fastrand() >> 63) as u8;
+        *a = first;
+        *b = first ^ 1;
+        return;
+    }
+    shuffle_n(order);
+}
+
+/// [`shuffle`] for any other number of cases.
+fn shuffle_n(order: &mut [u8]) {
     for (i, o) in order.iter_mut().enumerate() {
         *o = i as u8;
-    }
-    if order.len() == 2 {
-        // The common two-case select: one random bit.
-        if fastrand() & (1 << 63) != 0 {
-            order.swap(0, 1);
-        }
-        return;
     }
     let mut r = fastrand();
     for i in (1..order.len()).rev() {
@@ -655,19 +673,35 @@ fn shuffle(order: &mut [u8]) {
 
 /// A per-thread xorshift64* generator, seeded per thread from a global
 /// counter mixed with a stack address (no clock: Miri runs it isolated).
+///
+/// The state is a `const`-initialised thread-local, 0 until seeded (a
+/// seeded state is odd, and xorshift never reaches 0 from a non-zero
+/// state): a lazily initialised `thread_local!` checks its init state on
+/// every access, which cost more than the rest of a two-case shuffle.
 #[cfg(not(loom))]
+#[inline]
 fn fastrand() -> u64 {
     use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = const { Cell::new(0) };
+    }
+    STATE.with(|s| {
+        if s.get() == 0 {
+            s.set(fastrand_seed());
+        }
+        xorshift(s)
+    })
+}
+
+/// A fresh odd seed for this thread's generator.
+#[cfg(not(loom))]
+#[cold]
+fn fastrand_seed() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
     static SEED: AtomicU64 = AtomicU64::new(0x853C_49E6_748F_EA9B);
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let local = 0u8;
-            let addr = &local as *const u8 as u64;
-            (SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed) ^ addr.rotate_left(29)) | 1
-        });
-    }
-    STATE.with(xorshift)
+    let local = 0u8;
+    let addr = std::ptr::addr_of!(local) as u64;
+    (SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed) ^ addr.rotate_left(29)) | 1
 }
 
 /// The seed of every model thread's generator under loom (set by a model
@@ -695,6 +729,7 @@ fn fastrand() -> u64 {
 }
 
 /// One step of xorshift64*.
+#[inline]
 fn xorshift(s: &std::cell::Cell<u64>) -> u64 {
     let mut x = s.get();
     x ^= x >> 12;

@@ -197,6 +197,7 @@ impl Worker {
     }
 
     /// Records the wait reason of the task being polled.
+    #[inline]
     pub(crate) fn set_wait_reason(&self, r: WaitReason) {
         let h = self.current.get();
         if !h.is_null() {
@@ -435,7 +436,15 @@ impl Worker {
             };
             if let Some((t, from_next)) = got {
                 if from_next {
-                    p.runnext_streak.store(streak + 1, Relaxed);
+                    // Past the limit, the queue just had its turn and was
+                    // empty: the count starts over with this poll (else
+                    // every later poll would try the empty queue first).
+                    let next = if streak >= MAX_RUNNEXT_STREAK {
+                        1
+                    } else {
+                        streak + 1
+                    };
+                    p.runnext_streak.store(next, Relaxed);
                     let hits = &p.stats.runnext_hits;
                     hits.store(hits.load(Relaxed) + 1, Relaxed);
                 } else {

@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use super::state::{AfterPoll, StartPoll, State, Wake};
+use super::state::{AfterPoll, StartPoll, State, Wake, WakeByVal};
 use super::{Id, JoinError, WaitReason};
 use crate::loom::{AtomicU64, Ordering::Relaxed, UnsafeCell};
 
@@ -74,6 +74,7 @@ unsafe impl Send for Header {}
 unsafe impl Sync for Header {}
 
 impl Header {
+    #[inline]
     pub(crate) fn set_wait_reason(&self, r: WaitReason) {
         let v = match r {
             WaitReason::None => 0,
@@ -427,10 +428,21 @@ unsafe fn wake_by_ref<F: Future, S: Schedule>(ptr: *const ()) {
 }
 
 unsafe fn wake_by_val<F: Future, S: Schedule>(ptr: *const ()) {
-    // SAFETY: as for wake_by_ref; then the waker's own reference is dropped.
-    unsafe { wake_by_ref::<F, S>(ptr) };
-    // SAFETY: `ptr` is non-null: it came from a header reference.
-    drop_reference::<F, S>(unsafe { NonNull::new_unchecked(ptr as *mut Header) });
+    // SAFETY: the waker owns a reference to a live cell.
+    let header = unsafe { &*(ptr as *const Header) };
+    match header.state.wake_by_val() {
+        // SAFETY: the waker's reference is now the queue's (`wake_by_val`
+        // did not drop it). The pointer is the waker's own, as in
+        // `wake_by_ref`.
+        WakeByVal::Schedule => unsafe {
+            schedule::<F, S>(NonNull::new_unchecked(ptr as *mut Header), false)
+        },
+        WakeByVal::Done => {}
+        // SAFETY: `wake_by_val` dropped the last reference.
+        WakeByVal::Dealloc => unsafe {
+            dealloc::<F, S>(NonNull::new_unchecked(ptr as *mut Header))
+        },
+    }
 }
 
 unsafe fn drop_waker<F: Future, S: Schedule>(ptr: *const ()) {

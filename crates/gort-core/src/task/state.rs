@@ -123,6 +123,20 @@ pub(crate) enum Wake {
     Schedule,
 }
 
+/// What a waker consumed by its wake-up (`Waker::wake`) must do.
+#[must_use]
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum WakeByVal {
+    /// The task went from idle to notified and the waker's reference
+    /// became the queue's: push it to a run queue.
+    Schedule,
+    /// Nothing more: the waker's reference was dropped with the same
+    /// update (the task was notified, running or complete).
+    Done,
+    /// As `Done`, and that was the last reference: free the cell.
+    Dealloc,
+}
+
 /// The atomic state word.
 pub(crate) struct State(AtomicUsize);
 
@@ -223,6 +237,32 @@ impl State {
             } else {
                 (None, Wake::Nothing)
             }
+        })
+        .1
+    }
+
+    /// Waker, consumed by the wake-up: as [`State::wake`], but the waker's
+    /// own reference is handed over rather than a new one taken: to the
+    /// queue when the task is scheduled, dropped in the same update
+    /// otherwise. One atomic update where `wake` and a `ref_dec` made two
+    /// (tokio's `transition_to_notified_by_val` does the same).
+    pub(crate) fn wake_by_val(&self) -> WakeByVal {
+        self.update(|s| {
+            debug_assert!(s.ref_count() >= 1, "wake_by_val without a reference: {s:?}");
+            if s.idle() {
+                return (Some(s.0 | NOTIFIED), WakeByVal::Schedule);
+            }
+            let next = if s.is_running() && !s.is_notified() && !s.is_complete() {
+                s.0 | NOTIFIED
+            } else {
+                s.0
+            };
+            let what = if s.ref_count() == 1 {
+                WakeByVal::Dealloc
+            } else {
+                WakeByVal::Done
+            };
+            (Some(next - REF_ONE), what)
         })
         .1
     }
@@ -358,6 +398,31 @@ mod tests {
         assert_eq!(s.wake(), Wake::Nothing, "wake while running only marks");
         assert_eq!(s.after_pending(), AfterPoll::Reschedule);
         assert!(s.load().is_notified() && !s.load().is_running());
+    }
+
+    #[test]
+    fn wake_by_val_hands_over_the_reference() {
+        let s = State::new(3);
+        assert_eq!(s.start_poll(), StartPoll::Poll);
+        assert_eq!(s.after_pending(), AfterPoll::Idle);
+        s.ref_inc(); // a waker
+        assert_eq!(s.wake_by_val(), WakeByVal::Schedule);
+        assert_eq!(
+            s.load().ref_count(),
+            4,
+            "the waker's reference is the queue's"
+        );
+        s.ref_inc(); // another waker, while notified
+        assert_eq!(s.wake_by_val(), WakeByVal::Done);
+        assert_eq!(s.load().ref_count(), 4);
+        assert_eq!(s.start_poll(), StartPoll::Poll);
+        s.ref_inc(); // a waker woken while running: marks, drops its reference
+        assert_eq!(s.wake_by_val(), WakeByVal::Done);
+        assert!(s.load().is_notified());
+        assert_eq!(s.load().ref_count(), 4);
+        let _ = s.complete();
+        assert!(!s.ref_dec_n(3));
+        assert_eq!(s.wake_by_val(), WakeByVal::Dealloc, "the last reference");
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub(crate) fn now_nanos() -> u64 {
 /// dump): a clock for diagnostics that costs one load to read. Relaxed.
 static COARSE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+#[inline]
 pub(crate) fn coarse_ms() -> u64 {
     COARSE_MS.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -73,8 +73,37 @@ pub struct Chan<T> {
     pub(crate) cap: usize,
 }
 
-/// Wakers to run once the lock is released.
-pub(crate) type Wakes = Vec<Waker>;
+/// Wakers to run once the lock is released. The first is kept inline: a
+/// send or receive completes at most one waiter, and a `Vec` would cost an
+/// allocation per hand-off; only `close` and the last receiver going
+/// release more, which spill into the vector.
+#[derive(Debug, Default)]
+pub(crate) struct Wakes {
+    first: Option<Waker>,
+    more: Vec<Waker>,
+}
+
+impl Wakes {
+    pub(crate) const fn new() -> Wakes {
+        Wakes {
+            first: None,
+            more: Vec::new(),
+        }
+    }
+}
+
+impl Extend<Waker> for Wakes {
+    #[inline]
+    fn extend<I: IntoIterator<Item = Waker>>(&mut self, iter: I) {
+        for w in iter {
+            if self.first.is_none() {
+                self.first = Some(w);
+            } else {
+                self.more.push(w);
+            }
+        }
+    }
+}
 
 /// The outcome of a send attempted without blocking.
 pub(crate) enum TrySend<T> {
@@ -117,7 +146,7 @@ impl<T> Chan<T> {
     /// Closes the channel and wakes its waiters; true for the call that
     /// closed it.
     pub(crate) fn close(&self) -> bool {
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
         let closed = self.lock().close(&mut wakes);
         wake_all(wakes);
         closed
@@ -131,7 +160,7 @@ impl<T> Inner<T> {
     ///
     /// The empty-queue check is inlined: most sends and receives find the
     /// other side's queue empty.
-    #[inline]
+    #[inline(always)]
     fn claim_first(
         q: &mut WaitQ<T>,
         lone: &mut Lone<T>,
@@ -148,6 +177,11 @@ impl<T> Inner<T> {
         lone: &mut Lone<T>,
         me: Option<&Selector>,
     ) -> Option<Claimed<T>> {
+        // The embedded waiter alone in the queue: the other common case
+        // (ping-pong), without the general loop.
+        if q.take_lone() {
+            return Some(Claimed::Lone(lone.commit()));
+        }
         let mut i = 0;
         while let Some(w) = q.get(i) {
             match w {
@@ -225,6 +259,7 @@ impl<T> Inner<T> {
     }
 
     /// Go's `chanrecv` without blocking.
+    #[inline]
     pub(crate) fn try_recv(
         &mut self,
         cap: usize,
@@ -358,16 +393,20 @@ enum Claimed<T> {
     Sudog(Arc<Sudog<T>>),
 }
 
-/// Wakes every collected waker (after the channel lock is released).
-/// Inlined to a length check: most operations have nobody to wake.
+/// Wakes every collected waker (after the channel lock is released), in
+/// the order they were collected. Inlined: most operations wake nobody or
+/// one task.
 #[inline]
 pub(crate) fn wake_all(wakes: Wakes) {
-    if !wakes.is_empty() {
-        wake_each(wakes);
+    if let Some(w) = wakes.first {
+        w.wake();
+    }
+    if !wakes.more.is_empty() {
+        wake_each(wakes.more);
     }
 }
 
-fn wake_each(wakes: Wakes) {
+fn wake_each(wakes: Vec<Waker>) {
     for w in wakes {
         w.wake();
     }

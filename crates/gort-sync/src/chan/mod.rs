@@ -63,7 +63,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 pub use error::{SendError, TryRecvError, TrySendError};
-pub(crate) use hchan::{wake_all, Chan, TryRecv, TrySend};
+pub(crate) use hchan::{wake_all, Chan, TryRecv, TrySend, Wakes};
 use ops::{RecvState, SendState, Wait};
 
 /// Makes a channel: unbuffered (a rendezvous) for `cap == 0`, else buffered
@@ -137,7 +137,7 @@ impl<T> Sender<T> {
     ///
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], with the value.
     pub fn try_send(&self, v: T) -> Result<(), TrySendError<T>> {
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
         let r = self
             .chan
             .lock()
@@ -194,7 +194,7 @@ impl<T> Receiver<T> {
     /// [`TryRecvError::Empty`] if nothing is buffered and no sender waits,
     /// [`TryRecvError::Closed`] once closed and drained.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
         let r = self.chan.lock().try_recv(self.chan.cap, None, &mut wakes);
         wake_all(wakes);
         match r {
@@ -284,7 +284,7 @@ impl<T> Drop for Sender<T> {
         if let Some(mut st) = self.sink.take() {
             ops::cancel_send(&self.chan, &mut st);
         }
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
         {
             let mut g = self.chan.lock();
             g.senders -= 1;
@@ -299,7 +299,7 @@ impl<T> Drop for Sender<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         ops::cancel_recv(&self.chan, &mut self.pending);
-        let mut wakes = Vec::new();
+        let mut wakes = Wakes::new();
         let drained = {
             let mut g = self.chan.lock();
             g.receivers -= 1;

@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use gort_core::WaitReason;
 
-use super::hchan::{wake_all, Chan, TryRecv, TrySend};
+use super::hchan::{wake_all, Chan, TryRecv, TrySend, Wakes};
 use super::waiter::Sudog;
 use super::waitq::Waiter;
 
@@ -97,7 +97,7 @@ pub(crate) fn poll_recv<T>(
             None => Poll::Pending,
         };
     }
-    let mut wakes = Vec::new();
+    let mut wakes = Wakes::new();
     let mut g = chan.lock();
     let r = match g.try_recv(chan.cap, None, &mut wakes) {
         TryRecv::Got(v) => Poll::Ready(Some(v)),
@@ -127,7 +127,7 @@ pub(crate) fn cancel_recv<T>(chan: &Chan<T>, state: &mut RecvState<T>) {
 }
 
 fn cancel_parked_recv<T>(chan: &Chan<T>, state: &mut RecvState<T>) {
-    let mut wakes = Vec::new();
+    let mut wakes = Wakes::new();
     match std::mem::replace(state, Wait::Idle) {
         Wait::Idle => return,
         Wait::Lone => {
@@ -186,7 +186,7 @@ pub(crate) fn poll_send<T>(
         };
     }
     let v = st.value.take().expect("send polled after completion");
-    let mut wakes = Vec::new();
+    let mut wakes = Wakes::new();
     let mut g = chan.lock();
     let r = match g.try_send(chan.cap, v, None, &mut wakes) {
         TrySend::Sent => Poll::Ready(Ok(())),

@@ -95,7 +95,19 @@ impl<T> WaitQ<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn push_back(&mut self, w: Waiter<T>) {
+        if let Repr::Empty = self.0 {
+            // `replace` + `forget` rather than an assignment: the old
+            // value is `Empty`, and the assignment's out-of-line drop glue
+            // cost more than the rest of this push.
+            std::mem::forget(std::mem::replace(&mut self.0, Repr::One(w)));
+        } else {
+            self.push_back_slow(w);
+        }
+    }
+
+    fn push_back_slow(&mut self, w: Waiter<T>) {
         match &mut self.0 {
             Repr::Empty => self.0 = Repr::One(w),
             Repr::Many(q) => q.push_back(w),
@@ -108,6 +120,20 @@ impl<T> WaitQ<T> {
                 q.push_back(w);
                 self.0 = Repr::Many(Box::new(q));
             }
+        }
+    }
+
+    /// Removes the first waiter if it is the channel's embedded one and
+    /// the only one queued (the ping-pong case); true if it did.
+    #[inline]
+    pub(crate) fn take_lone(&mut self) -> bool {
+        if let Repr::One(Waiter::Lone) = self.0 {
+            // `Waiter::Lone` owns nothing: forgetting it skips the drop
+            // glue an assignment would call (see `push_back`).
+            std::mem::forget(std::mem::replace(&mut self.0, Repr::Empty));
+            true
+        } else {
+            false
         }
     }
 
@@ -214,6 +240,7 @@ impl<T> Lone<T> {
     }
 
     /// Peer: `Waiting → Committed`; the waker to wake after unlocking.
+    #[inline]
     pub(crate) fn commit(&mut self) -> Option<Waker> {
         debug_assert_eq!(self.state, LoneState::Waiting, "a queued Lone is waiting");
         self.state = LoneState::Committed;
