@@ -7,9 +7,8 @@
 //!   to the earliest timer (Go's `findRunnable` → `netpoll(delay)`), once
 //!   any source is registered; `Shared::kick_timer_sleeper`, `startm` and
 //!   shutdown break the wait through a `mio::Waker`.
-//! - A spinning M polls without blocking when it found nothing to steal,
-//!   every M does on its 61st tick, and sysmon does when nobody has polled
-//!   for 10 ms. Such
+//! - A spinning M polls without blocking before it steals, every M does on
+//!   its 61st tick, and sysmon does when nobody has polled for 10 ms. Such
 //!   a poll `try_lock`s the poll set and moves on if another is taking
 //!   events from it at that instant.
 //!
