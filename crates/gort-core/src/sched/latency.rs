@@ -6,9 +6,11 @@
 //! Go tracks one in eight transitions of each goroutine to runnable
 //! (`gTrackingPeriod`). Here each M counts the tasks it makes runnable and
 //! stamps every [`SAMPLE_PERIOD`]th (32nd) with the clock in the task's header
-//! (`Header::runnable_since`); a thread that is not an M (a waker on a
-//! plain thread, rare and already on the slow path of the global queue)
-//! stamps every task. When an M is about to poll a task, a stamped header
+//! (`Header::runnable_since`); a thread that is not an M (`block_on`, a
+//! waker on a plain thread) counts in a thread-local instead, with the
+//! same period: stamping each of its wake-ups read the clock on every
+//! spawn from outside the runtime (`spawn_many_remote`'s whole workload).
+//! When an M is about to poll a task, a stamped header
 //! gives the wait, which goes into the polling P's histogram, and the
 //! stamp is cleared. An unsampled wake-up costs one increment of an
 //! M-local counter; an unsampled poll one load of a header field beside
@@ -35,6 +37,20 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// of it two clock reads per sample; 32 costs 1.2 % (126.4 M) and still
 /// samples thousands of wake-ups a second on a busy runtime.
 pub(crate) const SAMPLE_PERIOD: u32 = 32;
+
+/// Whether the wake-up a thread that is not an M is making now is one to
+/// time: every [`SAMPLE_PERIOD`]th on this thread.
+#[inline]
+pub(crate) fn sample_foreign_wakeup() -> bool {
+    thread_local! {
+        static TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    TICK.with(|t| {
+        let n = t.get().wrapping_add(1);
+        t.set(n);
+        n.is_multiple_of(SAMPLE_PERIOD)
+    })
+}
 
 /// Buckets of [`LatencyHist`]: up to `2^39` ns (about 9 minutes), the last
 /// one open above.

@@ -492,7 +492,9 @@ impl Shared {
             Ok(true) => self.wakep(),
             Ok(false) => {}
             Err(task) => {
-                stamp_runnable(&task);
+                if latency::sample_foreign_wakeup() {
+                    stamp_runnable(&task);
+                }
                 self.inject(task)
             }
         }
