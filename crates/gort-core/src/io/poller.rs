@@ -296,8 +296,7 @@ impl Poller {
                     tracing::error!(error = %e, "netpoll: poll failed");
                 }
             }
-            self.collect(events, batch);
-            if events.iter().count() < EVENTS {
+            if self.collect(events, batch) < EVENTS {
                 break;
             }
             timeout = Some(Duration::ZERO);
@@ -315,10 +314,13 @@ impl Poller {
     }
 
     /// Looks up the descriptor of each event (module doc: tokens carry a
-    /// generation) and queues it in `batch`.
-    fn collect(&self, events: &Events, batch: &mut Vec<(Arc<PollDesc>, usize)>) {
+    /// generation) and queues it in `batch`. Returns the number of events,
+    /// stale ones included (a full buffer means more may be ready).
+    fn collect(&self, events: &Events, batch: &mut Vec<(Arc<PollDesc>, usize)>) -> usize {
         let t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = 0;
         for ev in events.iter() {
+            seen += 1;
             let token = ev.token();
             if token == WAKER {
                 // Only under Miri, where the waker is in the set.
@@ -335,6 +337,7 @@ impl Poller {
                 }
             }
         }
+        seen
     }
 
     /// Whether nobody has polled for [`FORCE_POLL_NANOS`] while sources are
