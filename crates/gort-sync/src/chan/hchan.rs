@@ -40,8 +40,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::Waker;
 
+#[cfg(not(loom))]
+use super::lock::{ChanLock as Mutex, ChanLockGuard as MutexGuard};
 use super::waiter::{Claim, Selector, Sudog};
 use super::waitq::{Lone, LoneState, WaitQ, Waiter};
+#[cfg(loom)]
 use crate::loom::{lock, Mutex, MutexGuard};
 
 /// The state under the channel's lock. `&mut Inner` is only reachable
@@ -139,8 +142,16 @@ impl<T> Chan<T> {
         }
     }
 
+    #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        lock(&self.inner)
+        #[cfg(not(loom))]
+        {
+            self.inner.lock()
+        }
+        #[cfg(loom)]
+        {
+            lock(&self.inner)
+        }
     }
 
     /// Closes the channel and wakes its waiters; true for the call that

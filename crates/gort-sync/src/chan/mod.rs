@@ -46,8 +46,9 @@
 //! ```
 
 mod error;
-#[doc(hidden)]
 pub mod hchan;
+#[doc(hidden)]
+pub(crate) mod lock;
 pub(crate) mod ops;
 #[doc(hidden)]
 pub mod waiter;
