@@ -62,8 +62,8 @@ async fn hello_over_http1() {
 
 /// A 5,000-byte body the service never reads, then a pipelined GET: hyper
 /// drains the body with one read and keeps the connection only if that
-/// read took all of it, which `GortIo` must allow (its read window starts
-/// at 1 KiB).
+/// read took all of it, which `GortIo` must allow (one read takes all of
+/// hyper's spare capacity).
 #[gort::test(procs = 2)]
 async fn unread_body_then_pipelined_request() {
     let mut request = b"POST / HTTP/1.1\r\nHost: gort\r\nContent-Length: 5000\r\n\r\n".to_vec();

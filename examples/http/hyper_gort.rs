@@ -6,8 +6,8 @@
 //! [`hyper::rt::Executor`] and sleeps through [`hyper::rt::Timer`]. This
 //! module implements the four over gort:
 //!
-//! - [`GortIo`] makes any `futures::io` stream (here [`TcpStream`])
-//!   hyper's `Read` + `Write`;
+//! - [`GortIo`] makes a gort-net stream (here [`TcpStream`]) hyper's
+//!   `Read` + `Write`, reading straight into hyper's uninitialised buffer;
 //! - [`GortExecutor`] spawns with `gort::spawn`;
 //! - [`GortTimer`] sleeps with `gort::time::sleep`, on the per-P timers.
 //!
@@ -18,13 +18,14 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::io::{AsyncRead, AsyncWrite};
-use gort::net::{TcpListener, TcpStream};
+use futures::io::AsyncWrite;
+use gort::net::{TcpListener, TcpStream, UnixStream};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::rt::{Executor, ReadBufCursor, Sleep, Timer};
@@ -35,71 +36,74 @@ use hyper::{Request, Response};
 /// The body of every response.
 pub const HELLO: &[u8] = b"Hello, world!\n";
 
-/// A `futures::io` stream seen as hyper's `Read` + `Write` (what
-/// hyper-util's `TokioIo` is for tokio's streams).
+/// A gort-net stream seen as hyper's `Read` + `Write` (what hyper-util's
+/// `TokioIo` is for tokio's streams).
 #[derive(Debug)]
 pub struct GortIo<T> {
     io: T,
-    /// How many bytes the next read may take (see `poll_read`).
-    window: usize,
 }
-
-/// The smallest read window: a request's head usually fits.
-const MIN_WINDOW: usize = 1024;
 
 impl<T> GortIo<T> {
     /// Wraps `io`.
     pub fn new(io: T) -> GortIo<T> {
-        GortIo {
-            io,
-            window: MIN_WINDOW,
-        }
+        GortIo { io }
     }
 }
 
-impl<T: AsyncRead + Unpin> hyper::rt::Read for GortIo<T> {
+/// A stream that reads into uninitialised memory, as hyper's `Read` hands
+/// it out: gort-net's [`TcpStream`] and [`UnixStream`]
+/// (`poll_read_uninit`). A plain `futures::io::AsyncRead` would need the
+/// memory zeroed first, which for hyper's 8 KiB and more of spare capacity
+/// per read cost several percent of the server's instructions.
+pub trait ReadUninit {
+    /// Reads what is available into `buf`; on `Ready(Ok(n))` its first `n`
+    /// bytes are initialised.
+    fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>;
+}
+
+impl ReadUninit for TcpStream {
+    fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        TcpStream::poll_read_uninit(self, cx, buf)
+    }
+}
+
+impl ReadUninit for UnixStream {
+    fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>> {
+        UnixStream::poll_read_uninit(self, cx, buf)
+    }
+}
+
+impl<T: ReadUninit + Unpin> hyper::rt::Read for GortIo<T> {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        // futures' `poll_read` takes an initialised `&mut [u8]`, while
-        // hyper hands out uninitialised spare capacity (8 KiB or more), so
-        // the bytes offered must be zeroed first; tokio's `ReadBuf` skips
-        // that. Zeroing all of it for a 100-byte request cost about 5% of
-        // the server's CPU in gort-bench's http_hello, so read through a
-        // window: start small, and while reads fill it, double it and read
-        // on, so that one call still takes everything available up to
-        // hyper's capacity (hyper relies on that, e.g. to drain an unread
-        // body in one read). The window is kept for the next call while
-        // reads keep filling it (a large body).
-        let mut read = 0;
-        loop {
-            let want = buf.remaining().min(self.window);
-            if want == 0 {
-                return Poll::Ready(Ok(()));
-            }
-            let dst = buf.initialize_unfilled_to(want);
-            let n = match Pin::new(&mut self.io).poll_read(cx, dst) {
-                Poll::Ready(Ok(n)) => n,
-                // Hand over what was read; hyper's next read waits again
-                // or fails (though a reset, once reported, reads as EOF).
-                Poll::Ready(Err(_)) | Poll::Pending if read > 0 => {
-                    return Poll::Ready(Ok(()));
-                }
-                other => return other.map_ok(|_| ()),
-            };
-            // SAFETY: the first `n` bytes of the unfilled part are
-            // initialised (zeroed above, then written by the read), and
-            // `n <= want`, which is at most the cursor's `remaining()`.
-            unsafe { buf.advance(n) };
-            read += n;
-            if n < want {
-                self.window = MIN_WINDOW;
-                return Poll::Ready(Ok(()));
-            }
-            self.window = self.window.saturating_mul(2);
-        }
+        // SAFETY: `as_mut` asks that no initialised byte of the cursor be
+        // de-initialised through the slice: the read only writes bytes the
+        // kernel received.
+        let dst = unsafe { buf.as_mut() };
+        let n = match self.io.poll_read_uninit(cx, dst) {
+            Poll::Ready(Ok(n)) => n,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        };
+        // SAFETY: `poll_read_uninit` initialised the first `n` bytes of
+        // `dst`, the cursor's unfilled part, and `n <= dst.len()`.
+        unsafe { buf.advance(n) };
+        Poll::Ready(Ok(()))
     }
 }
 

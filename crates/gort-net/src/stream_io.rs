@@ -63,6 +63,45 @@ macro_rules! stream_io {
                     .try_io(Direction::Write, || self.io.get().write(buf))
             }
 
+            /// Reads what is available into memory that need not be
+            /// initialised: [`AsyncRead::poll_read`] without zeroing `buf`
+            /// first (what tokio's `ReadBuf` is for, and what an adapter to
+            /// hyper's `rt::Read`, which hands out uninitialised capacity,
+            /// wants). On `Ready(Ok(n))` the first `n` bytes of `buf` are
+            /// initialised; `Ok(0)` is end of stream (or an empty `buf`).
+            /// Waits, like `poll_read`, when nothing is available.
+            ///
+            /// # Example
+            ///
+            /// ```no_run
+            #[doc = concat!("# async fn demo(stream: gort_net::", stringify!($stream), ") -> std::io::Result<()> {")]
+            /// use std::mem::MaybeUninit;
+            ///
+            /// let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+            /// let n = std::future::poll_fn(|cx| stream.poll_read_uninit(cx, &mut buf)).await?;
+            /// // SAFETY: `poll_read_uninit` initialised the first `n` bytes.
+            /// let data: &[u8] = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast(), n) };
+            /// println!("read {} bytes", data.len());
+            /// # Ok(())
+            /// # }
+            /// ```
+            pub fn poll_read_uninit(
+                &self,
+                cx: &mut Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> Poll<io::Result<usize>> {
+                if buf.is_empty() {
+                    return Poll::Ready(Ok(0));
+                }
+                let len = buf.len();
+                // `recv` with no flags is `read` on a connected stream
+                // socket; socket2's takes a `MaybeUninit` buffer and
+                // reports how many bytes the kernel wrote.
+                self.io.poll_read(cx, len, || {
+                    socket2::SockRef::from(self.io.get()).recv(&mut *buf)
+                })
+            }
+
             pub(crate) fn poll_read_priv(
                 &self,
                 cx: &mut Context<'_>,

@@ -417,3 +417,53 @@ fn sockets_need_a_runtime() {
     let err = futures::executor::block_on(TcpListener::bind("127.0.0.1:0")).unwrap_err();
     assert!(err.to_string().contains("needs a gort runtime"), "{err}");
 }
+
+/// `poll_read_uninit`: waits while nothing is there, reads what the peer
+/// wrote into uninitialised memory (short reads included, so readiness is
+/// forgotten and re-armed as with `poll_read`), then reports end of stream
+/// as `Ok(0)`.
+#[test]
+fn poll_read_uninit_reads_waits_and_sees_eof() {
+    use std::mem::MaybeUninit;
+    const ROUNDS: usize = 500;
+    rt(2).block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = TcpStream::connect(addr).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let writer = gort_core::spawn(async move {
+            let mut server = server;
+            for i in 0..ROUNDS {
+                if i % 2 == 1 {
+                    gort_core::yield_now().await;
+                }
+                server.write_all(&(i as u32).to_le_bytes()).await.unwrap();
+            }
+            server.close().await.unwrap();
+        });
+        let mut got: Vec<u8> = Vec::new();
+        let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
+        loop {
+            let n = gort_core::time::timeout(
+                Duration::from_secs(10),
+                std::future::poll_fn(|cx| client.poll_read_uninit(cx, &mut buf)),
+            )
+            .await
+            .expect("the reader never woke")
+            .unwrap();
+            if n == 0 {
+                break;
+            }
+            // SAFETY: `poll_read_uninit` initialised the first `n` bytes.
+            got.extend_from_slice(unsafe { std::slice::from_raw_parts(buf.as_ptr().cast(), n) });
+        }
+        writer.await.unwrap();
+        let want: Vec<u8> = (0..ROUNDS as u32).flat_map(|i| i.to_le_bytes()).collect();
+        assert_eq!(got, want, "bytes lost, duplicated or reordered");
+        // An empty buffer returns at once.
+        let n = std::future::poll_fn(|cx| client.poll_read_uninit(cx, &mut []))
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+    });
+}
