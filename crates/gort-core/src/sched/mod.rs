@@ -312,9 +312,7 @@ impl Shared {
     fn add_remote_timer(self: &Arc<Self>, when: u64, waker: &Waker) -> Arc<TimerEntry> {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let p = &self.allp[NEXT.fetch_add(1, Relaxed) % self.allp.len()];
-        let entry = Arc::new(TimerEntry::new(p.timers.cancel_counter()));
-        entry.register(waker);
-        p.timers.add(entry.clone(), when);
+        let entry = p.timers.arm(when, waker);
         self.kick_timer_sleeper(when);
         entry
     }
@@ -411,10 +409,7 @@ pub(crate) fn add_timer(when: u64, waker: &Waker) -> Arc<TimerEntry> {
     let local = context::with_worker(|w| {
         let w = w?;
         let p = w.current_p()?;
-        let entry = Arc::new(TimerEntry::new(p.timers.cancel_counter()));
-        entry.register(waker);
-        p.timers.add(entry.clone(), when);
-        Some(entry)
+        Some(p.timers.arm(when, waker))
     });
     if let Some(e) = local {
         return e;

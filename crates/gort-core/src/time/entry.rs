@@ -34,6 +34,15 @@ impl TimerEntry {
         }
     }
 
+    /// Makes a stopped entry that nobody else holds (`&mut`) pending again,
+    /// for `TimerQueue::arm`; its old waker is dropped.
+    pub(crate) fn reset(&mut self) {
+        // Relaxed: `&mut self` means no other thread can see the entry;
+        // handing it to one again goes through the queue's mutex.
+        self.state.store(PENDING, Relaxed);
+        drop(self.waker.take());
+    }
+
     pub(crate) fn register(&self, w: &Waker) {
         self.waker.register(w);
     }

@@ -8,6 +8,12 @@
 //! million entries cost 16 bytes each plus the entry itself. Stopped timers
 //! are deleted lazily, as in Go: they stay in the heap, counted, until they
 //! reach the top or until they are half the heap, when it is rebuilt.
+//!
+//! A stopped entry that leaves the heap with no other owner (its future was
+//! dropped: `Arc::get_mut` proves it) is kept, up to [`FREE_MAX`], for the
+//! next timer armed on this P. A server that arms a timeout per request and
+//! stops it a moment later (hyper's header-read timeout) then allocates no
+//! entry per request.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -46,6 +52,24 @@ impl Ord for Item {
 struct Heap {
     items: BinaryHeap<Reverse<Item>>,
     seq: u64,
+    /// Stopped entries nobody else holds, ready to be armed again.
+    free: Vec<Arc<TimerEntry>>,
+}
+
+/// Most recycled entries a queue keeps.
+const FREE_MAX: usize = 256;
+
+impl Heap {
+    /// Keeps `entry` for reuse if it is stopped and nobody else holds it;
+    /// drops it otherwise.
+    fn recycle(&mut self, mut entry: Arc<TimerEntry>) {
+        if self.free.len() < FREE_MAX {
+            if let Some(e) = Arc::get_mut(&mut entry) {
+                e.reset();
+                self.free.push(entry);
+            }
+        }
+    }
 }
 
 pub(crate) struct TimerQueue {
@@ -64,15 +88,11 @@ impl TimerQueue {
             heap: Mutex::new(Heap {
                 items: BinaryHeap::new(),
                 seq: 0,
+                free: Vec::new(),
             }),
             next_when: AtomicU64::new(NO_TIMER),
             cancelled: Arc::new(AtomicUsize::new(0)),
         }
-    }
-
-    /// The counter an entry bumps when it is stopped while queued here.
-    pub(crate) fn cancel_counter(&self) -> Arc<AtomicUsize> {
-        self.cancelled.clone()
     }
 
     /// The earliest deadline, or NO_TIMER.
@@ -81,14 +101,34 @@ impl TimerQueue {
         self.next_when.load(SeqCst)
     }
 
+    /// Arms a timer that fires at `when` and wakes `waker`: a recycled
+    /// entry if there is one, else a new one. Returns the entry, for the
+    /// future to poll and stop.
+    pub(crate) fn arm(&self, when: u64, waker: &Waker) -> Arc<TimerEntry> {
+        let mut h = lock(&self.heap);
+        let entry = h
+            .free
+            .pop()
+            .unwrap_or_else(|| Arc::new(TimerEntry::new(self.cancelled.clone())));
+        entry.register(waker);
+        self.push(&mut h, entry.clone(), when);
+        entry
+    }
+
     /// Queues `entry` to fire at `when`. Returns true if it is the new
     /// earliest deadline.
-    pub(crate) fn add(&self, entry: Arc<TimerEntry>, when: u64) -> bool {
-        let mut h = lock(&self.heap);
+    fn push(&self, h: &mut Heap, entry: Arc<TimerEntry>, when: u64) -> bool {
         let len = h.items.len();
         if len > 256 && self.cancelled.load(Relaxed) * 2 > len {
-            h.items.retain(|Reverse(i)| !i.entry.is_cancelled());
-            // Entries cancelled while we retain may or may not have been
+            let (live, stopped): (Vec<_>, Vec<_>) = std::mem::take(&mut h.items)
+                .into_vec()
+                .into_iter()
+                .partition(|Reverse(i)| !i.entry.is_cancelled());
+            h.items = BinaryHeap::from(live);
+            for Reverse(i) in stopped {
+                h.recycle(i.entry);
+            }
+            // Entries cancelled while we partition may or may not have been
             // removed; recount exactly under the lock.
             let still = h
                 .items
@@ -121,6 +161,7 @@ impl TimerQueue {
                 let Reverse(item) = h.items.pop().expect("peeked");
                 if item.entry.is_cancelled() {
                     self.cancelled.fetch_sub(1, Relaxed);
+                    h.recycle(item.entry);
                     continue;
                 }
                 if let Some(w) = item.entry.fire() {
@@ -137,6 +178,12 @@ impl TimerQueue {
         n
     }
 
+    /// Number of recycled entries kept.
+    #[cfg(test)]
+    fn heap_free_len(&self) -> usize {
+        lock(&self.heap).free.len()
+    }
+
     /// Number of queued entries (stopped ones included).
     #[allow(dead_code)]
     pub(crate) fn len(&self) -> usize {
@@ -147,11 +194,79 @@ impl TimerQueue {
     /// first: a waker may own the future that owns the entry (as
     /// `time::after`'s does), a cycle that only taking the waker breaks.
     pub(crate) fn clear(&self) {
-        let items = std::mem::take(&mut lock(&self.heap).items);
+        let (items, free) = {
+            let mut h = lock(&self.heap);
+            (std::mem::take(&mut h.items), std::mem::take(&mut h.free))
+        };
+        drop(free);
         self.next_when.store(NO_TIMER, SeqCst);
         for Reverse(item) in &items {
             drop(item.entry.take_waker());
         }
         drop(items);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::TimerQueue;
+    use futures::task::noop_waker_ref;
+    use std::sync::Arc;
+
+    /// A stopped entry whose future is gone comes back from `arm`, pending
+    /// again and firing; one a future still holds is never reused.
+    #[test]
+    fn stopped_entries_are_reused_only_when_nobody_holds_them() {
+        let q = TimerQueue::new();
+        let a = q.arm(10, noop_waker_ref());
+        let held = q.arm(20, noop_waker_ref());
+        assert!(a.cancel());
+        assert!(held.cancel());
+        let a_ptr = Arc::as_ptr(&a);
+        drop(a);
+        // Both reach the top, stopped: `a` is recycled, `held` is not.
+        assert_eq!(q.run(30), 0);
+        let b = q.arm(40, noop_waker_ref());
+        assert_eq!(Arc::as_ptr(&b), a_ptr, "the stopped entry was not reused");
+        assert!(
+            !b.is_fired() && !b.is_cancelled(),
+            "a reused entry is pending"
+        );
+        let c = q.arm(50, noop_waker_ref());
+        assert_ne!(
+            Arc::as_ptr(&c),
+            Arc::as_ptr(&held),
+            "an entry still held was reused"
+        );
+        assert!(
+            held.is_cancelled(),
+            "the held entry changed under its owner"
+        );
+        assert_eq!(q.run(60), 2);
+        assert!(b.is_fired() && c.is_fired());
+    }
+
+    /// The rebuild that drops stopped entries (more than half of a heap of
+    /// over 256) recycles them, and the live ones still fire, once each.
+    #[test]
+    fn a_rebuild_recycles_stopped_entries_and_keeps_live_ones() {
+        let q = TimerQueue::new();
+        let live: Vec<_> = (0..100)
+            .map(|i| q.arm(1_000 + i, noop_waker_ref()))
+            .collect();
+        for i in 0..300 {
+            let e = q.arm(2_000 + i, noop_waker_ref());
+            assert!(e.cancel());
+        }
+        // Each arm past 256 queued with over half of them stopped rebuilt
+        // the heap.
+        let last = q.arm(5_000, noop_waker_ref());
+        assert!(q.len() < 401, "no rebuild: {} queued", q.len());
+        assert!(q.heap_free_len() > 0, "the rebuild recycled nothing");
+        assert_eq!(q.run(10_000), 101);
+        assert!(live.iter().all(|e| e.is_fired()) && last.is_fired());
+        // Recycled entries are handed out again, pending.
+        let again = q.arm(20_000, noop_waker_ref());
+        assert!(!again.is_fired() && !again.is_cancelled());
     }
 }
