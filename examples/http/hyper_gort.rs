@@ -20,7 +20,7 @@ use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -95,11 +95,7 @@ impl<T: ReadUninit + Unpin> hyper::rt::Read for GortIo<T> {
         // de-initialised through the slice: the read only writes bytes the
         // kernel received.
         let dst = unsafe { buf.as_mut() };
-        let n = match self.io.poll_read_uninit(cx, dst) {
-            Poll::Ready(Ok(n)) => n,
-            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-            Poll::Pending => return Poll::Pending,
-        };
+        let n = ready!(self.io.poll_read_uninit(cx, dst))?;
         // SAFETY: `poll_read_uninit` initialised the first `n` bytes of
         // `dst`, the cursor's unfilled part, and `n <= dst.len()`.
         unsafe { buf.advance(n) };

@@ -524,7 +524,6 @@ impl Worker {
         }
     }
 
-    /// Go's `stealWork`.
     /// Steals from a P whose queue holds work but whose status word (bumped
     /// by every poll its M starts) has not changed for [`STALLED_NANOS`]
     /// as far as this M has seen: its M is stuck in one poll or, far more
@@ -568,6 +567,7 @@ impl Worker {
         None
     }
 
+    /// Go's `stealWork`.
     fn steal_work(&self, p: &P) -> Option<Notified> {
         let shared = &*self.shared;
         let n = shared.procs();

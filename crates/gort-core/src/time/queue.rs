@@ -194,11 +194,7 @@ impl TimerQueue {
     /// first: a waker may own the future that owns the entry (as
     /// `time::after`'s does), a cycle that only taking the waker breaks.
     pub(crate) fn clear(&self) {
-        let (items, free) = {
-            let mut h = lock(&self.heap);
-            (std::mem::take(&mut h.items), std::mem::take(&mut h.free))
-        };
-        drop(free);
+        let items = std::mem::take(&mut lock(&self.heap).items);
         self.next_when.store(NO_TIMER, SeqCst);
         for Reverse(item) in &items {
             drop(item.entry.take_waker());
