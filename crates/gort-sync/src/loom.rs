@@ -15,16 +15,18 @@ pub(crate) use std::sync::{Mutex, MutexGuard};
 /// wrapper of `std::cell::UnsafeCell` otherwise.
 pub(crate) use gort_core::__private::UnsafeCell;
 
-/// Locks, ignoring poisoning: channel critical sections never leave the
-/// state half-updated when a user's code panics (user code never runs under
-/// the lock: values are moved, not dropped, there).
+/// Locks, ignoring poisoning: the critical sections of gort-sync's
+/// primitives never leave their state half-updated when a user's code
+/// panics (user code never runs under these locks). Channels have their own
+/// lock (`chan/lock.rs`); the other primitives use this one.
 ///
 /// Spins briefly before blocking, as Go's runtime lock does (`lock_futex.go`:
-/// a few rounds of `PAUSE`, then sleep): channel critical sections are tens
-/// of nanoseconds, so a contended lock is usually free again before a futex
+/// a few rounds of `PAUSE`, then sleep): the critical sections are tens of
+/// nanoseconds, so a contended lock is usually free again before a futex
 /// sleep and wake-up (microseconds) could complete. Measured on the
-/// `chan_mpmc` workload (4 producers, 4 consumers, 2 Ps): blocking at once
-/// spent a third of the time in `lock_contended` and futex system calls.
+/// `chan_mpmc` workload when channels used it (4 producers, 4 consumers,
+/// 2 Ps): blocking at once spent a third of the time in `lock_contended`
+/// and futex system calls.
 ///
 /// The uncontended first try is inlined into the caller; the spinning and
 /// blocking are not.
