@@ -120,15 +120,20 @@ impl TimerQueue {
     fn push(&self, h: &mut Heap, entry: Arc<TimerEntry>, when: u64) -> bool {
         let len = h.items.len();
         if len > 256 && self.cancelled.load(Relaxed) * 2 > len {
-            let (live, stopped): (Vec<_>, Vec<_>) = std::mem::take(&mut h.items)
-                .into_vec()
-                .into_iter()
-                .partition(|Reverse(i)| !i.entry.is_cancelled());
-            h.items = BinaryHeap::from(live);
-            for Reverse(i) in stopped {
-                h.recycle(i.entry);
+            // In place, as `retain` would, but handing each stopped entry
+            // to `recycle`.
+            let mut items = std::mem::take(&mut h.items).into_vec();
+            let mut k = 0;
+            while k < items.len() {
+                if items[k].0.entry.is_cancelled() {
+                    let Reverse(stopped) = items.swap_remove(k);
+                    h.recycle(stopped.entry);
+                } else {
+                    k += 1;
+                }
             }
-            // Entries cancelled while we partition may or may not have been
+            h.items = BinaryHeap::from(items);
+            // Entries cancelled while we sweep may or may not have been
             // removed; recount exactly under the lock.
             let still = h
                 .items
