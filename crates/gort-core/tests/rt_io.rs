@@ -238,3 +238,60 @@ fn block_on_alone_waiting_on_a_socket_wakes() {
         let _c = Conn::connect(addr).await.unwrap();
     });
 }
+
+/// Runs `f` on a thread of its own and fails if it has not finished in
+/// `secs` seconds: for the tests below, whose failure mode is a hang.
+fn within<R: Send + 'static>(secs: u64, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(secs))
+        .expect("hung: nothing woke the M asleep in the netpoller with its P")
+}
+
+/// With one P and a socket registered, the idle M blocks in the netpoller
+/// keeping its P, with no timer to end the wait. A task spawned from a
+/// thread outside the runtime finds no idle P: the spawn's `wakep` must
+/// break that M's wait, or nothing ever runs the task.
+#[test]
+fn a_foreign_spawn_wakes_the_m_holding_its_p_in_the_netpoller() {
+    within(20, || {
+        let rt = rt(1);
+        let kept = rt.block_on(async { listen().await.unwrap() });
+        for i in 0..20u32 {
+            // Let the M go back to sleep in the netpoller each time.
+            std::thread::sleep(Duration::from_millis(5));
+            let (tx, rx) = std::sync::mpsc::channel();
+            drop(rt.spawn(async move { tx.send(i).unwrap() }));
+            assert_eq!(rx.recv().unwrap(), i);
+        }
+        drop(kept);
+    });
+}
+
+/// A task's long syscall loses the only P to sysmon; the M handed that P
+/// finds nothing to do and blocks in the netpoller holding it. When the
+/// syscall returns, its M waits for a P: it must get that one, so the
+/// netpoll holder has to be woken to give it up.
+#[test]
+fn exitsyscall_takes_the_p_of_the_m_holding_it_in_the_netpoller() {
+    let (handoffs, v) = within(20, || {
+        let rt = rt(1);
+        let v = rt.block_on(async {
+            let kept = listen().await.unwrap();
+            let v = gort_core::spawn(async {
+                gort_core::syscall(|| std::thread::sleep(Duration::from_millis(200)));
+                7
+            })
+            .await
+            .unwrap();
+            drop(kept);
+            v
+        });
+        (rt.metrics().handoffs, v)
+    });
+    assert_eq!(v, 7);
+    // The path under test was taken: sysmon handed the P off mid-syscall.
+    assert!(handoffs >= 1, "the syscall kept its P");
+}

@@ -1,11 +1,13 @@
 //! The netpoller (Go's `netpoll`): the runtime's poll set, polled by Ms
-//! between tasks, and slept on by at most one M that holds no P.
+//! between tasks, and slept on by at most one M at a time.
 //!
 //! # Who polls
 //!
-//! - The last M to go idle blocks in [`Poller::poll`] with a timeout equal
-//!   to the earliest timer (Go's `findRunnable` → `netpoll(delay)`), once
-//!   any source is registered; `Shared::kick_timer_sleeper`, `startm` and
+//! - The first M to run out of work blocks in [`Poller::poll`] with a
+//!   timeout equal to the earliest timer, once any source is registered,
+//!   keeping its P (the netpoll holder, `sched/worker.rs`; Go's M releases
+//!   its P first, `findRunnable` → `netpoll(delay)`).
+//!   `Shared::kick_timer_sleeper`, `wakep`, an M back from a syscall and
 //!   shutdown break the wait through a `mio::Waker`.
 //! - A spinning M polls without blocking before it steals, every M does on
 //!   its 61st tick, and sysmon does when nobody has polled for 10 ms. Such

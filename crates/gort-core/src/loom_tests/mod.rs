@@ -5,7 +5,8 @@
 //!   join-handle drop racing completion, join waker hand-shake).
 //! - `loom_runnext`: `runnext` put/take by the owner racing a thief.
 //! - `loom_park`: an M parking racing a submitter's `wakep` (no lost
-//!   wake-up).
+//!   wake-up), and the M blocked in the netpoller holding its P racing a
+//!   submitter's `wakep` or an M back from a syscall.
 //! - `loom_handoff`: an owner's guarded queue access, end of poll and
 //!   syscall exit racing sysmon's retake and the next owner.
 //! - `loom_io`: a readiness event racing a task's registration, and a

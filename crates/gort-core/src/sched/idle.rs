@@ -8,6 +8,12 @@
 //! going idle publishes `npidle`/`nmspinning`, then re-reads every queue.
 //! Sequential consistency on both sides means at least one of the two sees
 //! the other, so work is never left with every M parked.
+//!
+//! `np_holder` is a third party to the same protocol: an M that blocks in
+//! the netpoller keeping its P (`Worker::netpoll_holding_p`) publishes it,
+//! then re-reads every queue; a submitter whose `wakep` finds no idle P and
+//! no spinning M reads it and kicks that M awake. The same argument holds:
+//! either the M sees the work, or the submitter sees the M.
 
 use crate::loom::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering::*};
 use std::sync::Arc;
@@ -110,6 +116,13 @@ impl Sched {
     }
 }
 
+/// `Idle::np_holder`: no M blocks in the netpoller holding a P.
+pub(crate) const HOLDER_NONE: usize = 0;
+/// `Idle::np_holder`: one does, and nobody has kicked it yet.
+pub(crate) const HOLDER_ASLEEP: usize = 1;
+/// `Idle::np_holder`: one does, and it has been kicked.
+pub(crate) const HOLDER_KICKED: usize = 2;
+
 pub(crate) struct Idle {
     pub(crate) sched: Mutex<Sched>,
     /// Ps on `pidle`.
@@ -120,6 +133,10 @@ pub(crate) struct Idle {
     pub(crate) nmidle: AtomicUsize,
     /// Ms started. Relaxed: metrics and the `max_threads` check under the lock.
     pub(crate) nthreads: AtomicUsize,
+    /// An M blocked in the netpoller holding its P: `HOLDER_NONE`,
+    /// `HOLDER_ASLEEP`, or `HOLDER_KICKED` once someone has broken its
+    /// wait (so later submitters do not kick it again).
+    pub(crate) np_holder: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
 }
 
@@ -136,6 +153,7 @@ impl Idle {
             nmspinning: AtomicUsize::new(0),
             nmidle: AtomicUsize::new(0),
             nthreads: AtomicUsize::new(0),
+            np_holder: AtomicUsize::new(HOLDER_NONE),
             shutdown: AtomicBool::new(false),
         }
     }
@@ -158,8 +176,11 @@ impl Idle {
     }
 
     /// `exitsyscall`'s slow path: takes an idle P, or waits for one to be
-    /// handed over. `None` at shutdown.
-    pub(crate) fn wait_for_p(&self, park: &Arc<MPark>) -> Option<usize> {
+    /// handed over. `None` at shutdown. `queued` runs once this M waits on
+    /// `exitq`: it must wake an M that blocks in the netpoller holding a P,
+    /// which gives its P to `exitq` when it wakes
+    /// (`Worker::netpoll_holding_p`).
+    pub(crate) fn wait_for_p(&self, park: &Arc<MPark>, queued: impl FnOnce()) -> Option<usize> {
         {
             let mut s = self.lock();
             if self.shutdown.load(SeqCst) {
@@ -171,6 +192,9 @@ impl Idle {
             }
             s.exitq.push_back(park.clone());
         }
+        // After the lock: a holder that published itself before taking
+        // the lock and found `exitq` empty is seen by this load.
+        queued();
         match park.park() {
             Unparked::P(p, _) => Some(p),
             Unparked::Exit => None,
@@ -203,6 +227,49 @@ impl Idle {
         self.nmspinning
             .compare_exchange(0, 1, SeqCst, SeqCst)
             .is_ok()
+    }
+
+    /// An M is about to block in the netpoller holding its P: publishes it,
+    /// then fences, so that the caller's re-check of every queue that
+    /// follows pairs with `want_holder_kick` (module doc).
+    pub(crate) fn holder_sleeps(&self) {
+        self.np_holder.store(HOLDER_ASLEEP, SeqCst);
+        fence(SeqCst);
+    }
+
+    /// The holder is awake again.
+    pub(crate) fn holder_wakes(&self) {
+        self.np_holder.store(HOLDER_NONE, SeqCst);
+    }
+
+    /// Whether an M blocks in the netpoller holding its P (kicked or not):
+    /// its P is idle in all but name.
+    pub(crate) fn holder_asleep(&self) -> bool {
+        self.np_holder.load(SeqCst) != HOLDER_NONE
+    }
+
+    /// The second half of `wakep`, when `want_spinning_m` said no: true if
+    /// the caller must kick the holder awake (it then spins for the work).
+    /// Not while an M spins: that M re-checks every queue before it stops.
+    /// The fence in `want_spinning_m` orders the caller's work before
+    /// these loads.
+    pub(crate) fn want_holder_kick(&self) -> bool {
+        self.np_holder.load(SeqCst) == HOLDER_ASLEEP
+            && self.nmspinning.load(SeqCst) == 0
+            && self.take_holder_kick()
+    }
+
+    /// Claims the kick of an asleep holder: true for exactly one caller per
+    /// sleep.
+    pub(crate) fn take_holder_kick(&self) -> bool {
+        self.np_holder
+            .compare_exchange(HOLDER_ASLEEP, HOLDER_KICKED, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    /// Whether an M waits on `exitq` for a P.
+    pub(crate) fn exitq_waiting(&self) -> bool {
+        !self.lock().exitq.is_empty()
     }
 
     /// Shutdown: no M parks from now on, and every parked one exits.

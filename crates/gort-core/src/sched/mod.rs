@@ -62,6 +62,9 @@ pub(crate) struct TimerSleep {
     /// The sleeper blocks in the netpoller (kicked through its waker), not
     /// on `timer_cv`.
     pub(crate) in_netpoll: bool,
+    /// The sleeper holds its P (`Worker::netpoll_holding_p`): a kick wakes
+    /// it, but it takes no idle P when it wakes.
+    pub(crate) holds_p: bool,
 }
 
 /// Runtime-wide counters. Relaxed: statistics.
@@ -120,6 +123,7 @@ impl Shared {
                 until: NO_TIMER,
                 kicked: false,
                 in_netpoll: false,
+                holds_p: false,
             }),
             timer_cv: Condvar::new(),
             threads: Mutex::new(Vec::new()),
@@ -171,6 +175,26 @@ impl Shared {
     pub(crate) fn wakep(self: &Arc<Self>) {
         if self.idle.want_spinning_m() {
             self.startm(true);
+        } else if self.idle.want_holder_kick() {
+            // No idle P, but one is asleep in the netpoller with its M:
+            // that M spins for the work (`Worker::netpoll_holding_p`).
+            self.wake_holder();
+        }
+    }
+
+    /// Breaks the wait of the M blocked in the netpoller holding its P,
+    /// once its kick has been claimed (`Idle::take_holder_kick`).
+    fn wake_holder(&self) {
+        tracing::trace!("kick the netpoll holder");
+        #[cfg(not(loom))]
+        self.poller.wake();
+    }
+
+    /// Wakes the M blocked in the netpoller holding its P, if one is and
+    /// nobody has yet: an M waiting for a P in `exitsyscall` needs it.
+    pub(crate) fn kick_holder(&self) {
+        if self.idle.take_holder_kick() {
+            self.wake_holder();
         }
     }
 
@@ -199,7 +223,8 @@ impl Shared {
         spinning: bool,
         may_kick: bool,
     ) {
-        // An M blocked in the netpoller is woken to take the P before an
+        // An M blocked in the netpoller without a P (parking step 4; not
+        // the holder, which keeps its own) is woken to take the P before an
         // idle M is: left there while every P is busy, it would be woken
         // by each I/O event onto a CPU the P-holding Ms need (a third
         // runnable thread on two CPUs: 4 ms scheduler-tick stalls seen in
@@ -253,6 +278,7 @@ impl Shared {
             return;
         }
         if self.idle.nmspinning.load(SeqCst) + self.idle.npidle.load(SeqCst) == 0
+            && !self.idle.holder_asleep()
             && self
                 .idle
                 .nmspinning
@@ -333,7 +359,8 @@ impl Shared {
     /// against 1.10 and 1.11, context switches 26.5 k against 29.2 k.
     pub(crate) fn kick_sleeping_m(&self, netpoll_only: bool) -> bool {
         let mut ts = lock(&self.timer_sleep);
-        if !ts.sleeping || (netpoll_only && !ts.in_netpoll) {
+        // A sleeper holding its P takes no idle P when it wakes.
+        if !ts.sleeping || ts.holds_p || (netpoll_only && !ts.in_netpoll) {
             return false;
         }
         if netpoll_only && ts.kicked {
@@ -485,7 +512,9 @@ impl Shared {
                 unsafe { p.runqput(t, next, &self.inject) }
             });
             match pushed {
-                Some(wake) => Ok(wake),
+                // The netpoll holder's batch: its own queue, and one
+                // `wakep` after the poll (`Worker::netpoll_holding_p`).
+                Some(wake) => Ok(wake && !w.netpoll_batch()),
                 // The netpoll sleeper's batch: the global queue, and one
                 // `wakep` after the poll (worker.rs, `stop` step 4).
                 None if w.netpoll_batch() => {

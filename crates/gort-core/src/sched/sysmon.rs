@@ -141,7 +141,10 @@ fn sysmon_main(shared: Arc<Shared>) {
         } else if idle_rounds > IDLE_ROUNDS {
             delay_us = (delay_us * 2).min(MAX_DELAY_US);
         }
-        let all_idle = shared.idle.npidle.load(SeqCst) == procs;
+        // A P whose M blocks in the netpoller is idle too; that M wakes
+        // sysmon when it has work again.
+        let idle_ps = shared.idle.npidle.load(SeqCst) + usize::from(shared.idle.holder_asleep());
+        let all_idle = idle_ps == procs;
         let deep = all_idle && trace.is_none();
         let d = if deep {
             // Bounded, so a missed wake-up only delays the next round.
@@ -188,7 +191,8 @@ fn retake(shared: &Arc<Shared>, seen: &mut [Seen], now: u64, warned: &mut HashSe
         match state(word) {
             PSYSCALL => {
                 let others_looking =
-                    shared.idle.nmspinning.load(SeqCst) + shared.idle.npidle.load(SeqCst) > 0;
+                    shared.idle.nmspinning.load(SeqCst) + shared.idle.npidle.load(SeqCst) > 0
+                        || shared.idle.holder_asleep();
                 if !p.has_work() && others_looking && age < LONG_SYSCALL_NANOS {
                     continue;
                 }

@@ -17,7 +17,9 @@
 //!    and try to steal half of another P's queue, over `STEAL_TRIES` passes in
 //!    random order; the last pass also fires other Ps' due timers and may
 //!    take a `runnext`;
-//! 6. otherwise stop (below).
+//! 6. with sockets registered and no M asleep in the netpoller, block there
+//!    keeping the P (below, "The netpoll holder");
+//! 7. otherwise stop (below).
 //!
 //! A spinning M that finds work stops spinning and, if it was the last
 //! spinning M, wakes another (Go's `resetspinning`), so that a burst of new
@@ -43,6 +45,38 @@
 //!    readied went to the global queue, with Ms woken for them.
 //! 5. Otherwise push this M on `midle` and park on its note until `startm`
 //!    hands it a P (or shutdown).
+//!
+//! Step 4's sleeper blocks in the netpoller only in a race: with sources
+//! registered, the first M to run out of work is normally the holder
+//! below, and the next ones park in step 5.
+//!
+//! # The netpoll holder (tokio's worker parked on its driver)
+//!
+//! Go's M releases its P before it blocks in `netpoll`, so when the events
+//! come it must take an idle P back, or, if every P got busy meanwhile,
+//! hand them to the global queue and park: a third thread woken onto two
+//! CPUs. Here the M that runs out of work first, while sockets are
+//! registered, blocks in the netpoller *holding its P*
+//! (`netpoll_holding_p`), with the earliest timer of any P as timeout:
+//!
+//! 1. Claim the sleeper's role under the timer-sleep lock (if another M
+//!    holds it, stop instead), and stop spinning.
+//! 2. Publish `np_holder` (SeqCst) and fence (`Idle::holder_sleeps`), then
+//!    re-check every queue and `exitq`.
+//! 3. Block. What the poll readies goes to this P's queue without a
+//!    `wakep` each; afterwards one `wakep` if more than one task came,
+//!    other Ps' due timers are fired, and the M goes back to step 1 of the
+//!    loop with its P.
+//!
+//! A submitter's `wakep` that finds no idle P and no spinning M reads
+//! `np_holder` and kicks the holder through the poller's waker (one kick
+//! per sleep): the holder then spins and steals, as an idle M started by
+//! `startm` would. Step 2 and the submitter's fence pair as in parking
+//! step 3 (loom model `loom_holder_racing_wakep`). An M back from a
+//! syscall whose P was retaken, finding no idle P, queues on `exitq` and
+//! kicks the holder, which then stops (parking above), handing its P over
+//! (`loom_holder_racing_exitsyscall`). Sysmon counts the holder's P as
+//! idle.
 
 use crate::loom::fence;
 use std::cell::{Cell, RefCell};
@@ -79,10 +113,11 @@ pub(crate) struct Worker {
     spinning: Cell<bool>,
     /// True while a task is being polled on this M.
     in_poll: Cell<bool>,
-    /// True while this M, holding no P, blocks in the netpoller: the tasks
-    /// the poll readies go to the global queue without waking an M each;
-    /// after the poll this M takes an idle P first and wakes one M for the
-    /// rest (Go's `findRunnable` + `injectglist`).
+    /// True while this M blocks in the netpoller: the tasks the poll
+    /// readies go to its P's queue if it holds one (`netpoll_holding_p`),
+    /// else to the global queue, without waking an M each; after the poll
+    /// this M wakes one M for the rest (Go's `findRunnable` +
+    /// `injectglist`).
     netpoll_batch: Cell<bool>,
     /// Per P: its status word as this M last saw it while the P had work,
     /// and since when (`steal_from_stalled`).
@@ -360,7 +395,8 @@ impl Worker {
         tracing::debug!(p = pid, "exitsyscall: P was handed off");
         self.set_p(None);
         self.info.blocked.store(true, Relaxed);
-        if let Some(np) = self.shared.idle.wait_for_p(&self.park) {
+        let shared = &self.shared;
+        if let Some(np) = shared.idle.wait_for_p(&self.park, || shared.kick_holder()) {
             let pp = &self.shared.allp[np];
             pp.acquire();
             self.set_p(Some(np));
@@ -499,7 +535,12 @@ impl Worker {
                     return Some(t);
                 }
             }
-            // 6. Stop.
+            // 6. Block in the netpoller with the P, if no M sleeps there.
+            #[cfg(not(loom))]
+            if self.netpoll_holding_p(p) {
+                continue;
+            }
+            // 7. Stop.
             if !self.stop() {
                 return None;
             }
@@ -716,6 +757,84 @@ impl Worker {
             // Step 5.
             return self.stopm();
         }
+    }
+
+    /// Step 6 (module doc, "The netpoll holder"): blocks in the netpoller
+    /// keeping this M's P, unless no source is registered, another M
+    /// sleeps there already or an M waits in `exitsyscall` for a P. Returns
+    /// false in those cases (the caller stops), true once it has blocked or
+    /// found work to look for.
+    #[cfg(not(loom))]
+    fn netpoll_holding_p(&self, p: &P) -> bool {
+        let shared = &*self.shared;
+        if !shared.poller.has_sources() {
+            return false;
+        }
+        let until = {
+            let mut ts = lock(&shared.timer_sleep);
+            if ts.sleeping {
+                return false;
+            }
+            let until = shared.earliest_timer();
+            ts.sleeping = true;
+            ts.until = until;
+            ts.kicked = false;
+            ts.in_netpoll = true;
+            ts.holds_p = true;
+            until
+        };
+        if self.spinning.replace(false) {
+            self.info.spinning.store(false, Relaxed);
+            shared.idle.drop_spinning();
+        }
+        // Published (SeqCst, fenced) before the re-checks: a submitter
+        // either sees it in `wakep`, or its work is seen here. The same
+        // for an M queueing on `exitq` (`Idle::wait_for_p`), through the
+        // scheduler lock that `exitq_waiting` takes.
+        shared.idle.holder_sleeps();
+        let exitq = shared.idle.exitq_waiting();
+        let sleep = !exitq && !shared.any_work();
+        if sleep {
+            shared.stats.parks.fetch_add(1, Relaxed);
+            tracing::trace!(p = p.id, until, "M blocks in the netpoller holding its P");
+            let timeout = (until != NO_TIMER)
+                .then(|| std::time::Duration::from_nanos(until.saturating_sub(now_nanos())));
+            self.netpoll_batch.set(true);
+            shared.poller.poll(timeout, true);
+            self.netpoll_batch.set(false);
+        }
+        shared.idle.holder_wakes();
+        {
+            let mut ts = lock(&shared.timer_sleep);
+            ts.sleeping = false;
+            ts.kicked = false;
+            ts.in_netpoll = false;
+            ts.holds_p = false;
+            ts.until = NO_TIMER;
+        }
+        if exitq {
+            // Give the P to the M waiting for one: the caller stops.
+            return false;
+        }
+        if !sleep {
+            return true;
+        }
+        // Sysmon may have gone to its deep sleep while this P looked idle.
+        shared.sysmon.wake_if_deep();
+        // The sleep was until the earliest timer of any P.
+        let now = now_nanos();
+        for other in shared.allp.iter().filter(|o| o.id != p.id) {
+            self.fire(&other.timers, now);
+        }
+        // The poll's wake-ups went to this P's queue without waking
+        // anyone: one M for what this M will not get to soon, which wakes
+        // more as it finds work (`wakep`'s usual chain). With `holder_wakes`
+        // done, `wakep` cannot kick this M itself.
+        // SAFETY: this M holds P.
+        if unsafe { p.runq() }.len() > 1 {
+            self.shared.wakep();
+        }
+        true
     }
 
     /// Takes an idle P if one is left. Returns whether it did.
