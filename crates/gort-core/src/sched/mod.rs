@@ -67,6 +67,33 @@ pub(crate) struct TimerSleep {
     pub(crate) holds_p: bool,
 }
 
+impl TimerSleep {
+    /// Nobody sleeps.
+    fn new() -> TimerSleep {
+        TimerSleep {
+            sleeping: false,
+            until: NO_TIMER,
+            kicked: false,
+            in_netpoll: false,
+            holds_p: false,
+        }
+    }
+
+    /// The calling M becomes the sleeper, until `until`.
+    pub(crate) fn claim(&mut self, until: u64, in_netpoll: bool, holds_p: bool) {
+        self.sleeping = true;
+        self.until = until;
+        self.kicked = false;
+        self.in_netpoll = in_netpoll;
+        self.holds_p = holds_p;
+    }
+
+    /// The sleeper is awake: nobody sleeps.
+    pub(crate) fn clear(&mut self) {
+        *self = TimerSleep::new();
+    }
+}
+
 /// Runtime-wide counters. Relaxed: statistics.
 #[derive(Default)]
 pub(crate) struct Stats {
@@ -118,13 +145,7 @@ impl Shared {
             idle: Idle::new(procs),
             owned: OwnedTasks::new(procs),
             config,
-            timer_sleep: Mutex::new(TimerSleep {
-                sleeping: false,
-                until: NO_TIMER,
-                kicked: false,
-                in_netpoll: false,
-                holds_p: false,
-            }),
+            timer_sleep: Mutex::new(TimerSleep::new()),
             timer_cv: Condvar::new(),
             threads: Mutex::new(Vec::new()),
             stats: Stats::default(),

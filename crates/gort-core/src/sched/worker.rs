@@ -659,11 +659,7 @@ impl Worker {
         }
         self.set_p(None);
         // Step 2.
-        let was_spinning = self.spinning.replace(false);
-        self.info.spinning.store(false, Relaxed);
-        if was_spinning {
-            shared.idle.drop_spinning();
-        }
+        let was_spinning = self.stop_spinning();
         loop {
             // Step 3.
             fence(SeqCst);
@@ -685,10 +681,7 @@ impl Worker {
                 // of: make it re-read the timers; we park below.
                 shared.kick(&mut ts);
             } else if (until != NO_TIMER || netpoll) && !ts.sleeping {
-                ts.sleeping = true;
-                ts.until = until;
-                ts.kicked = false;
-                ts.in_netpoll = netpoll;
+                ts.claim(until, netpoll, false);
                 shared.stats.parks.fetch_add(1, Relaxed);
                 tracing::trace!(until, netpoll, "M sleeps until the next timer");
                 if netpoll {
@@ -715,10 +708,7 @@ impl Worker {
                         ts = wait_timeout(&shared.timer_cv, ts, d);
                     }
                 }
-                ts.sleeping = false;
-                ts.kicked = false;
-                ts.in_netpoll = false;
-                ts.until = NO_TIMER;
+                ts.clear();
                 drop(ts);
                 // With a P, the readied tasks go to its timer-ready list;
                 // without one, to the global queue.
@@ -776,17 +766,10 @@ impl Worker {
                 return false;
             }
             let until = shared.earliest_timer();
-            ts.sleeping = true;
-            ts.until = until;
-            ts.kicked = false;
-            ts.in_netpoll = true;
-            ts.holds_p = true;
+            ts.claim(until, true, true);
             until
         };
-        if self.spinning.replace(false) {
-            self.info.spinning.store(false, Relaxed);
-            shared.idle.drop_spinning();
-        }
+        self.stop_spinning();
         // Published (SeqCst, fenced) before the re-checks: a submitter
         // either sees it in `wakep`, or its work is seen here. The same
         // for an M queueing on `exitq` (`Idle::wait_for_p`), through the
@@ -804,14 +787,7 @@ impl Worker {
             self.netpoll_batch.set(false);
         }
         shared.idle.holder_wakes();
-        {
-            let mut ts = lock(&shared.timer_sleep);
-            ts.sleeping = false;
-            ts.kicked = false;
-            ts.in_netpoll = false;
-            ts.holds_p = false;
-            ts.until = NO_TIMER;
-        }
+        lock(&shared.timer_sleep).clear();
         if exitq {
             // Give the P to the M waiting for one: the caller stops.
             return false;
@@ -835,6 +811,17 @@ impl Worker {
             self.shared.wakep();
         }
         true
+    }
+
+    /// Leaves the spinning state, if in it (uncounted from `nmspinning`,
+    /// SeqCst). Returns whether it was spinning.
+    fn stop_spinning(&self) -> bool {
+        let was = self.spinning.replace(false);
+        self.info.spinning.store(false, Relaxed);
+        if was {
+            self.shared.idle.drop_spinning();
+        }
+        was
     }
 
     /// Takes an idle P if one is left. Returns whether it did.
