@@ -689,14 +689,7 @@ impl Worker {
                     // which breaks this poll even if it has not begun yet.
                     drop(ts);
                     #[cfg(not(loom))]
-                    {
-                        let timeout = (until != NO_TIMER).then(|| {
-                            std::time::Duration::from_nanos(until.saturating_sub(now_nanos()))
-                        });
-                        self.netpoll_batch.set(true);
-                        shared.poller.poll(timeout, true);
-                        self.netpoll_batch.set(false);
-                    }
+                    self.netpoll_until(until);
                     ts = lock(&shared.timer_sleep);
                 } else {
                     loop {
@@ -780,11 +773,7 @@ impl Worker {
         if sleep {
             shared.stats.parks.fetch_add(1, Relaxed);
             tracing::trace!(p = p.id, until, "M blocks in the netpoller holding its P");
-            let timeout = (until != NO_TIMER)
-                .then(|| std::time::Duration::from_nanos(until.saturating_sub(now_nanos())));
-            self.netpoll_batch.set(true);
-            shared.poller.poll(timeout, true);
-            self.netpoll_batch.set(false);
+            self.netpoll_until(until);
         }
         shared.idle.holder_wakes();
         lock(&shared.timer_sleep).clear();
@@ -811,6 +800,17 @@ impl Worker {
             self.shared.wakep();
         }
         true
+    }
+
+    /// Blocks in the netpoller until `until` (`NO_TIMER`: no deadline), an
+    /// event or a kick, with the poll's wake-ups batched (`netpoll_batch`).
+    #[cfg(not(loom))]
+    fn netpoll_until(&self, until: u64) {
+        let timeout = (until != NO_TIMER)
+            .then(|| std::time::Duration::from_nanos(until.saturating_sub(now_nanos())));
+        self.netpoll_batch.set(true);
+        self.shared.poller.poll(timeout, true);
+        self.netpoll_batch.set(false);
     }
 
     /// Leaves the spinning state, if in it (uncounted from `nmspinning`,
