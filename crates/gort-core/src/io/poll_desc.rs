@@ -60,7 +60,8 @@ impl Direction {
 /// What an event said about a source, as one direction sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadyEvent {
-    tick: usize,
+    /// The descriptor's event count when this readiness was read.
+    pub(crate) tick: usize,
     bits: usize,
 }
 

@@ -54,13 +54,30 @@
 //! the set: the earlier design, kept only so that Miri can run the
 //! scheduler's tests.
 //!
+//! # Dispatch
+//!
 //! Events are dispatched to the [`PollDesc`]s by token. A token is a slot
 //! index with a generation in the high bits, so an event still in flight
 //! for a source that was deregistered (and whose slot was reused) is
 //! dropped rather than delivered to the new source. Waking a task from a
 //! poll made while holding a P puts it on that P's queue; from a poll
 //! without a P, on the global queue, with an idle M woken for it.
+//!
+//! The poller takes its batch of events from the set under the set's
+//! lock, then releases the lock and only then wakes the tasks. A wake-up
+//! can wake an M (a futex call, where the OS may switch threads), and a
+//! poller that the OS switched out while holding the lock would keep every
+//! other M from the set's events until it ran again: on `http_hello`, with
+//! wrk sharing the two CPUs, for a time slice of milliseconds. Two
+//! pollers' batches may then be delivered out of order: that is harmless,
+//! because delivering an event only sets readiness bits and bumps the
+//! descriptor's tick (`poll_desc.rs`). A task clears the bits only with
+//! the tick it observed. So a late delivery can at worst make a task try
+//! an operation once more and get `WouldBlock`; no event is lost. A
+//! descriptor deregistered between the take and the delivery is kept alive
+//! by the batch's `Arc`, and the bits it gets are never read.
 
+use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
@@ -84,6 +101,14 @@ const RETRY: Duration = Duration::from_millis(1);
 const EVENTS: usize = 1024;
 /// With sources registered, nobody may go longer than this without a poll.
 pub(crate) const FORCE_POLL_NANOS: u64 = 10_000_000;
+
+thread_local! {
+    /// Per thread, the descriptors of one batch of events with their
+    /// readiness, dispatched after the set's lock is released; the buffer
+    /// is kept between polls (taken out while in use, so a re-entrant poll
+    /// would only allocate its own).
+    static BATCH: Cell<Vec<(Arc<PollDesc>, usize)>> = const { Cell::new(Vec::new()) };
+}
 
 pub(crate) struct Poller {
     /// The set (module doc), polled only without blocking.
@@ -112,8 +137,6 @@ struct SleepState {
 struct PollState {
     poll: mio::Poll,
     events: Events,
-    /// Reused buffer for the descriptors of one batch of events.
-    batch: Vec<(Arc<PollDesc>, usize)>,
 }
 
 #[derive(Default)]
@@ -148,7 +171,6 @@ impl Poller {
             state: Mutex::new(PollState {
                 poll,
                 events: Events::with_capacity(EVENTS),
-                batch: Vec::new(),
             }),
             sleep: Mutex::new(SleepState {
                 poll: sleep,
@@ -320,11 +342,8 @@ impl Poller {
             }
             Err(TryLockError::WouldBlock) => return 0,
         };
-        let PollState {
-            poll,
-            events,
-            batch,
-        } = &mut *st;
+        let mut batch = BATCH.take();
+        let PollState { poll, events } = &mut *st;
         let mut timeout = timeout;
         loop {
             if let Err(e) = poll.poll(events, timeout) {
@@ -332,17 +351,19 @@ impl Poller {
                     tracing::error!(error = %e, "netpoll: poll failed");
                 }
             }
-            if self.collect(events, batch) < EVENTS {
+            if self.collect(events, &mut batch) < EVENTS {
                 break;
             }
             timeout = Some(Duration::ZERO);
         }
         self.last_poll.store(now_nanos(), Relaxed);
+        // The set is free before the wake-ups (module doc, "Dispatch").
+        drop(st);
         let n = batch.len();
-        // Outside the table lock: waking runs the scheduler's wake path.
         for (desc, bits) in batch.drain(..) {
             desc.add_bits(bits);
         }
+        BATCH.set(batch);
         if n > 0 {
             tracing::trace!(ready = n, "netpoll");
         }

@@ -53,3 +53,46 @@ fn loom_io_clear_vs_new_event() {
         ));
     });
 }
+
+/// Two pollers deliver events for one descriptor at once (the poller
+/// dispatches its batch after releasing the set, so batches taken one
+/// after the other may be delivered in either order, `io/poller.rs`):
+/// the waiting task is woken whichever lands first, and a task that
+/// consumed one event and cleared it still sees the other if that came
+/// after its read.
+#[test]
+fn loom_io_two_pollers_deliver_at_once() {
+    loom::model(|| {
+        let desc = Arc::new(PollDesc::new(0));
+        let pollers: Vec<_> = (0..2)
+            .map(|_| {
+                let d = desc.clone();
+                thread::spawn(move || d.add_bits(READABLE))
+            })
+            .collect();
+        let ev = block_on(std::future::poll_fn(|cx| {
+            desc.poll_ready(Direction::Read, cx)
+        }))
+        .expect("not closed");
+        // The read "returned WouldBlock" for what the task saw.
+        desc.clear_readiness(ev);
+        for p in pollers {
+            p.join().unwrap();
+        }
+        // The observed tick counts the deliveries the task's read covered:
+        // with one, the other came after the read and must survive the
+        // clear; with both, the clear may drop them (the read took their
+        // data).
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let after = desc.poll_ready(Direction::Read, &mut cx);
+        match ev.tick {
+            1 => assert!(
+                matches!(after, Poll::Ready(Ok(_))),
+                "a later delivery was lost"
+            ),
+            2 => assert!(after.is_pending(), "the clear kept what the read took"),
+            t => panic!("tick {t} after two deliveries"),
+        }
+    });
+}
