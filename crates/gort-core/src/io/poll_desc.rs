@@ -145,8 +145,9 @@ impl PollDesc {
         }
     }
 
-    /// The readiness bits of an event.
-    #[cfg_attr(loom, allow(dead_code))]
+    /// The readiness bits of an event (where the set is polled through
+    /// mio: not on Linux, and under Miri).
+    #[cfg_attr(any(loom, all(target_os = "linux", not(miri))), allow(dead_code))]
     pub(crate) fn event_bits(event: &mio::event::Event) -> usize {
         let mut bits = 0;
         if event.is_readable() {
@@ -162,6 +163,34 @@ impl PollDesc {
             bits |= WRITE_CLOSED;
         }
         if event.is_error() {
+            bits |= ERROR;
+        }
+        bits
+    }
+
+    /// The readiness bits of an `epoll_event`'s flags: what
+    /// [`event_bits`](PollDesc::event_bits) reads from mio's `Event`, by
+    /// mio's own definitions for epoll (so both paths of the poller agree).
+    #[cfg(all(target_os = "linux", not(miri), not(loom)))]
+    pub(crate) fn epoll_bits(flags: u32) -> usize {
+        let has = |f: libc::c_int| flags & f as u32 != 0;
+        let mut bits = 0;
+        if has(libc::EPOLLIN | libc::EPOLLPRI) {
+            bits |= READABLE;
+        }
+        if has(libc::EPOLLOUT) {
+            bits |= WRITABLE;
+        }
+        if has(libc::EPOLLHUP) || (has(libc::EPOLLIN) && has(libc::EPOLLRDHUP)) {
+            bits |= READ_CLOSED;
+        }
+        if has(libc::EPOLLHUP)
+            || (has(libc::EPOLLOUT) && has(libc::EPOLLERR))
+            || flags == libc::EPOLLERR as u32
+        {
+            bits |= WRITE_CLOSED;
+        }
+        if has(libc::EPOLLERR) {
             bits |= ERROR;
         }
         bits
