@@ -13,13 +13,18 @@
 //!    `MAX_RUNNEXT_STREAK` runnext polls in a row, so a ping-pong pair cannot
 //!    starve it either);
 //! 4. a batch from the global queue;
-//! 5. spinning: if fewer than half the busy Ps have a spinning M, become one
+//! 5. a P whose queue has not moved for 100 µs: half of it
+//!    (`steal_from_stalled`);
+//! 6. the network, without blocking, unless an M blocks there already (Go
+//!    polls here, before spinning); what it readies goes to this P's queue,
+//!    with one `wakep` if more than one task came;
+//! 7. spinning: if fewer than half the busy Ps have a spinning M, become one
 //!    and try to steal half of another P's queue, over `STEAL_TRIES` passes in
 //!    random order; the last pass also fires other Ps' due timers and may
 //!    take a `runnext`;
-//! 6. with sockets registered and no M asleep in the netpoller, block there
+//! 8. with sockets registered and no M asleep in the netpoller, block there
 //!    keeping the P (below, "The netpoll holder");
-//! 7. otherwise stop (below).
+//! 9. otherwise stop (below).
 //!
 //! A spinning M that finds work stops spinning and, if it was the last
 //! spinning M, wakes another (Go's `resetspinning`), so that a burst of new
@@ -499,7 +504,43 @@ impl Worker {
             if let Some(t) = self.global_batch(p) {
                 return Some(t);
             }
-            // 5. Spin and steal.
+            // 5. A P whose queue has not moved for 100 µs has an M that is
+            // not running: its tasks would wait for the OS to run that M
+            // again while fresh events keep this M busy. On http_hello
+            // (wrk sharing the 2 CPUs) this took the p99 from 6.4 ms to
+            // 4.8 ms (tokio 4.2) with the same requests/s, and left
+            // tcp_echo as it was.
+            if let Some(t) = self.steal_from_stalled(p) {
+                return Some(t);
+            }
+            // 6. The network, without blocking, unless an M blocks in it
+            // already (that M takes the events): Go's `findRunnable` polls
+            // here, before it spins and steals. Stealing before this poll
+            // was tried: on tcp_echo (50 connections, 2 Ps) it cost 25 %
+            // of the throughput on a quiet machine; moving a busy P's
+            // tasks is dearer than taking fresh events. What the poll
+            // readies lands on our queue with no `wakep` each
+            // (`netpoll_batch`); one `wakep` after, if more than one task
+            // came, as after the holder's poll. gort first polled here only
+            // once spinning, so every event found this way cost a `wakep`
+            // when the M stopped spinning (`reset_spinning`): with one TCP
+            // connection ping-ponging between two tasks (2 Ps), every
+            // round trip woke the other M, and the two took turns in the
+            // poller, 13.6 µs a round trip against 11.3 µs now (tokio 10.9).
+            #[cfg(not(loom))]
+            if shared.poller.has_sources() && !shared.idle.holder_asleep() {
+                self.netpoll_batch.set(true);
+                let n = shared.poller.poll(Some(std::time::Duration::ZERO), false);
+                self.netpoll_batch.set(false);
+                // SAFETY: this M holds P.
+                if n > 0 && unsafe { p.runq() }.len() > 1 {
+                    self.shared.wakep();
+                }
+                if n > 0 {
+                    continue;
+                }
+            }
+            // 7. Spin and steal.
             let procs = shared.procs();
             let busy = procs - shared.idle.npidle.load(SeqCst);
             if self.spinning.get() || 2 * shared.idle.nmspinning.load(SeqCst) < busy {
@@ -508,39 +549,16 @@ impl Worker {
                     self.info.spinning.store(true, Relaxed);
                     shared.idle.nmspinning.fetch_add(1, SeqCst);
                 }
-                // Go polls the network without blocking before stealing.
-                // Stealing first was tried: on tcp_echo (50 connections,
-                // 2 Ps) it evened the round trips' tail when other
-                // processes crowded the CPUs, but on a quiet machine it
-                // cost 25 % of the throughput (6.7-7.1 µs per round trip
-                // against 5.5-5.7, tokio's 5.5) and raised the p99 (554
-                // against 495 µs): moving a busy P's tasks is dearer than
-                // taking fresh events.
-                // But first, a P whose queue has not moved for 100 µs has
-                // an M that is not running: its tasks would wait for the
-                // OS to run that M again while fresh events keep this M
-                // busy. On http_hello (wrk sharing the 2 CPUs) this took
-                // the p99 from 6.4 ms to 4.8 ms (tokio 4.2) with the same
-                // requests/s, and left tcp_echo as it was.
-                if let Some(t) = self.steal_from_stalled(p) {
-                    return Some(t);
-                }
-                #[cfg(not(loom))]
-                if shared.poller.has_sources()
-                    && shared.poller.poll(Some(std::time::Duration::ZERO), false) > 0
-                {
-                    continue;
-                }
                 if let Some(t) = self.steal_work(p) {
                     return Some(t);
                 }
             }
-            // 6. Block in the netpoller with the P, if no M sleeps there.
+            // 8. Block in the netpoller with the P, if no M sleeps there.
             #[cfg(not(loom))]
             if self.netpoll_holding_p(p) {
                 continue;
             }
-            // 7. Stop.
+            // 9. Stop.
             if !self.stop() {
                 return None;
             }
@@ -742,7 +760,7 @@ impl Worker {
         }
     }
 
-    /// Step 6 (module doc, "The netpoll holder"): blocks in the netpoller
+    /// Step 8 of the loop (module doc, "The netpoll holder"): blocks in the netpoller
     /// keeping this M's P, unless no source is registered, another M
     /// sleeps there already or an M waits in `exitsyscall` for a P. Returns
     /// false in those cases (the caller stops), true once it has blocked or
