@@ -464,11 +464,9 @@ impl Worker {
                 // Poll the network without blocking (as tokio's driver
                 // check every 61 ticks): while every M is busy no one
                 // sleeps in the poller, and waiting for sysmon's 10 ms
-                // would stall the I/O. What it readies lands on our queue.
+                // would stall the I/O.
                 #[cfg(not(loom))]
-                if shared.poller.has_sources()
-                    && shared.poller.poll(Some(std::time::Duration::ZERO), false) > 0
-                {
+                if shared.poller.has_sources() && self.netpoll_now(p) > 0 {
                     continue;
                 }
             }
@@ -518,27 +516,18 @@ impl Worker {
             // here, before it spins and steals. Stealing before this poll
             // was tried: on tcp_echo (50 connections, 2 Ps) it cost 25 %
             // of the throughput on a quiet machine; moving a busy P's
-            // tasks is dearer than taking fresh events. What the poll
-            // readies lands on our queue with no `wakep` each
-            // (`netpoll_batch`); one `wakep` after, if more than one task
-            // came, as after the holder's poll. gort first polled here only
+            // tasks is dearer than taking fresh events. gort first polled here only
             // once spinning, so every event found this way cost a `wakep`
             // when the M stopped spinning (`reset_spinning`): with one TCP
             // connection ping-ponging between two tasks (2 Ps), every
             // round trip woke the other M, and the two took turns in the
             // poller, 13.6 µs a round trip against 11.3 µs now (tokio 10.9).
             #[cfg(not(loom))]
-            if shared.poller.has_sources() && !shared.idle.holder_asleep() {
-                self.netpoll_batch.set(true);
-                let n = shared.poller.poll(Some(std::time::Duration::ZERO), false);
-                self.netpoll_batch.set(false);
-                // SAFETY: this M holds P.
-                if n > 0 && unsafe { p.runq() }.len() > 1 {
-                    self.shared.wakep();
-                }
-                if n > 0 {
-                    continue;
-                }
+            if shared.poller.has_sources()
+                && !shared.idle.holder_asleep()
+                && self.netpoll_now(p) > 0
+            {
+                continue;
             }
             // 7. Spin and steal.
             let procs = shared.procs();
@@ -829,6 +818,29 @@ impl Worker {
         self.netpoll_batch.set(true);
         self.shared.poller.poll(timeout, true);
         self.netpoll_batch.set(false);
+    }
+
+    /// Polls the network without blocking, holding `p`: the tasks the
+    /// poll readies land on `p`'s queue with no `wakep` each
+    /// (`netpoll_batch`), then one `wakep` if the queue holds more than
+    /// one task, as after the holder's poll: this M runs the first. (A
+    /// `wakep` per task, as a poll outside the batch mode makes, woke
+    /// the other M for the one task this M was about to run: on
+    /// `tcp_rtt`, every 61st tick's poll did, and 1 % of the round trips
+    /// took twice as long.) Returns the number of sources made ready.
+    #[cfg(not(loom))]
+    fn netpoll_now(&self, p: &P) -> usize {
+        self.netpoll_batch.set(true);
+        let n = self
+            .shared
+            .poller
+            .poll(Some(std::time::Duration::ZERO), false);
+        self.netpoll_batch.set(false);
+        // SAFETY: this M holds P.
+        if n > 0 && unsafe { p.runq() }.len() > 1 {
+            self.shared.wakep();
+        }
+        n
     }
 
     /// Leaves the spinning state, if in it (uncounted from `nmspinning`,
