@@ -76,6 +76,7 @@ var workloads = []workload{
 	{name: "syscall_long", maxRounds: 5, run: syscallLong},
 	{name: "blocked_poll_latency", maxRounds: 3, run: blockedPollLatency},
 	{name: "tcp_echo", run: tcpEcho},
+	{name: "tcp_rtt", run: tcpRtt},
 	{name: "http_hello", maxRounds: 5, run: httpHello},
 }
 

@@ -1,7 +1,7 @@
 package main
 
 // The network workloads: the Go twin of gort-bench/src/workloads/net.rs
-// (tcp_echo) and workloads/http.rs (http_hello).
+// (tcp_echo, tcp_rtt) and workloads/http.rs (http_hello).
 
 import (
 	"fmt"
@@ -23,6 +23,8 @@ const (
 	echoRoundTrips = 10_000
 	// echoMsgSize is MSG.
 	echoMsgSize = 64
+	// rttRoundTrips is RTT_ROUND_TRIPS (tcp_rtt's one connection).
+	rttRoundTrips = 30_000
 )
 
 // wrkArgs is WRK_ARGS: wrk's flags before the URL.
@@ -36,17 +38,23 @@ var helloBody = []byte("Hello, world!\n")
 // per accepted connection (read up to echoMsgSize bytes, write them back,
 // until EOF). Then, timed, each client goroutine makes echoRoundTrips
 // round trips of echoMsgSize bytes. ns per round trip.
-func tcpEcho() roundResult {
+func tcpEcho() roundResult { return echo(echoConns, echoRoundTrips) }
+
+// tcp_rtt: tcp_echo with one connection making rttRoundTrips round trips.
+func tcpRtt() roundResult { return echo(1, rttRoundTrips) }
+
+// echo runs tcp_echo with conns connections of trips round trips each.
+func echo(conns, trips int) roundResult {
 	// rtts[ci] holds client ci's round trips (as the Rust side's RttLog).
-	rtts := make([][]time.Duration, echoConns)
+	rtts := make([][]time.Duration, conns)
 	d := onGoroutine(false, func() time.Duration {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			fatalf("tcp_echo: listen: %v", err)
 		}
 		defer ln.Close()
-		clients := make([]net.Conn, 0, echoConns)
-		for i := 0; i < echoConns; i++ {
+		clients := make([]net.Conn, 0, conns)
+		for i := 0; i < conns; i++ {
 			c, err := net.Dial("tcp", ln.Addr().String())
 			if err != nil {
 				fatalf("tcp_echo: dial: %v", err)
@@ -71,7 +79,7 @@ func tcpEcho() roundResult {
 			clients = append(clients, c)
 		}
 		var wg sync.WaitGroup
-		wg.Add(echoConns)
+		wg.Add(conns)
 		start := time.Now()
 		for ci, c := range clients {
 			go func(ci int, c net.Conn) {
@@ -81,8 +89,8 @@ func tcpEcho() roundResult {
 					msg[i] = byte(ci)
 				}
 				back := make([]byte, echoMsgSize)
-				mine := make([]time.Duration, 0, echoRoundTrips)
-				for i := 0; i < echoRoundTrips; i++ {
+				mine := make([]time.Duration, 0, trips)
+				for i := 0; i < trips; i++ {
 					msg[0] = byte(i)
 					t := time.Now()
 					if _, err := c.Write(msg); err != nil {
@@ -94,7 +102,7 @@ func tcpEcho() roundResult {
 					mine = append(mine, time.Since(t))
 				}
 				rtts[ci] = mine
-				if back[0] != byte((echoRoundTrips-1)%256) {
+				if back[0] != byte((trips-1)%256) {
 					fatalf("tcp_echo: echo out of step")
 				}
 			}(ci, c)
@@ -107,7 +115,7 @@ func tcpEcho() roundResult {
 		return d
 	})
 	// The extras: nearest-rank p99 and the slowest round trip, in µs.
-	all := make([]int64, 0, echoConns*echoRoundTrips)
+	all := make([]int64, 0, conns*trips)
 	for _, mine := range rtts {
 		for _, r := range mine {
 			all = append(all, int64(r))
@@ -116,7 +124,7 @@ func tcpEcho() roundResult {
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
 	p99 := all[(len(all)*99+99)/100-1]
 	return roundResult{
-		value: nsPerOp(d, echoConns*echoRoundTrips),
+		value: nsPerOp(d, conns*trips),
 		extra: []extraField{
 			{name: "p99_us", value: float64(p99) / 1e3},
 			{name: "max_us", value: float64(all[len(all)-1]) / 1e3},

@@ -103,7 +103,7 @@ pub(crate) const NO_GO_TWIN: &[&str] = &["spawn_blocking"];
 
 /// Workloads that use sockets: their tokio runtime is built with its I/O
 /// driver (`Tokio::build_with_io`); the rest keep the one without.
-pub(crate) const NET: &[&str] = &["tcp_echo", "http_hello"];
+pub(crate) const NET: &[&str] = &["tcp_echo", "tcp_rtt", "http_hello"];
 
 /// Workloads driven by `wrk`: without it on `PATH` they are skipped and
 /// their line says `NA` everywhere.
@@ -372,6 +372,15 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(net::tcp_echo_gort),
         tokio: Some(net::tcp_echo_tokio),
+        others: &[],
+    },
+    Workload {
+        name: "tcp_rtt",
+        unit: "ns/round-trip",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(net::tcp_rtt_gort),
+        tokio: Some(net::tcp_rtt_tokio),
         others: &[],
     },
     Workload {

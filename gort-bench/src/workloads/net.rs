@@ -1,5 +1,8 @@
 //! `tcp_echo`: many connections doing small request/response round trips
-//! over loopback.
+//! over loopback; `tcp_rtt`: one connection doing them, so that every
+//! round trip waits on the last (the latency of a lightly loaded server:
+//! how fast a runtime turns an event into the next poll, and whether it
+//! hands the work between its threads on the way).
 //!
 //! gort's `gort::net` against `tokio::net`, on the workload's runtimes
 //! (tokio's built with its I/O driver, see [`super::NET`]); Go's twin uses
@@ -20,6 +23,9 @@ pub(crate) const CONNS: usize = 50;
 pub(crate) const ROUND_TRIPS: usize = 10_000;
 /// Bytes per message, each way (Go: `echoMsgSize`).
 pub(crate) const MSG: usize = 64;
+/// `tcp_rtt`'s round trips on its one connection (Go: `rttRoundTrips`):
+/// about 0.5 s a round.
+pub(crate) const RTT_ROUND_TRIPS: usize = 30_000;
 
 /// `tcp_echo`: a listener on `127.0.0.1:0`; the driver connects [`CONNS`]
 /// clients (nodelay on both ends) and spawns one echo task per accepted
@@ -34,14 +40,30 @@ pub(crate) const MSG: usize = 64;
 /// of the round's [`CONNS`] × [`ROUND_TRIPS`] round trips, the tail that
 /// the mean hides ([`RttLog`]).
 pub(crate) fn tcp_echo_gort(rt: &<Gort as System>::Runtime) -> RoundResult {
+    echo_gort(rt, CONNS, ROUND_TRIPS)
+}
+
+/// `tcp_rtt`: [`tcp_echo_gort`] with one connection making
+/// [`RTT_ROUND_TRIPS`] round trips.
+pub(crate) fn tcp_rtt_gort(rt: &<Gort as System>::Runtime) -> RoundResult {
+    echo_gort(rt, 1, RTT_ROUND_TRIPS)
+}
+
+/// [`tcp_rtt_gort`] with `tokio::net`.
+pub(crate) fn tcp_rtt_tokio(rt: &<Tokio as System>::Runtime) -> RoundResult {
+    echo_tokio(rt, 1, RTT_ROUND_TRIPS)
+}
+
+/// [`tcp_echo_gort`] with `conns` connections of `trips` round trips each.
+fn echo_gort(rt: &<Gort as System>::Runtime, conns: usize, trips: usize) -> RoundResult {
     use futures::io::{AsyncReadExt, AsyncWriteExt};
     use gort::net::{TcpListener, TcpStream};
 
-    let elapsed = on_task::<Gort, _>(rt, async {
+    let elapsed = on_task::<Gort, _>(rt, async move {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("local_addr");
-        let mut clients = Vec::with_capacity(CONNS);
-        for _ in 0..CONNS {
+        let mut clients = Vec::with_capacity(conns);
+        for _ in 0..conns {
             let client = TcpStream::connect(addr).await.expect("connect");
             let (mut server, _) = listener.accept().await.expect("accept");
             client.set_nodelay(true).expect("nodelay");
@@ -62,7 +84,7 @@ pub(crate) fn tcp_echo_gort(rt: &<Gort as System>::Runtime) -> RoundResult {
             });
             clients.push(client);
         }
-        let (latch, done) = Latch::new(CONNS);
+        let (latch, done) = Latch::new(conns);
         let latch = std::sync::Arc::new(latch);
         let log = std::sync::Arc::new(RttLog::default());
         let start = Instant::now();
@@ -72,8 +94,8 @@ pub(crate) fn tcp_echo_gort(rt: &<Gort as System>::Runtime) -> RoundResult {
             Gort::go(async move {
                 let mut msg = [c as u8; MSG];
                 let mut back = [0u8; MSG];
-                let mut rtts = Vec::with_capacity(ROUND_TRIPS);
-                for i in 0..ROUND_TRIPS {
+                let mut rtts = Vec::with_capacity(trips);
+                for i in 0..trips {
                     msg[0] = i as u8;
                     let t = Instant::now();
                     client.write_all(&msg).await.expect("client write");
@@ -81,7 +103,7 @@ pub(crate) fn tcp_echo_gort(rt: &<Gort as System>::Runtime) -> RoundResult {
                     rtts.push(t.elapsed());
                     debug_assert_eq!(back, msg);
                 }
-                assert_eq!(back[0], (ROUND_TRIPS - 1) as u8, "echo out of step");
+                assert_eq!(back[0], (trips - 1) as u8, "echo out of step");
                 log.add(&rtts);
                 latch.count_down();
             });
@@ -90,19 +112,24 @@ pub(crate) fn tcp_echo_gort(rt: &<Gort as System>::Runtime) -> RoundResult {
         (start.elapsed(), log)
     });
     let (elapsed, log) = elapsed;
-    log.round(elapsed)
+    log.round(elapsed, conns * trips)
 }
 
 /// [`tcp_echo_gort`] with `tokio::net`.
 pub(crate) fn tcp_echo_tokio(rt: &<Tokio as System>::Runtime) -> RoundResult {
+    echo_tokio(rt, CONNS, ROUND_TRIPS)
+}
+
+/// [`echo_gort`] with `tokio::net`.
+fn echo_tokio(rt: &<Tokio as System>::Runtime, conns: usize, trips: usize) -> RoundResult {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
-    let elapsed = on_task::<Tokio, _>(rt, async {
+    let elapsed = on_task::<Tokio, _>(rt, async move {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("local_addr");
-        let mut clients = Vec::with_capacity(CONNS);
-        for _ in 0..CONNS {
+        let mut clients = Vec::with_capacity(conns);
+        for _ in 0..conns {
             let client = TcpStream::connect(addr).await.expect("connect");
             let (mut server, _) = listener.accept().await.expect("accept");
             client.set_nodelay(true).expect("nodelay");
@@ -123,7 +150,7 @@ pub(crate) fn tcp_echo_tokio(rt: &<Tokio as System>::Runtime) -> RoundResult {
             });
             clients.push(client);
         }
-        let (latch, done) = Latch::new(CONNS);
+        let (latch, done) = Latch::new(conns);
         let latch = std::sync::Arc::new(latch);
         let log = std::sync::Arc::new(RttLog::default());
         let start = Instant::now();
@@ -133,8 +160,8 @@ pub(crate) fn tcp_echo_tokio(rt: &<Tokio as System>::Runtime) -> RoundResult {
             Tokio::go(async move {
                 let mut msg = [c as u8; MSG];
                 let mut back = [0u8; MSG];
-                let mut rtts = Vec::with_capacity(ROUND_TRIPS);
-                for i in 0..ROUND_TRIPS {
+                let mut rtts = Vec::with_capacity(trips);
+                for i in 0..trips {
                     msg[0] = i as u8;
                     let t = Instant::now();
                     client.write_all(&msg).await.expect("client write");
@@ -142,7 +169,7 @@ pub(crate) fn tcp_echo_tokio(rt: &<Tokio as System>::Runtime) -> RoundResult {
                     rtts.push(t.elapsed());
                     debug_assert_eq!(back, msg);
                 }
-                assert_eq!(back[0], (ROUND_TRIPS - 1) as u8, "echo out of step");
+                assert_eq!(back[0], (trips - 1) as u8, "echo out of step");
                 log.add(&rtts);
                 latch.count_down();
             });
@@ -151,7 +178,7 @@ pub(crate) fn tcp_echo_tokio(rt: &<Tokio as System>::Runtime) -> RoundResult {
         (start.elapsed(), log)
     });
     let (elapsed, log) = elapsed;
-    log.round(elapsed)
+    log.round(elapsed, conns * trips)
 }
 
 /// The round trips of one `tcp_echo` round, from all clients.
@@ -167,19 +194,16 @@ impl RttLog {
         all.extend(rtts.iter().map(|d| d.as_nanos() as u64));
     }
 
-    /// The round's result: ns per round trip from `elapsed`, with the
-    /// round trips' nearest-rank p99 and maximum in µs as extras.
-    fn round(&self, elapsed: std::time::Duration) -> RoundResult {
+    /// The round's result: ns per round trip from `elapsed` over the
+    /// `expected` round trips, with their nearest-rank p99 and maximum in
+    /// µs as extras.
+    fn round(&self, elapsed: std::time::Duration, expected: usize) -> RoundResult {
         let mut all = std::mem::take(&mut *self.nanos.lock().unwrap_or_else(|e| e.into_inner()));
-        assert_eq!(
-            all.len(),
-            CONNS * ROUND_TRIPS,
-            "a client's round trips are missing"
-        );
+        assert_eq!(all.len(), expected, "a client's round trips are missing");
         all.sort_unstable();
         let p99 = all[(all.len() * 99).div_ceil(100) - 1];
         let max = all[all.len() - 1];
-        let mut r = RoundResult::ns_per_op(elapsed, CONNS * ROUND_TRIPS);
+        let mut r = RoundResult::ns_per_op(elapsed, expected);
         r.extra = vec![("p99_us", p99 as f64 / 1e3), ("max_us", max as f64 / 1e3)];
         r
     }
