@@ -165,3 +165,77 @@ fn the_dump_names_a_syscall() {
         assert!(dump.contains("syscall"), "{dump}");
     });
 }
+
+/// The scheduling policy (`SCHED_OTHER` 0, `SCHED_BATCH` 3) of each thread
+/// of this process whose name starts with `prefix`, from field 41 of
+/// `/proc/self/task/TID/stat`.
+#[cfg(target_os = "linux")]
+fn policies(prefix: &str) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = task.unwrap().path();
+        let Ok(comm) = std::fs::read_to_string(dir.join("comm")) else {
+            continue; // the thread has exited
+        };
+        let comm = comm.trim_end().to_string();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
+        // Fields after "pid (comm)": the first of them is field 3.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let policy = rest.split(' ').nth(41 - 3).unwrap().parse().unwrap();
+        out.push((comm, policy));
+    }
+    out
+}
+
+/// On Linux sysmon runs `SCHED_BATCH` (its wake-ups do not preempt the
+/// Ms), and an M that sysmon starts, which inherits that, goes back to
+/// `SCHED_OTHER`: here the M started when sysmon hands the P of a long
+/// syscall to a new M.
+#[cfg(target_os = "linux")]
+#[test]
+fn sysmon_is_sched_batch_and_the_ms_it_starts_are_not() {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_BATCH: u32 = 3;
+    let mine = policies("");
+    if mine
+        .iter()
+        .any(|&(_, p)| p != SCHED_OTHER && p != SCHED_BATCH)
+    {
+        // Run under another policy (`chrt`): sysmon leaves it alone.
+        return;
+    }
+    let rt = Builder::new()
+        .procs(1)
+        .thread_name("polchk")
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let ticks =
+            ticks_while(|| gort_core::syscall(|| std::thread::sleep(Duration::from_millis(100))))
+                .await;
+        assert!(ticks > 0, "no tick during a 100 ms syscall");
+        let m = gort_core::runtime::metrics();
+        assert!(m.handoffs >= 1, "{m:?}");
+    });
+    let threads = policies("polchk-");
+    let ms: Vec<_> = threads
+        .iter()
+        .filter(|(name, _)| name["polchk-".len()..].bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    assert!(ms.len() >= 2, "the hand-off started no M: {threads:?}");
+    assert!(
+        ms.iter().all(|&&(_, p)| p == SCHED_OTHER),
+        "an M runs SCHED_BATCH: {threads:?}"
+    );
+    assert!(
+        threads
+            .iter()
+            .any(|(name, p)| name == "polchk-sysmon" && *p == SCHED_BATCH),
+        "sysmon is not SCHED_BATCH: {threads:?}"
+    );
+}

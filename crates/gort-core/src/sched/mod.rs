@@ -35,6 +35,7 @@ pub(crate) mod context;
 pub(crate) mod deadlock;
 pub(crate) mod idle;
 pub(crate) mod latency;
+mod os_policy;
 pub(crate) mod p;
 pub(crate) mod sysmon;
 pub(crate) mod trace;

@@ -25,6 +25,10 @@
 //!    10 ms, poll without blocking.
 //! 3. **schedtrace**: with `GORT_DEBUG=schedtrace=MS`, print a line every MS
 //!    milliseconds (`trace.rs`).
+//!
+//! On Linux sysmon runs `SCHED_BATCH`, so that its wake-ups do not preempt
+//! the thread running on a CPU (`os_policy.rs`; Go's sysmon is an ordinary
+//! thread).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -122,6 +126,8 @@ pub(crate) fn start(shared: &Arc<Shared>) {
 
 fn sysmon_main(shared: Arc<Shared>) {
     let _span = tracing::debug_span!("gort-sysmon").entered();
+    // Its wake-ups must not preempt the Ms (`os_policy.rs`).
+    super::os_policy::batch_sysmon();
     let procs = shared.procs();
     let start = now_nanos();
     let mut seen = vec![

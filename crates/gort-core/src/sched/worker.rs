@@ -169,6 +169,8 @@ pub(crate) fn spawn_m(
 }
 
 fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
+    // An M that sysmon started inherited its SCHED_BATCH.
+    super::os_policy::unbatch_m();
     let w = Worker {
         shared: shared.clone(),
         park: Arc::new(MPark::new()),
