@@ -18,9 +18,15 @@
 //! A `SCHED_BATCH` thread has the same weight (CPU share) as a
 //! `SCHED_OTHER` one; only its wake-ups do not preempt: it runs when a CPU
 //! goes idle or at the running thread's next scheduling point (a scheduler
-//! tick or the end of its slice: a few ms). sysmon's thresholds are 10 ms (long polls,
-//! forced netpoll) and one sysmon period for a syscall that others wait on,
-//! so that delay only matters on CPUs saturated by other threads.
+//! tick or the end of its slice: a few ms). sysmon's thresholds for long
+//! polls and the forced netpoll are 10 ms, so that delay matters little
+//! there. It matters most for a P in `gort::syscall`, which sysmon retakes
+//! after one period: while the other Ms keep every CPU busy, the retake
+//! can come a tick later. `syscall_long` (two tasks making 1 ms syscalls,
+//! 200 yielding) could not tell: four alternating runs per build gave
+//! gort/tokio 0.85-1.28 without `SCHED_BATCH` and 0.85-1.47 with it. A
+//! sysmon that went back to `SCHED_OTHER` while Ps were in syscalls was
+//! tried and measured no better (1.03-1.28), so it was not kept.
 //!
 //! # Inheritance
 //!
