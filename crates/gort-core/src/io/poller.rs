@@ -60,9 +60,9 @@
 //! an M (a futex call, where the OS may switch threads), and a poller that
 //! the OS switched out while holding the lock would keep every other M
 //! from the set's events until it ran again. Two pollers' batches may be
-//! delivered out of order: that is harmless,
-//! because delivering an event only sets readiness bits and bumps the
-//! descriptor's tick (`poll_desc.rs`). A task clears the bits only with
+//! delivered out of order: that is harmless, because delivering an event
+//! only sets readiness bits and bumps the descriptor's tick
+//! (`poll_desc.rs`). A task clears the bits only with
 //! the tick it observed. So a late delivery can at worst make a task try
 //! an operation once more and get `WouldBlock`; no event is lost. A
 //! descriptor deregistered between the take and the delivery is kept alive
@@ -270,12 +270,12 @@ impl Poller {
         let blocking = timeout != Some(Duration::ZERO);
         let mut batch = BATCH.take();
         #[cfg(all(target_os = "linux", not(miri)))]
-        let reissue = {
+        let took_kick = {
             let _ = must;
             self.take_epoll(timeout, &mut batch)
         };
         #[cfg(not(all(target_os = "linux", not(miri))))]
-        let reissue = match self.take_mio(timeout, must, &mut batch) {
+        let took_kick = match self.take_mio(timeout, must, &mut batch) {
             Some(r) => r,
             None => {
                 BATCH.set(batch);
@@ -286,7 +286,7 @@ impl Poller {
         if blocking {
             // This sleep is over: a kick still in the set was for it.
             self.kick_pending.store(false, SeqCst);
-        } else if reissue && self.kick_pending.load(SeqCst) {
+        } else if took_kick && self.kick_pending.load(SeqCst) {
             // We took the waker's event meant for a sleeper: give it back.
             if let Err(e) = self.waker.wake() {
                 tracing::error!(error = %e, "netpoll: cannot wake the poller");

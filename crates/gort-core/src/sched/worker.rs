@@ -516,14 +516,15 @@ impl Worker {
             // 6. The network, without blocking, unless an M blocks in it
             // already (that M takes the events): Go's `findRunnable` polls
             // here, before it spins and steals. Stealing before this poll
-            // was tried: on tcp_echo (50 connections, 2 Ps) it cost 25 %
-            // of the throughput on a quiet machine; moving a busy P's
-            // tasks is dearer than taking fresh events. gort first polled here only
-            // once spinning, so every event found this way cost a `wakep`
-            // when the M stopped spinning (`reset_spinning`): with one TCP
+            // was tried: on tcp_echo (50 connections, 2 Ps) it cost 18-25 %
+            // of the throughput; moving a busy P's tasks is dearer than
+            // taking fresh events. gort first polled here only once
+            // spinning, so every event found this way cost a `wakep` when
+            // the M stopped spinning (`reset_spinning`): with one TCP
             // connection ping-ponging between two tasks (2 Ps), every
             // round trip woke the other M, and the two took turns in the
-            // poller, 13.6 µs a round trip against 11.3 µs now (tokio 10.9).
+            // poller: 13.6 µs a round trip, against 11.3 µs once polling
+            // here (tokio 10.9).
             #[cfg(not(loom))]
             if shared.poller.has_sources()
                 && !shared.idle.holder_asleep()
@@ -751,8 +752,8 @@ impl Worker {
         }
     }
 
-    /// Step 8 of the loop (module doc, "The netpoll holder"): blocks in the netpoller
-    /// keeping this M's P, unless no source is registered, another M
+    /// Step 8 of the loop (module doc, "The netpoll holder"): blocks in the
+    /// netpoller keeping this M's P, unless no source is registered, another M
     /// sleeps there already or an M waits in `exitsyscall` for a P. Returns
     /// false in those cases (the caller stops), true once it has blocked or
     /// found work to look for.
