@@ -192,10 +192,10 @@ fn policies(prefix: &str) -> Vec<(String, u32)> {
     out
 }
 
-/// On Linux sysmon runs `SCHED_BATCH` (its wake-ups do not preempt the
-/// Ms), and an M that sysmon starts, which inherits that, goes back to
-/// `SCHED_OTHER`: here the M started when sysmon hands the P of a long
-/// syscall to a new M.
+/// On Linux sysmon runs `SCHED_BATCH` while no P is in a syscall (its
+/// wake-ups do not preempt the Ms), and an M that sysmon starts, which
+/// inherits that, goes back to `SCHED_OTHER`: here the M started when
+/// sysmon hands off the P of a poll that blocks for 100 ms.
 #[cfg(target_os = "linux")]
 #[test]
 fn sysmon_is_sched_batch_and_the_ms_it_starts_are_not() {
@@ -215,10 +215,9 @@ fn sysmon_is_sched_batch_and_the_ms_it_starts_are_not() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let ticks =
-            ticks_while(|| gort_core::syscall(|| std::thread::sleep(Duration::from_millis(100))))
-                .await;
-        assert!(ticks > 0, "no tick during a 100 ms syscall");
+        // Not in `gort::syscall`: sysmon's rescue of a long poll.
+        let ticks = ticks_while(|| std::thread::sleep(Duration::from_millis(100))).await;
+        assert!(ticks > 0, "no tick during a 100 ms blocked poll");
         let m = gort_core::runtime::metrics();
         assert!(m.handoffs >= 1, "{m:?}");
     });
@@ -238,4 +237,70 @@ fn sysmon_is_sched_batch_and_the_ms_it_starts_are_not() {
             .any(|(name, p)| name == "polchk-sysmon" && *p == SCHED_BATCH),
         "sysmon is not SCHED_BATCH: {threads:?}"
     );
+}
+
+/// While Ps enter syscalls sysmon runs `SCHED_OTHER`, so that its retakes
+/// are not a scheduler tick late; 10 ms after the last one it is back to
+/// `SCHED_BATCH`.
+#[cfg(target_os = "linux")]
+#[test]
+fn sysmon_is_sched_other_while_syscalls_go_on() {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_BATCH: u32 = 3;
+    if policies("")
+        .iter()
+        .any(|&(_, p)| p != SCHED_OTHER && p != SCHED_BATCH)
+    {
+        return;
+    }
+    let sysmon = || {
+        policies("polsys-")
+            .into_iter()
+            .find(|(name, _)| name == "polsys-sysmon")
+            .map(|(_, p)| p)
+    };
+    let rt = Builder::new()
+        .procs(2)
+        .thread_name("polsys")
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        // sysmon starts as its creator (SCHED_OTHER) and turns batch.
+        while sysmon() != Some(SCHED_BATCH) {
+            assert!(Instant::now() < deadline, "sysmon stayed {:?}", sysmon());
+            gort_core::time::sleep(Duration::from_millis(5)).await;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        // A failed assertion must not leave the caller running: the
+        // runtime's drop would wait for it forever.
+        struct StopOnDrop(Arc<AtomicBool>);
+        impl Drop for StopOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, SeqCst);
+            }
+        }
+        let _guard = StopOnDrop(stop.clone());
+        // One task in syscalls back to back: a P is in a syscall almost
+        // all the time, and sysmon sees it every round.
+        let caller = gort_core::spawn({
+            let stop = stop.clone();
+            async move {
+                while !stop.load(SeqCst) {
+                    gort_core::syscall(|| std::thread::sleep(Duration::from_millis(2)));
+                    gort_core::yield_now().await;
+                }
+            }
+        });
+        while sysmon() != Some(SCHED_OTHER) {
+            assert!(Instant::now() < deadline, "sysmon stayed {:?}", sysmon());
+            gort_core::time::sleep(Duration::from_millis(5)).await;
+        }
+        stop.store(true, SeqCst);
+        caller.await.unwrap();
+        while sysmon() != Some(SCHED_BATCH) {
+            assert!(Instant::now() < deadline, "sysmon stayed {:?}", sysmon());
+            gort_core::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
 }

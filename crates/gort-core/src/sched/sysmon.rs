@@ -26,9 +26,9 @@
 //! 3. **schedtrace**: with `GORT_DEBUG=schedtrace=MS`, print a line every MS
 //!    milliseconds (`trace.rs`).
 //!
-//! On Linux sysmon runs `SCHED_BATCH`, so that its wake-ups do not preempt
-//! the thread running on a CPU (`os_policy.rs`; Go's sysmon is an ordinary
-//! thread).
+//! On Linux sysmon runs `SCHED_BATCH` while no P is in a syscall, so that
+//! its wake-ups do not preempt the thread running on a CPU (`os_policy.rs`;
+//! Go's sysmon is an ordinary thread).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -127,7 +127,7 @@ pub(crate) fn start(shared: &Arc<Shared>) {
 fn sysmon_main(shared: Arc<Shared>) {
     let _span = tracing::debug_span!("gort-sysmon").entered();
     // Its wake-ups must not preempt the Ms (`os_policy.rs`).
-    super::os_policy::batch_sysmon();
+    let mut policy = super::os_policy::SysmonPolicy::start();
     let procs = shared.procs();
     let start = now_nanos();
     let mut seen = vec![
@@ -164,7 +164,13 @@ fn sysmon_main(shared: Arc<Shared>) {
         }
         let now = now_nanos();
         crate::time::refresh_coarse(now);
+        // Before `retake`, which may move a P out of its syscall.
+        let syscall_seen = shared
+            .allp
+            .iter()
+            .any(|p| state(p.status.load(Relaxed)) == PSYSCALL);
         let retook = retake(&shared, &mut seen, now, &mut warned);
+        policy.round(now, syscall_seen);
         #[cfg(not(loom))]
         let polled =
             shared.poller.overdue(now) && shared.poller.poll(Some(Duration::ZERO), false) > 0;
