@@ -300,3 +300,41 @@ impl PollDesc {
 pub(crate) fn shutdown_error() -> io::Error {
     io::Error::other(crate::io::RuntimeShutdown)
 }
+
+#[cfg(all(test, target_os = "linux", not(miri), not(loom)))]
+mod tests {
+    use super::*;
+
+    /// `epoll_bits` reads the flags as mio's `Event` does for epoll: a
+    /// peer's half-close is readable and read-closed, a reset (ERR + HUP)
+    /// closes both ways with an error, a lone ERR is write-closed.
+    #[test]
+    fn epoll_bits_read_flags_as_mio_does() {
+        let f = |flags: &[libc::c_int]| flags.iter().fold(0u32, |a, &b| a | b as u32);
+        let cases: &[(&[libc::c_int], usize)] = &[
+            (&[libc::EPOLLIN], READABLE),
+            (&[libc::EPOLLPRI], READABLE),
+            (&[libc::EPOLLOUT], WRITABLE),
+            (&[libc::EPOLLIN, libc::EPOLLRDHUP], READABLE | READ_CLOSED),
+            // RDHUP without IN: mio does not call it read-closed.
+            (&[libc::EPOLLRDHUP], 0),
+            (
+                &[libc::EPOLLIN, libc::EPOLLOUT, libc::EPOLLHUP],
+                READABLE | WRITABLE | READ_CLOSED | WRITE_CLOSED,
+            ),
+            (
+                &[libc::EPOLLERR, libc::EPOLLHUP],
+                READ_CLOSED | WRITE_CLOSED | ERROR,
+            ),
+            (&[libc::EPOLLERR], WRITE_CLOSED | ERROR),
+            (
+                &[libc::EPOLLOUT, libc::EPOLLERR],
+                WRITABLE | WRITE_CLOSED | ERROR,
+            ),
+            (&[libc::EPOLLIN, libc::EPOLLERR], READABLE | ERROR),
+        ];
+        for &(flags, want) in cases {
+            assert_eq!(PollDesc::epoll_bits(f(flags)), want, "flags {flags:?}");
+        }
+    }
+}
