@@ -170,6 +170,21 @@ fn the_dump_names_a_syscall() {
 /// of this process whose name starts with `prefix`, from field 41 of
 /// `/proc/self/task/TID/stat`.
 #[cfg(target_os = "linux")]
+const SCHED_OTHER: u32 = 0;
+#[cfg(target_os = "linux")]
+const SCHED_BATCH: u32 = 3;
+
+/// Whether this process runs under another policy than those two (`chrt`):
+/// sysmon then leaves the policy alone, and the policy tests have nothing
+/// to check.
+#[cfg(target_os = "linux")]
+fn under_chrt() -> bool {
+    policies("")
+        .iter()
+        .any(|&(_, p)| p != SCHED_OTHER && p != SCHED_BATCH)
+}
+
+#[cfg(target_os = "linux")]
 fn policies(prefix: &str) -> Vec<(String, u32)> {
     let mut out = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
@@ -199,14 +214,7 @@ fn policies(prefix: &str) -> Vec<(String, u32)> {
 #[cfg(target_os = "linux")]
 #[test]
 fn sysmon_is_sched_batch_and_the_ms_it_starts_are_not() {
-    const SCHED_OTHER: u32 = 0;
-    const SCHED_BATCH: u32 = 3;
-    let mine = policies("");
-    if mine
-        .iter()
-        .any(|&(_, p)| p != SCHED_OTHER && p != SCHED_BATCH)
-    {
-        // Run under another policy (`chrt`): sysmon leaves it alone.
+    if under_chrt() {
         return;
     }
     let rt = Builder::new()
@@ -245,12 +253,7 @@ fn sysmon_is_sched_batch_and_the_ms_it_starts_are_not() {
 #[cfg(target_os = "linux")]
 #[test]
 fn sysmon_is_sched_other_while_syscalls_go_on() {
-    const SCHED_OTHER: u32 = 0;
-    const SCHED_BATCH: u32 = 3;
-    if policies("")
-        .iter()
-        .any(|&(_, p)| p != SCHED_OTHER && p != SCHED_BATCH)
-    {
+    if under_chrt() {
         return;
     }
     let sysmon = || {

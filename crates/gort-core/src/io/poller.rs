@@ -255,6 +255,11 @@ impl Poller {
         // Before the write: a poller that takes the event must see it
         // (module doc, "The waker").
         self.kick_pending.store(true, SeqCst);
+        self.write_waker();
+    }
+
+    /// Writes the waker's event into the set.
+    fn write_waker(&self) {
         if let Err(e) = self.waker.wake() {
             tracing::error!(error = %e, "netpoll: cannot wake the poller");
         }
@@ -288,9 +293,7 @@ impl Poller {
             self.kick_pending.store(false, SeqCst);
         } else if took_kick && self.kick_pending.load(SeqCst) {
             // We took the waker's event meant for a sleeper: give it back.
-            if let Err(e) = self.waker.wake() {
-                tracing::error!(error = %e, "netpoll: cannot wake the poller");
-            }
+            self.write_waker();
         }
         let n = batch.len();
         for (desc, bits) in batch.drain(..) {

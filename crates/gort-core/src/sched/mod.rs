@@ -534,8 +534,9 @@ impl Shared {
                 unsafe { p.runqput(t, next, &self.inject) }
             });
             match pushed {
-                // The netpoll holder's batch: its own queue, and one
-                // `wakep` after the poll (`Worker::netpoll_holding_p`).
+                // A batched poll holding a P (the netpoll holder's, or
+                // `Worker::netpoll_now`): its own queue, and one `wakep`
+                // after the poll (`Worker::wake_for_backlog`).
                 Some(wake) => Ok(wake && !w.netpoll_batch()),
                 // The netpoll sleeper's batch: the global queue, and one
                 // `wakep` after the poll (worker.rs, `stop` step 4).

@@ -801,14 +801,8 @@ impl Worker {
         for other in shared.allp.iter().filter(|o| o.id != p.id) {
             self.fire(&other.timers, now);
         }
-        // The poll's wake-ups went to this P's queue without waking
-        // anyone: one M for what this M will not get to soon, which wakes
-        // more as it finds work (`wakep`'s usual chain). With `holder_wakes`
-        // done, `wakep` cannot kick this M itself.
-        // SAFETY: this M holds P.
-        if unsafe { p.runq() }.len() > 1 {
-            self.shared.wakep();
-        }
+        // With `holder_wakes` done, `wakep` cannot kick this M itself.
+        self.wake_for_backlog(p);
         true
     }
 
@@ -818,32 +812,45 @@ impl Worker {
     fn netpoll_until(&self, until: u64) {
         let timeout = (until != NO_TIMER)
             .then(|| std::time::Duration::from_nanos(until.saturating_sub(now_nanos())));
-        self.netpoll_batch.set(true);
-        self.shared.poller.poll(timeout, true);
-        self.netpoll_batch.set(false);
+        self.netpoll_batched(timeout, true);
     }
 
-    /// Polls the network without blocking, holding `p`: the tasks the
-    /// poll readies land on `p`'s queue with no `wakep` each
-    /// (`netpoll_batch`), then one `wakep` if the queue holds more than
-    /// one task, as after the holder's poll: this M runs the first. (A
-    /// `wakep` per task, as a poll outside the batch mode makes, woke
-    /// the other M for the one task this M was about to run: on
-    /// `tcp_rtt`, every 61st tick's poll did, and 1 % of the round trips
-    /// took twice as long.) Returns the number of sources made ready.
+    /// Polls the network without blocking, holding `p`, then wakes one M
+    /// for the backlog, if any (`wake_for_backlog`): this M runs the first
+    /// task itself. (A `wakep` per task, as a poll outside the batch mode
+    /// makes, woke the other M for the one task this M was about to run:
+    /// on `tcp_rtt`, every 61st tick's poll did, and 1 % of the round
+    /// trips took twice as long.) Returns the number of sources made ready.
     #[cfg(not(loom))]
     fn netpoll_now(&self, p: &P) -> usize {
-        self.netpoll_batch.set(true);
-        let n = self
-            .shared
-            .poller
-            .poll(Some(std::time::Duration::ZERO), false);
-        self.netpoll_batch.set(false);
-        // SAFETY: this M holds P.
-        if n > 0 && unsafe { p.runq() }.len() > 1 {
-            self.shared.wakep();
+        let n = self.netpoll_batched(Some(std::time::Duration::ZERO), false);
+        if n > 0 {
+            self.wake_for_backlog(p);
         }
         n
+    }
+
+    /// [`Poller::poll`](crate::io::poller::Poller::poll) with the wake-ups
+    /// it makes batched (`netpoll_batch`): onto this M's P with no `wakep`
+    /// each, or, without a P, onto the global queue.
+    #[cfg(not(loom))]
+    fn netpoll_batched(&self, timeout: Option<std::time::Duration>, must: bool) -> usize {
+        self.netpoll_batch.set(true);
+        let n = self.shared.poller.poll(timeout, must);
+        self.netpoll_batch.set(false);
+        n
+    }
+
+    /// After a batched poll holding `p`: its wake-ups went to `p`'s queue
+    /// without waking anyone, so one M for what this M will not get to
+    /// soon, if the queue holds more than one task; that M wakes more as
+    /// it finds work (`wakep`'s usual chain).
+    #[cfg(not(loom))]
+    fn wake_for_backlog(&self, p: &P) {
+        // SAFETY: this M holds P.
+        if unsafe { p.runq() }.len() > 1 {
+            self.shared.wakep();
+        }
     }
 
     /// Leaves the spinning state, if in it (uncounted from `nmspinning`,
