@@ -59,6 +59,7 @@ var workloads = []workload{
 	{name: "ping_pong", run: pingPong},
 	{name: "chained_spawn", run: chainedSpawn},
 	{name: "timers", maxRounds: 3, run: timers},
+	{name: "timer_stop", run: timerStop},
 	{name: "idle_task_bytes", run: idleTaskBytes},
 	{name: "chan_pingpong", run: chanPingPong},
 	{name: "chan_mpmc", run: chanMPMC},

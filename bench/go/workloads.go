@@ -11,17 +11,21 @@ import (
 // Operation counts. These mirror the Rust harness exactly; change both
 // sides together.
 const (
-	spawnManyCount  = 10_000
-	yieldTasks      = 200
-	yieldsPerTask   = 1_000
-	pingPongPairs   = 1_000
-	chainLength     = 1_000
-	timerCount      = 100_000
-	timerMinMs      = 1
-	timerMaxMs      = 50 // inclusive
-	timerSeed       = 42
-	idleTaskCount   = 100_000
-	idleSettleSleep = 100 * time.Millisecond
+	spawnManyCount = 10_000
+	yieldTasks     = 200
+	yieldsPerTask  = 1_000
+	pingPongPairs  = 1_000
+	chainLength    = 1_000
+	timerCount     = 100_000
+	timerMinMs     = 1
+	timerMaxMs     = 50 // inclusive
+	timerSeed      = 42
+	// timer_stop: the timeout a server arms per request and stops.
+	timerStopTasks    = 64
+	timerStopsPerTask = 5_000
+	timerStopTimeout  = 30 * time.Second
+	idleTaskCount     = 100_000
+	idleSettleSleep   = 100 * time.Millisecond
 )
 
 // onGoroutine runs f on a fresh goroutine (optionally locked to its OS
@@ -176,4 +180,30 @@ func timers() roundResult {
 		return time.Since(start)
 	})
 	return roundResult{value: nsPerOp(d, timerCount), late: late}
+}
+
+// timerStop: timerStopTasks goroutines each, timerStopsPerTask times, arm
+// a timerStopTimeout timer, yield, and stop it: the timeout a server arms
+// per request and stops a moment later. The value is ns per stop.
+func timerStop() roundResult {
+	d := onGoroutine(false, func() time.Duration {
+		var wg sync.WaitGroup
+		start := time.Now()
+		wg.Add(timerStopTasks)
+		for i := 0; i < timerStopTasks; i++ {
+			go func() {
+				for j := 0; j < timerStopsPerTask; j++ {
+					t := time.NewTimer(timerStopTimeout)
+					runtime.Gosched()
+					if !t.Stop() {
+						fatalf("timer_stop: a 30 s timer fired")
+					}
+				}
+				wg.Done()
+			}()
+		}
+		wg.Wait()
+		return time.Since(start)
+	})
+	return roundResult{value: nsPerOp(d, timerStopTasks*timerStopsPerTask)}
 }

@@ -168,6 +168,15 @@ pub(crate) const ALL: &[Workload] = &[
         others: &[],
     },
     Workload {
+        name: "timer_stop",
+        unit: "ns/stop",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(timers::timer_stop::<Gort>),
+        tokio: Some(timers::timer_stop::<Tokio>),
+        others: &[],
+    },
+    Workload {
         name: "idle_task_bytes",
         unit: "bytes/task",
         max_rounds: None,

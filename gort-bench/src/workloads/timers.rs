@@ -87,6 +87,47 @@ fn signed_ns_since(now: Instant, then: Instant) -> i64 {
     }
 }
 
+/// Tasks in `timer_stop` (Go: `timerStopTasks`): as many as `http_hello`'s
+/// connections, each with one timeout pending at a time.
+const STOP_TASKS: usize = 64;
+/// Timeouts each task arms and stops (Go: `timerStopsPerTask`).
+const STOPS_PER_TASK: usize = 5_000;
+/// The timeout: far enough that none fires (hyper's header-read default).
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `timer_stop`: the timeout a server arms per request and stops a moment
+/// later. [`STOP_TASKS`] tasks each, [`STOPS_PER_TASK`] times, arm a
+/// [`STOP_TIMEOUT`] sleep (one poll, which registers it), yield, and drop
+/// it (Go: `time.NewTimer`, `runtime.Gosched`, `Stop`). The yield lets
+/// the other tasks run between the arm and the stop, so the timers are
+/// pending together and a task may be stopped on another worker than it
+/// armed on, as a connection's task is. The value is round time / all the
+/// stops.
+pub(crate) fn timer_stop<S: System>(rt: &S::Runtime) -> RoundResult {
+    let (latch, done) = Latch::new(STOP_TASKS);
+    let latch = Arc::new(latch);
+    let elapsed = on_task::<S, _>(rt, async move {
+        let start = Instant::now();
+        for _ in 0..STOP_TASKS {
+            let latch = latch.clone();
+            S::go(async move {
+                for _ in 0..STOPS_PER_TASK {
+                    let mut timeout = std::pin::pin!(S::sleep(STOP_TIMEOUT));
+                    assert!(
+                        futures::poll!(timeout.as_mut()).is_pending(),
+                        "a 30 s timeout fired"
+                    );
+                    S::yield_now().await;
+                }
+                latch.count_down();
+            });
+        }
+        wait(done).await;
+        start.elapsed()
+    });
+    RoundResult::ns_per_op(elapsed, STOP_TASKS * STOPS_PER_TASK)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
