@@ -29,6 +29,44 @@ fn sleep_never_ends_early() {
     });
 }
 
+/// On an M, a sleep checks its deadline against the clock reading the
+/// scheduler took when it picked the task (no clock read for a far
+/// deadline): a deadline that has passed is ready at the first poll, with
+/// or without a timer pending on the P; one that passed during a long poll,
+/// after that reading, still completes, and never before its deadline.
+#[test]
+fn passed_deadlines_complete_on_an_m_without_ending_early() {
+    let rt = rt(1);
+    let task = rt.spawn(async {
+        // No timer pending on the P: no reading was taken.
+        assert!(futures::poll!(std::pin::pin!(sleep(Duration::ZERO))).is_ready());
+        // A far timer pending: the next pick of this task reads the clock.
+        let mut far = std::pin::pin!(sleep(Duration::from_secs(60)));
+        assert!(futures::poll!(far.as_mut()).is_pending());
+        gort_core::yield_now().await;
+        assert!(futures::poll!(std::pin::pin!(sleep(Duration::ZERO))).is_ready());
+        assert!(futures::poll!(std::pin::pin!(sleep_until(Instant::now()))).is_ready());
+        // Deadlines that passed during this poll, up to 5 ms after the
+        // reading: near it (the clock is read) and past the 1 ms gap (the
+        // timer is armed, and fires at the next timer check).
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_millis(5) {}
+        for back in [Duration::from_micros(4_900), Duration::from_micros(100)] {
+            let deadline = Instant::now() - back;
+            sleep_until(deadline).await;
+            assert!(Instant::now() >= deadline);
+        }
+        // And deadlines ahead of it, near and far, never end early.
+        for ahead in [Duration::from_micros(300), Duration::from_millis(3)] {
+            let deadline = Instant::now() + ahead;
+            sleep_until(deadline).await;
+            assert!(Instant::now() >= deadline);
+        }
+        assert!(futures::poll!(far.as_mut()).is_pending());
+    });
+    rt.block_on(task).unwrap();
+}
+
 #[test]
 fn sleeps_in_tasks_and_in_block_on_both_fire() {
     let rt = rt(2);

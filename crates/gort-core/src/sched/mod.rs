@@ -462,23 +462,31 @@ impl Shared {
 }
 
 /// Arms a timer for the current runtime: on the current P if this thread is
-/// an M holding one, otherwise on a P picked by the runtime.
+/// an M holding one, otherwise on a P picked by the runtime. Returns `None`,
+/// arming nothing, when `when` has already passed.
+///
+/// On an M, "passed" is read off the clock reading its scheduler loop took
+/// last ([`Worker::has_passed`](worker::Worker::has_passed)), so arming a
+/// far deadline (a server's per-request timeout) reads no clock.
 ///
 /// # Panics
 ///
 /// Outside a gort runtime.
-pub(crate) fn add_timer(when: u64, waker: &Waker) -> Arc<TimerEntry> {
+pub(crate) fn add_timer(when: u64, waker: &Waker) -> Option<Arc<TimerEntry>> {
     let local = context::with_worker(|w| {
         let w = w?;
         let p = w.current_p()?;
-        Some(p.timers.arm(when, waker))
+        Some((!w.has_passed(when)).then(|| p.timers.arm(when, waker)))
     });
     if let Some(e) = local {
         return e;
     }
+    if when <= crate::time::now_nanos() {
+        return None;
+    }
     context::with_current(|h| {
         match h {
-        Some(h) => h.shared.add_remote_timer(when, waker),
+        Some(h) => Some(h.shared.add_remote_timer(when, waker)),
         None => panic!("gort::time futures must be polled inside a gort runtime (none is entered on this thread)"),
     }
     })

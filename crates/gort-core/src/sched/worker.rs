@@ -141,7 +141,14 @@ pub(crate) struct Worker {
     sample_tick: Cell<u32>,
     /// The header of the task being polled, or null.
     current: Cell<*const Header>,
+    /// The clock (`now_nanos`) as this M read it for its timers in the
+    /// current `find_runnable` or the poll it led to, or 0 (`has_passed`).
+    last_now: Cell<u64>,
 }
+
+/// How close to this M's last clock reading a deadline must be for
+/// `has_passed` to read the clock again rather than answer "not yet".
+const NEAR_NANOS: u64 = 1_000_000;
 
 /// Starts an M; with `start`, it begins holding that P (spinning or not).
 pub(crate) fn spawn_m(
@@ -185,6 +192,7 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
         firing: Cell::new(false),
         current: Cell::new(std::ptr::null()),
         sample_tick: Cell::new(0),
+        last_now: Cell::new(0),
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
     };
     lock(&shared.ms).push(w.info.clone());
@@ -234,6 +242,37 @@ impl Worker {
     /// Whether wake-ups on this M are batched (see `netpoll_batch`).
     pub(crate) fn netpoll_batch(&self) -> bool {
         self.netpoll_batch.get()
+    }
+
+    /// Whether the deadline `when` has passed, for a timer about to be
+    /// armed by the task this M is polling. `last_now` is the clock as this
+    /// M read it for its timers when it picked that task (or later in the
+    /// poll), so it has passed and is at most the poll's run time old. A
+    /// deadline before it has passed; one within [`NEAR_NANOS`] after it is
+    /// checked against the clock; one further out is taken as not passed
+    /// without reading the clock. With no reading (no timer was pending),
+    /// the clock is read.
+    ///
+    /// "Not passed" is wrong only for a deadline that passed during a poll
+    /// that has run longer than the gap: the timer is armed already due,
+    /// and this P's next timer check, at the start of the next
+    /// `find_runnable`, fires it. So a sleep never ends early and ends late
+    /// by at most one trip through the scheduler, while a server that arms
+    /// a 30 s timeout per request (hyper's header-read timeout) reads no
+    /// clock for it.
+    pub(crate) fn has_passed(&self, when: u64) -> bool {
+        let last = self.last_now.get();
+        if last != 0 {
+            if when <= last {
+                return true;
+            }
+            if when - last > NEAR_NANOS {
+                return false;
+            }
+        }
+        let now = now_nanos();
+        self.last_now.set(now);
+        when <= now
     }
 
     /// Fires the due timers of `timers` with this M's P receiving the
@@ -447,8 +486,13 @@ impl Worker {
             }
             let p = self.current_p().expect("find_runnable without a P");
             // 1. Timers, and the tasks they readied.
+            // The reading is kept for `has_passed` during the poll this
+            // call leads to; with no timer pending there is none (0).
+            self.last_now.set(0);
             if p.timers.next_when() != NO_TIMER {
-                self.fire(&p.timers, now_nanos());
+                let now = now_nanos();
+                self.last_now.set(now);
+                self.fire(&p.timers, now);
             }
             // SAFETY: this M holds P.
             if let Some(t) = unsafe { p.timer_ready_get() } {

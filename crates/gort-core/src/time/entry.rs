@@ -7,12 +7,11 @@
 //! protocol makes a registration racing a `fire` never lose the wake-up: the
 //! future registers, then re-checks `state`.
 
-use std::sync::Arc;
 use std::task::Waker;
 
 use futures::task::AtomicWaker;
 
-use crate::loom::{AtomicU32, AtomicUsize, Ordering::*};
+use crate::loom::{AtomicU32, Ordering::*};
 
 const PENDING: u32 = 0;
 const FIRED: u32 = 1;
@@ -21,16 +20,13 @@ const CANCELLED: u32 = 2;
 pub(crate) struct TimerEntry {
     state: AtomicU32,
     waker: AtomicWaker,
-    /// The queue's count of cancelled entries (see `queue.rs`).
-    cancelled: Arc<AtomicUsize>,
 }
 
 impl TimerEntry {
-    pub(crate) fn new(cancelled: Arc<AtomicUsize>) -> TimerEntry {
+    pub(crate) fn new() -> TimerEntry {
         TimerEntry {
             state: AtomicU32::new(PENDING),
             waker: AtomicWaker::new(),
-            cancelled,
         }
     }
 
@@ -72,13 +68,8 @@ impl TimerEntry {
     /// The future's side: stops the timer if it has not fired. Returns true
     /// if this call stopped it.
     pub(crate) fn cancel(&self) -> bool {
-        let ok = self
-            .state
+        self.state
             .compare_exchange(PENDING, CANCELLED, AcqRel, Relaxed)
-            .is_ok();
-        if ok {
-            self.cancelled.fetch_add(1, Relaxed);
-        }
-        ok
+            .is_ok()
     }
 }

@@ -6,8 +6,18 @@
 //! running on the P (its mutex is uncontended then), the heap gives exact
 //! deadlines (no 1 ms rounding, so lateness is the OS wake-up latency), and a
 //! million entries cost 16 bytes each plus the entry itself. Stopped timers
-//! are deleted lazily, as in Go: they stay in the heap, counted, until they
-//! reach the top or until they are half the heap, when it is rebuilt.
+//! are deleted lazily, as in Go: they stay in the heap until they reach the
+//! top, or until the heap has doubled since it last held only live entries
+//! (`Heap::sweep_at`), when it is swept and rebuilt. Go counts its stopped
+//! timers (`zombies`) to decide when; that count is an atomic that every
+//! stop, on any M, writes, and for a server that stops a timeout per request
+//! on whichever M runs the connection, the cache line it moves cost more
+//! than the sweeps it saves: a sweep only runs after as many arms as the
+//! entries it scans.
+//!
+//! `next_when` sits on its own cache line, and an arm writes it only when
+//! the earliest deadline changes: other Ms read it on every steal and park
+//! decision, and a write on each arm took the line from them.
 //!
 //! A stopped entry that leaves the heap with no other owner (its future was
 //! dropped: `Arc::get_mut` proves it) is kept, up to [`FREE_MAX`], for the
@@ -21,7 +31,7 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use super::entry::TimerEntry;
-use crate::loom::{lock, AtomicU64, AtomicUsize, Mutex, Ordering::*};
+use crate::loom::{lock, AtomicU64, Mutex, Ordering::*};
 
 /// `next_when` when no timer is pending.
 pub(crate) const NO_TIMER: u64 = u64::MAX;
@@ -54,10 +64,23 @@ struct Heap {
     seq: u64,
     /// Stopped entries nobody else holds, ready to be armed again.
     free: Vec<Arc<TimerEntry>>,
+    /// The length at which an arm sweeps stopped entries out first: twice
+    /// what the last sweep left, and at least [`SWEEP_MIN`]. So the live
+    /// entries are never less than half the heap for long, and each sweep
+    /// is paid for by the arms since the last one.
+    sweep_at: usize,
 }
 
 /// Most recycled entries a queue keeps.
 const FREE_MAX: usize = 256;
+
+/// The smallest heap that is swept.
+const SWEEP_MIN: usize = 256;
+
+/// `T` alone on its cache line (128 bytes: adjacent-line prefetch pairs
+/// lines on x86, and some ARM cores have 128-byte lines).
+#[repr(align(128))]
+struct Padded<T>(T);
 
 impl Heap {
     /// Keeps `entry` for reuse if it is stopped and nobody else holds it;
@@ -77,9 +100,8 @@ pub(crate) struct TimerQueue {
     /// Earliest deadline in the heap (cancelled ones included), or NO_TIMER.
     /// SeqCst: pairs with the SeqCst loads of an M deciding how long to park
     /// (Dekker-style with the `npidle` increment; see `sched::worker`).
-    next_when: AtomicU64,
-    /// Entries in the heap that were stopped; shared with the entries.
-    cancelled: Arc<AtomicUsize>,
+    /// Written only under `heap`'s lock.
+    next_when: Padded<AtomicU64>,
 }
 
 impl TimerQueue {
@@ -89,16 +111,27 @@ impl TimerQueue {
                 items: BinaryHeap::new(),
                 seq: 0,
                 free: Vec::new(),
+                sweep_at: SWEEP_MIN,
             }),
-            next_when: AtomicU64::new(NO_TIMER),
-            cancelled: Arc::new(AtomicUsize::new(0)),
+            next_when: Padded(AtomicU64::new(NO_TIMER)),
         }
     }
 
     /// The earliest deadline, or NO_TIMER.
     #[inline]
     pub(crate) fn next_when(&self) -> u64 {
-        self.next_when.load(SeqCst)
+        self.next_when.0.load(SeqCst)
+    }
+
+    /// Publishes the heap's earliest deadline, if it changed. Called with
+    /// the lock held (`_h`), the only place `next_when` is written, so the
+    /// load cannot miss a concurrent store; an unchanged value is not
+    /// stored, and the Ms reading it keep their copy of the line.
+    fn publish_earliest(&self, _h: &Heap, earliest: u64) {
+        // Relaxed load: every store is made under the lock we hold.
+        if self.next_when.0.load(Relaxed) != earliest {
+            self.next_when.0.store(earliest, SeqCst);
+        }
     }
 
     /// Arms a timer that fires at `when` and wakes `waker`: a recycled
@@ -106,10 +139,7 @@ impl TimerQueue {
     /// future to poll and stop.
     pub(crate) fn arm(&self, when: u64, waker: &Waker) -> Arc<TimerEntry> {
         let mut h = lock(&self.heap);
-        let entry = h
-            .free
-            .pop()
-            .unwrap_or_else(|| Arc::new(TimerEntry::new(self.cancelled.clone())));
+        let entry = h.free.pop().unwrap_or_else(|| Arc::new(TimerEntry::new()));
         entry.register(waker);
         self.push(&mut h, entry.clone(), when);
         entry
@@ -118,36 +148,36 @@ impl TimerQueue {
     /// Queues `entry` to fire at `when`. Returns true if it is the new
     /// earliest deadline.
     fn push(&self, h: &mut Heap, entry: Arc<TimerEntry>, when: u64) -> bool {
-        let len = h.items.len();
-        if len > 256 && self.cancelled.load(Relaxed) * 2 > len {
-            // In place, as `retain` would, but handing each stopped entry
-            // to `recycle`.
-            let mut items = std::mem::take(&mut h.items).into_vec();
-            let mut k = 0;
-            while k < items.len() {
-                if items[k].0.entry.is_cancelled() {
-                    let Reverse(stopped) = items.swap_remove(k);
-                    h.recycle(stopped.entry);
-                } else {
-                    k += 1;
-                }
-            }
-            h.items = BinaryHeap::from(items);
-            // Entries cancelled while we sweep may or may not have been
-            // removed; recount exactly under the lock.
-            let still = h
-                .items
-                .iter()
-                .filter(|Reverse(i)| i.entry.is_cancelled())
-                .count();
-            self.cancelled.store(still, Relaxed);
+        if h.items.len() >= h.sweep_at {
+            Self::sweep(h);
         }
         let seq = h.seq;
         h.seq += 1;
         h.items.push(Reverse(Item { when, seq, entry }));
         let earliest = h.items.peek().map_or(NO_TIMER, |Reverse(i)| i.when);
-        self.next_when.store(earliest, SeqCst);
+        self.publish_earliest(h, earliest);
         earliest == when
+    }
+
+    /// Drops the stopped entries from the heap, handing each to `recycle`,
+    /// and sets the next sweep at twice what is left. The earliest deadline
+    /// can only grow, so `next_when` may keep a stopped entry's: an early
+    /// look at the heap, never a missed timer.
+    fn sweep(h: &mut Heap) {
+        // In place, as `retain` would, but handing each stopped entry to
+        // `recycle`.
+        let mut items = std::mem::take(&mut h.items).into_vec();
+        let mut k = 0;
+        while k < items.len() {
+            if items[k].0.entry.is_cancelled() {
+                let Reverse(stopped) = items.swap_remove(k);
+                h.recycle(stopped.entry);
+            } else {
+                k += 1;
+            }
+        }
+        h.items = BinaryHeap::from(items);
+        h.sweep_at = (h.items.len() * 2).max(SWEEP_MIN);
     }
 
     /// Fires every timer due at `now`, returning how many fired. Wakers run
@@ -165,7 +195,6 @@ impl TimerQueue {
                 }
                 let Reverse(item) = h.items.pop().expect("peeked");
                 if item.entry.is_cancelled() {
-                    self.cancelled.fetch_sub(1, Relaxed);
                     h.recycle(item.entry);
                     continue;
                 }
@@ -174,7 +203,7 @@ impl TimerQueue {
                 }
             }
             let earliest = h.items.peek().map_or(NO_TIMER, |Reverse(i)| i.when);
-            self.next_when.store(earliest, SeqCst);
+            self.publish_earliest(&h, earliest);
         }
         let n = wake.len();
         for w in wake {
@@ -199,8 +228,10 @@ impl TimerQueue {
     /// first: a waker may own the future that owns the entry (as
     /// `time::after`'s does), a cycle that only taking the waker breaks.
     pub(crate) fn clear(&self) {
-        let items = std::mem::take(&mut lock(&self.heap).items);
-        self.next_when.store(NO_TIMER, SeqCst);
+        let mut h = lock(&self.heap);
+        let items = std::mem::take(&mut h.items);
+        self.publish_earliest(&h, NO_TIMER);
+        drop(h);
         for Reverse(item) in &items {
             drop(item.entry.take_waker());
         }
@@ -245,6 +276,53 @@ mod tests {
         );
         assert_eq!(q.run(60), 2);
         assert!(b.is_fired() && c.is_fired());
+    }
+
+    /// Armed and stopped again and again beside `live` pending timers (a
+    /// server's per-request timeout), the heap never holds more than
+    /// twice the live entries, or `SWEEP_MIN`, plus one; every live timer
+    /// still fires once.
+    #[test]
+    fn stopped_entries_never_outnumber_live_ones_for_long() {
+        let lives: &[u64] = if cfg!(miri) {
+            &[0, 300]
+        } else {
+            &[0, 10, 300, 2_000]
+        };
+        for &live_n in lives {
+            let q = TimerQueue::new();
+            let live: Vec<_> = (0..live_n)
+                .map(|i| q.arm(1_000_000 + i, noop_waker_ref()))
+                .collect();
+            let bound = (2 * live_n as usize).max(super::SWEEP_MIN) + 1;
+            let rounds = if cfg!(miri) { 1_000 } else { 20_000 };
+            for i in 0..rounds {
+                let e = q.arm(2_000_000 + i, noop_waker_ref());
+                assert!(q.len() <= bound, "{} queued beside {live_n} live", q.len());
+                assert!(e.cancel());
+            }
+            assert_eq!(q.run(u64::MAX - 1), live_n as usize);
+            assert!(live.iter().all(|e| e.is_fired()));
+            assert_eq!(q.len(), 0);
+        }
+    }
+
+    /// `next_when` follows the earliest deadline through arms, firing and
+    /// `clear`, whether or not the arm changed it.
+    #[test]
+    fn next_when_is_the_earliest_deadline() {
+        let q = TimerQueue::new();
+        assert_eq!(q.next_when(), super::NO_TIMER);
+        let _b = q.arm(50, noop_waker_ref());
+        assert_eq!(q.next_when(), 50);
+        let _c = q.arm(70, noop_waker_ref());
+        assert_eq!(q.next_when(), 50, "a later deadline moved it");
+        let _a = q.arm(20, noop_waker_ref());
+        assert_eq!(q.next_when(), 20);
+        assert_eq!(q.run(60), 2);
+        assert_eq!(q.next_when(), 70);
+        q.clear();
+        assert_eq!(q.next_when(), super::NO_TIMER);
     }
 
     /// The rebuild that drops stopped entries (more than half of a heap of

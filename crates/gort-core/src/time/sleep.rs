@@ -109,16 +109,14 @@ impl Sleep {
                 crate::rt::set_wait_reason(WaitReason::Sleep);
                 Poll::Pending
             }
-            None => {
-                let when = nanos_of(self.deadline);
-                if when <= super::now_nanos() {
-                    return Poll::Ready(());
+            None => match crate::sched::add_timer(nanos_of(self.deadline), cx.waker()) {
+                None => Poll::Ready(()),
+                Some(entry) => {
+                    self.entry = Some(entry);
+                    crate::rt::set_wait_reason(WaitReason::Sleep);
+                    Poll::Pending
                 }
-                let entry = crate::sched::add_timer(when, cx.waker());
-                self.entry = Some(entry);
-                crate::rt::set_wait_reason(WaitReason::Sleep);
-                Poll::Pending
-            }
+            },
         }
     }
 }
