@@ -182,6 +182,35 @@ pub(crate) fn median(xs: &[f64]) -> f64 {
     }
 }
 
+/// Rounds of two contenders taken in turn, compared pair by pair: the
+/// median of `a[i] / b[i]`, and in how many pairs `a` was lower. A
+/// machine that changes speed mid-run moves both rounds of a pair alike,
+/// where it can move one contender's median more than the other's (the
+/// ratio of medians). `None` without a complete pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Paired {
+    pub(crate) median_ratio: f64,
+    pub(crate) lower: usize,
+    pub(crate) pairs: usize,
+}
+
+pub(crate) fn paired(a: &[f64], b: &[f64]) -> Option<Paired> {
+    let ratios: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter(|(_, &y)| y != 0.0)
+        .map(|(&x, &y)| x / y)
+        .collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    Some(Paired {
+        median_ratio: median(&ratios),
+        lower: ratios.iter().filter(|&&r| r < 1.0).count(),
+        pairs: ratios.len(),
+    })
+}
+
 /// The index in `xs` of the median round: the lower of the two middle
 /// rounds when the count is even; ties keep their original order.
 fn median_index(xs: &[f64]) -> usize {
@@ -204,6 +233,20 @@ fn percentile(xs: &[i64], p: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paired_compares_round_by_round() {
+        // http_hello's ns per request in a run where the machine slowed
+        // down after the second pair: the medians say gort 0.93x tokio,
+        // the pairs 1.02x, gort ahead in 1 of 5.
+        let gort = [5992.0, 6187.0, 6962.0, 7766.0, 7922.0];
+        let tokio = [5937.0, 6086.0, 7517.0, 7514.0, 7528.0];
+        assert!((median(&gort) / median(&tokio) - 0.926).abs() < 1e-3);
+        let p = paired(&gort, &tokio).unwrap();
+        assert!((p.median_ratio - 6187.0 / 6086.0).abs() < 1e-9);
+        assert_eq!((p.lower, p.pairs), (1, 5));
+        assert_eq!(paired(&[], &tokio), None);
+    }
 
     #[test]
     fn median_odd_and_even() {

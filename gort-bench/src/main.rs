@@ -37,8 +37,12 @@
 //! `bench/go/README.md`; both sides use the same counts. Per-round values,
 //! progress and a closing table of ratios (gort over each other contender
 //! and over go; below 1 means gort is faster or smaller) go to stderr, so
-//! stdout stays
-//! machine-readable.
+//! stdout stays machine-readable. Against tokio the table also gives the
+//! *paired* ratio: round `i` of gort over round `i` of tokio, which ran
+//! next to each other, the median of those, and in how many pairs gort
+//! was lower. When the machine changes speed mid-run (these 2-core
+//! machines flip between two levels about 25 % apart) the ratio of
+//! medians can say the opposite of every pair; the paired ratio cannot.
 //!
 //! ## Method
 //!
@@ -378,7 +382,7 @@ fn line(row: &Row, procs: usize) -> String {
 /// The closing table on stderr: gort over each other system, per workload.
 fn summary(rows: &[Row], procs: usize) {
     eprintln!(
-        "gort-bench: summary, procs={procs} (ratio of medians; below 1: gort is faster or smaller)"
+        "gort-bench: summary, procs={procs} (ratio of medians, and against tokio the median of round-by-round ratios; below 1: gort is faster or smaller)"
     );
     for row in rows {
         let gort = row.median(Gort::NAME);
@@ -410,6 +414,21 @@ fn summary(rows: &[Row], procs: usize) {
                 .find(|o| o.name == name)
                 .and_then(|o| o.p99_late_ns)
         };
+        let values = |name: &str| {
+            row.outcomes
+                .iter()
+                .find(|o| o.name == name)
+                .map(|o| &o.values)
+        };
+        if let (Some(g), Some(t)) = (values(Gort::NAME), values(Tokio::NAME)) {
+            if let Some(p) = harness::paired(g, t) {
+                let _ = write!(
+                    s,
+                    " paired gort/tokio={:.2} (gort lower in {}/{})",
+                    p.median_ratio, p.lower, p.pairs
+                );
+            }
+        }
         if let (Some(g), Some(t)) = (p99(Gort::NAME), p99(Tokio::NAME)) {
             let _ = write!(s, " p99_late gort/tokio={:.2}", g as f64 / t as f64);
         }
