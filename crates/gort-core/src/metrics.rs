@@ -44,6 +44,10 @@ pub struct Metrics {
     pub parks: u64,
     /// Times a parked M was handed a P.
     pub unparks: u64,
+    /// Times the M about to block in the netpoller found work by polling
+    /// without blocking first, and did not block
+    /// ([`Builder::netpoll_spin`](crate::Builder::netpoll_spin)).
+    pub netpoll_spins: u64,
     /// How long tasks waited, runnable, before an M polled them (Go's
     /// `/sched/latencies:seconds`), from a sample of one wake-up in 32 per M.
     pub sched_latencies: LatencyHistogram,
@@ -71,6 +75,7 @@ impl Metrics {
                 .sum(),
             parks: s.stats.parks.load(Relaxed),
             unparks: s.stats.unparks.load(Relaxed),
+            netpoll_spins: s.stats.netpoll_spins.load(Relaxed),
             sched_latencies: {
                 let mut counts = [0; BUCKETS];
                 for p in s.allp.iter() {

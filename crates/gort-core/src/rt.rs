@@ -23,6 +23,8 @@ const DEFAULT_MAX_BLOCKING_THREADS: usize = 512;
 /// How long an idle `spawn_blocking` thread waits for work by default
 /// (tokio's default).
 const DEFAULT_BLOCKING_KEEP_ALIVE: Duration = Duration::from_secs(10);
+/// How long the netpoll holder polls without blocking (`Builder::netpoll_spin`).
+const DEFAULT_NETPOLL_SPIN: Duration = Duration::from_micros(50);
 
 /// A configuration problem found by [`Builder::build`], carried inside the
 /// `io::Error` it returns (`io::ErrorKind::InvalidInput`; get it back with
@@ -81,6 +83,7 @@ pub(crate) struct Config {
     pub(crate) max_blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) detect_deadlock: bool,
+    pub(crate) netpoll_spin: Duration,
 }
 
 impl Config {
@@ -112,6 +115,7 @@ pub struct Builder {
     max_blocking_threads: Option<usize>,
     blocking_keep_alive: Option<Duration>,
     detect_deadlock: bool,
+    netpoll_spin: Option<Duration>,
 }
 
 impl Builder {
@@ -186,6 +190,34 @@ impl Builder {
         self
     }
 
+    /// How long the M about to block in the netpoller polls it without
+    /// blocking first, while its sleeps there are shorter than that
+    /// (default 50 µs; `Duration::ZERO` turns it off). Go and tokio block
+    /// at once.
+    ///
+    /// Under sustained load those sleeps last a few tens of microseconds,
+    /// and each costs the sleeping M a switch out and back and the thread
+    /// whose write ends it a wake-up. Polling instead uses CPU that would
+    /// otherwise idle in gaps this short, and turns itself off after a
+    /// gap longer than the limit, until a sleep is short again. The price
+    /// is CPU time: a server whose events come every 20 to 60 µs keeps
+    /// one M busy polling between them. Linux's socket busy polling
+    /// (`net.core.busy_poll`) makes the same trade, with 50 µs as its
+    /// suggested value. `docs/semantics.md` has the measurements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // A service that would rather leave the CPU idle.
+    /// let rt = gort_core::Builder::new().netpoll_spin(Duration::ZERO).build().unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn netpoll_spin(mut self, limit: Duration) -> Builder {
+        self.netpoll_spin = Some(limit);
+        self
+    }
+
     /// Builds the runtime. No thread starts until there is work.
     ///
     /// # Errors
@@ -221,6 +253,7 @@ impl Builder {
                 .blocking_keep_alive
                 .unwrap_or(DEFAULT_BLOCKING_KEEP_ALIVE),
             detect_deadlock: self.detect_deadlock,
+            netpoll_spin: self.netpoll_spin.unwrap_or(DEFAULT_NETPOLL_SPIN),
         };
         tracing::debug!(procs, max_threads, "runtime built");
         Ok(Runtime {

@@ -467,3 +467,57 @@ fn poll_read_uninit_reads_waits_and_sees_eof() {
         assert_eq!(n, 0);
     });
 }
+
+/// An echo server on a runtime, and a plain-thread client making `trips`
+/// one-byte round trips on one connection, back to back. Returns the
+/// runtime's count of netpoll spins that found work.
+fn closed_loop_spins(rt: &Runtime, trips: usize) -> u64 {
+    use std::io::{Read, Write};
+    let listener = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = rt.spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut b = [0u8; 1];
+        while s.read_exact(&mut b).await.is_ok() {
+            s.write_all(&b).await.unwrap();
+        }
+    });
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_nodelay(true).unwrap();
+    for i in 0..trips {
+        let mut b = [i as u8];
+        c.write_all(&b).unwrap();
+        c.read_exact(&mut b).unwrap();
+        assert_eq!(b[0], i as u8, "round trip {i} came back wrong");
+    }
+    drop(c);
+    rt.block_on(server).unwrap();
+    rt.metrics().netpoll_spins
+}
+
+/// The M about to block in the netpoller first polls without blocking
+/// while its sleeps are short (`Builder::netpoll_spin`): under a client
+/// that sends its next request as soon as the reply comes, it finds
+/// requests that way. Told not to, it never does. Every round trip comes
+/// back either way. The limit here is 20 ms, not the default 50 µs, so
+/// that "short" holds on a loaded machine too, where the client thread
+/// may wait milliseconds for a CPU.
+#[test]
+fn the_netpoll_holder_spins_under_load_unless_told_not_to() {
+    const TRIPS: usize = 2_000;
+    let on = Builder::new()
+        .procs(1)
+        .netpoll_spin(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    assert!(
+        closed_loop_spins(&on, TRIPS) > 0,
+        "no request of {TRIPS} was found by polling without blocking"
+    );
+    let off = Builder::new()
+        .procs(1)
+        .netpoll_spin(Duration::ZERO)
+        .build()
+        .unwrap();
+    assert_eq!(closed_loop_spins(&off, TRIPS), 0);
+}

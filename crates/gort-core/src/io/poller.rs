@@ -187,6 +187,12 @@ impl Poller {
         })
     }
 
+    /// Whether a kick ([`wake`](Poller::wake)) waits for the next blocking
+    /// poll: a holder that polls without blocking first stops doing so.
+    pub(crate) fn kick_pending(&self) -> bool {
+        self.kick_pending.load(SeqCst)
+    }
+
     /// Whether any source is registered: only then is polling worth it.
     pub(crate) fn has_sources(&self) -> bool {
         self.registered.load(Acquire) > 0

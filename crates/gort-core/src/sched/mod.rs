@@ -105,6 +105,8 @@ pub(crate) struct Stats {
     pub(crate) handoffs: AtomicU64,
     /// Ps sysmon took from Ms blocked in a syscall or a long poll.
     pub(crate) sysmon_retakes: AtomicU64,
+    /// Times the netpoll holder found work polling without blocking.
+    pub(crate) netpoll_spins: AtomicU64,
 }
 
 pub(crate) struct Shared {

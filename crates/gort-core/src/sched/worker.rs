@@ -68,7 +68,10 @@
 //!    holds it, stop instead), and stop spinning.
 //! 2. Publish `np_holder` (SeqCst) and fence (`Idle::holder_sleeps`), then
 //!    re-check every queue and `exitq`.
-//! 3. Block. What the poll readies goes to this P's queue without a
+//! 3. If its last sleep there was short, poll without blocking for a while
+//!    first (`netpoll_spin`, `Builder::netpoll_spin`); finding events or
+//!    work ends the step as a wake-up would.
+//! 4. Block. What the poll readies goes to this P's queue without a
 //!    `wakep` each; afterwards one `wakep` if more than one task came,
 //!    other Ps' due timers are fired, and the M goes back to step 1 of the
 //!    loop with its P.
@@ -144,7 +147,16 @@ pub(crate) struct Worker {
     /// The clock (`now_nanos`) as this M read it for its timers in the
     /// current `find_runnable` or the poll it led to, or 0 (`has_passed`).
     last_now: Cell<u64>,
+    /// Whether this M's last sleep in the netpoller as the holder was
+    /// shorter than `spin_nanos`: then it polls without blocking first
+    /// (`netpoll_spin`).
+    spin_poll: Cell<bool>,
+    /// `Builder::netpoll_spin`, in nanoseconds.
+    spin_nanos: u64,
 }
+
+/// `PAUSE`s between two polls of `netpoll_spin`.
+const SPIN_POLL_PAUSES: u32 = 32;
 
 /// How close to this M's last clock reading a deadline must be for
 /// `has_passed` to read the clock again rather than answer "not yet".
@@ -193,6 +205,8 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
         current: Cell::new(std::ptr::null()),
         sample_tick: Cell::new(0),
         last_now: Cell::new(0),
+        spin_poll: Cell::new(false),
+        spin_nanos: u64::try_from(shared.config.netpoll_spin.as_nanos()).unwrap_or(u64::MAX),
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
     };
     lock(&shared.ms).push(w.info.clone());
@@ -824,10 +838,20 @@ impl Worker {
         shared.idle.holder_sleeps();
         let exitq = shared.idle.exitq_waiting();
         let sleep = !exitq && !shared.any_work();
-        if sleep {
+        let spin_was_on = self.spin_poll.get();
+        if sleep && !self.netpoll_spin(until) {
             shared.stats.parks.fetch_add(1, Relaxed);
             tracing::trace!(p = p.id, until, "M blocks in the netpoller holding its P");
+            let start = now_nanos();
             self.netpoll_until(until);
+            // The sleep's length sets the spin for the next time, unless
+            // the sleep came after a spin that ran out of time: then the
+            // gap was the spin and the sleep together, longer than the
+            // limit, and the spin stays off.
+            if self.spin_poll.get() || !spin_was_on {
+                self.spin_poll
+                    .set(now_nanos().saturating_sub(start) < self.spin_nanos);
+            }
         }
         shared.idle.holder_wakes();
         lock(&shared.timer_sleep).clear();
@@ -848,6 +872,52 @@ impl Worker {
         // With `holder_wakes` done, `wakep` cannot kick this M itself.
         self.wake_for_backlog(p);
         true
+    }
+
+    /// Before the holder blocks: polls without blocking, for up to
+    /// `Builder::netpoll_spin` (`spin_nanos`) and not past `until`, if
+    /// its last sleep in the netpoller was shorter than that. Returns true
+    /// once a poll readied a task or work turned up in a queue; false when
+    /// a kick waits (the blocking poll takes it at once), the runtime shuts
+    /// down or the time is up. Running out of time turns the spin off
+    /// until a sleep is short again: the events are further apart than the
+    /// limit, and polling for them would only burn the CPU.
+    ///
+    /// Under load the holder's sleeps are a few tens of microseconds, and
+    /// each costs a switch out and back and a wake-up made by the thread
+    /// whose write ends it (on loopback, the client's). Polling instead
+    /// uses the CPU the sleep would have left idle. Linux's socket busy
+    /// polling (`net.core.busy_poll`) makes the same trade; Go and tokio
+    /// block at once. Measured in `docs/semantics.md`.
+    #[cfg(not(loom))]
+    fn netpoll_spin(&self, until: u64) -> bool {
+        if !self.spin_poll.get() || self.spin_nanos == 0 {
+            return false;
+        }
+        let shared = &*self.shared;
+        let limit = now_nanos().saturating_add(self.spin_nanos);
+        loop {
+            if self.netpoll_batched(Some(std::time::Duration::ZERO), false) > 0 || shared.any_work()
+            {
+                shared.stats.netpoll_spins.fetch_add(1, Relaxed);
+                return true;
+            }
+            if shared.poller.kick_pending() || shared.is_shutdown() {
+                return false;
+            }
+            let now = now_nanos();
+            if now >= until {
+                // A timer is due: the blocking poll returns at once.
+                return false;
+            }
+            if now >= limit {
+                self.spin_poll.set(false);
+                return false;
+            }
+            for _ in 0..SPIN_POLL_PAUSES {
+                std::hint::spin_loop();
+            }
+        }
     }
 
     /// Blocks in the netpoller until `until` (`NO_TIMER`: no deadline), an
