@@ -325,8 +325,9 @@ mod tests {
         assert_eq!(q.next_when(), super::NO_TIMER);
     }
 
-    /// The rebuild that drops stopped entries (more than half of a heap of
-    /// over 256) recycles them, and the live ones still fire, once each.
+    /// The sweep that drops stopped entries (once the heap reaches
+    /// `sweep_at`, at least 256) recycles them, and the live ones still
+    /// fire, once each.
     #[test]
     fn a_rebuild_recycles_stopped_entries_and_keeps_live_ones() {
         let q = TimerQueue::new();
@@ -337,8 +338,7 @@ mod tests {
             let e = q.arm(2_000 + i, noop_waker_ref());
             assert!(e.cancel());
         }
-        // Each arm past 256 queued with over half of them stopped rebuilt
-        // the heap.
+        // The arm that found 256 queued swept the stopped ones out.
         let last = q.arm(5_000, noop_waker_ref());
         assert!(q.len() < 401, "no rebuild: {} queued", q.len());
         assert!(q.heap_free_len() > 0, "the rebuild recycled nothing");
