@@ -155,8 +155,12 @@ pub(crate) struct Worker {
     spin_nanos: u64,
 }
 
-/// `PAUSE`s between two polls of `netpoll_spin`.
-const SPIN_POLL_PAUSES: u32 = 32;
+/// The time between two polls of `netpoll_spin`. Polling back to back
+/// (one `epoll_wait` every ~0.75 µs here) takes the poll set's locks often
+/// enough to slow the writers whose events it waits for: on `http_hello`
+/// a ~6 µs spacing was 0.6–1.8 % faster in three runs of 8 alternating
+/// rounds, and 5 µs read the same as 6.
+const SPIN_POLL_INTERVAL_NANOS: u64 = 5_000;
 
 /// How close to this M's last clock reading a deadline must be for
 /// `has_passed` to read the clock again rather than answer "not yet".
@@ -874,9 +878,10 @@ impl Worker {
         true
     }
 
-    /// Before the holder blocks: polls without blocking, for up to
-    /// `Builder::netpoll_spin` (`spin_nanos`) and not past `until`, if
-    /// its last sleep in the netpoller was shorter than that. Returns true
+    /// Before the holder blocks: polls without blocking, every
+    /// [`SPIN_POLL_INTERVAL_NANOS`], for up to `Builder::netpoll_spin`
+    /// (`spin_nanos`) and not past `until`, if its last sleep in the
+    /// netpoller was shorter than that. Returns true
     /// once a poll readied a task or work turned up in a queue; false when
     /// a kick waits (the blocking poll takes it at once), the runtime shuts
     /// down or the time is up. Running out of time turns the spin off
@@ -895,7 +900,8 @@ impl Worker {
             return false;
         }
         let shared = &*self.shared;
-        let limit = now_nanos().saturating_add(self.spin_nanos);
+        let mut now = now_nanos();
+        let limit = now.saturating_add(self.spin_nanos);
         loop {
             if self.netpoll_batched(Some(std::time::Duration::ZERO), false) > 0 || shared.any_work()
             {
@@ -905,7 +911,16 @@ impl Worker {
             if shared.poller.kick_pending() || shared.is_shutdown() {
                 return false;
             }
-            let now = now_nanos();
+            let next = now_nanos().saturating_add(SPIN_POLL_INTERVAL_NANOS);
+            loop {
+                for _ in 0..8 {
+                    std::hint::spin_loop();
+                }
+                now = now_nanos();
+                if now >= next || shared.poller.kick_pending() {
+                    break;
+                }
+            }
             if now >= until {
                 // A timer is due: the blocking poll returns at once.
                 return false;
@@ -913,9 +928,6 @@ impl Worker {
             if now >= limit {
                 self.spin_poll.set(false);
                 return false;
-            }
-            for _ in 0..SPIN_POLL_PAUSES {
-                std::hint::spin_loop();
             }
         }
     }
