@@ -521,3 +521,60 @@ fn the_netpoll_holder_spins_under_load_unless_told_not_to() {
         .unwrap();
     assert_eq!(closed_loop_spins(&off, TRIPS), 0);
 }
+
+/// CPU time, in clock ticks, of this process's threads whose names start
+/// with `prefix`.
+#[cfg(target_os = "linux")]
+fn threads_cpu_ticks(prefix: &str) -> u64 {
+    let mut ticks = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = task.unwrap().path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if !comm.starts_with(prefix) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
+        // After the `(comm)` field: state is the 1st, utime the 12th, stime the 13th.
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        ticks += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    ticks
+}
+
+/// Once the load stops, the netpoll spin (on by default) turns itself
+/// off: a runtime left with a listener open and nothing to do uses next to
+/// no CPU, where a holder that kept spinning would use a whole CPU.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_runtime_with_open_sockets_does_not_spin() {
+    const PREFIX: &str = "idle-spin-m";
+    // The 20 ms limit makes the load spin on a loaded machine too (see
+    // the test above); idle, the holder spins at most once more, 20 ms.
+    let rt = Builder::new()
+        .procs(2)
+        .thread_name(PREFIX)
+        .netpoll_spin(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    // Keeps a source registered, so the last M waits in the netpoller.
+    let open = rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+    assert!(closed_loop_spins(&rt, 2_000) > 0, "the load never spun");
+    std::thread::sleep(Duration::from_millis(50));
+    let before = threads_cpu_ticks(PREFIX);
+    std::thread::sleep(Duration::from_millis(500));
+    let used = threads_cpu_ticks(PREFIX) - before;
+    // Clock ticks are usually 10 ms: 500 ms of spinning would be ~50, the
+    // one last spin at most 2.
+    assert!(
+        used <= 10,
+        "the idle runtime's Ms used {used} clock ticks in 500 ms"
+    );
+    drop(open);
+}
