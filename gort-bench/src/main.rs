@@ -113,12 +113,14 @@ struct Row {
 }
 
 impl Row {
+    /// Contender `name`'s outcome, if it has a figure.
+    fn outcome(&self, name: &str) -> Option<&Outcome> {
+        self.outcomes.iter().find(|o| o.name == name)
+    }
+
     /// The median of contender `name`, if it has a figure.
     fn median(&self, name: &str) -> Option<f64> {
-        self.outcomes
-            .iter()
-            .find(|o| o.name == name)
-            .map(|o| o.median)
+        self.outcome(name).map(|o| o.median)
     }
 }
 
@@ -408,20 +410,9 @@ fn summary(rows: &[Row], procs: usize) {
             }
             _ => s.push_str(" gort/go=NA"),
         }
-        let p99 = |name: &str| {
-            row.outcomes
-                .iter()
-                .find(|o| o.name == name)
-                .and_then(|o| o.p99_late_ns)
-        };
-        let values = |name: &str| {
-            row.outcomes
-                .iter()
-                .find(|o| o.name == name)
-                .map(|o| &o.values)
-        };
-        if let (Some(g), Some(t)) = (values(Gort::NAME), values(Tokio::NAME)) {
-            if let Some(p) = harness::paired(g, t) {
+        let p99 = |name: &str| row.outcome(name).and_then(|o| o.p99_late_ns);
+        if let (Some(g), Some(t)) = (row.outcome(Gort::NAME), row.outcome(Tokio::NAME)) {
+            if let Some(p) = harness::paired(&g.values, &t.values) {
                 let _ = write!(
                     s,
                     " paired gort/tokio={:.2} (gort lower in {}/{})",
@@ -433,13 +424,11 @@ fn summary(rows: &[Row], procs: usize) {
             let _ = write!(s, " p99_late gort/tokio={:.2}", g as f64 / t as f64);
         }
         let extra = |name: &str, key: &str| {
-            row.outcomes
-                .iter()
-                .find(|o| o.name == name)
+            row.outcome(name)
                 .and_then(|o| o.extra.iter().find(|(k, _)| *k == key))
                 .map(|(_, v)| *v)
         };
-        if let Some(gort) = row.outcomes.iter().find(|o| o.name == Gort::NAME) {
+        if let Some(gort) = row.outcome(Gort::NAME) {
             for (key, _) in &gort.extra {
                 if let (Some(g), Some(t)) = (extra(Gort::NAME, key), extra(Tokio::NAME, key)) {
                     let _ = write!(s, " {key} gort/tokio={:.2}", g / t);

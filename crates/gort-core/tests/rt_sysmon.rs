@@ -166,9 +166,7 @@ fn the_dump_names_a_syscall() {
     });
 }
 
-/// The scheduling policy (`SCHED_OTHER` 0, `SCHED_BATCH` 3) of each thread
-/// of this process whose name starts with `prefix`, from field 41 of
-/// `/proc/self/task/TID/stat`.
+/// Linux's scheduling policies, as `/proc` shows them.
 #[cfg(target_os = "linux")]
 const SCHED_OTHER: u32 = 0;
 #[cfg(target_os = "linux")]
@@ -184,6 +182,9 @@ fn under_chrt() -> bool {
         .any(|&(_, p)| p != SCHED_OTHER && p != SCHED_BATCH)
 }
 
+/// The scheduling policy (`SCHED_OTHER` 0, `SCHED_BATCH` 3) of each thread
+/// of this process whose name starts with `prefix`, from field 41 of
+/// `/proc/self/task/TID/stat`.
 #[cfg(target_os = "linux")]
 fn policies(prefix: &str) -> Vec<(String, u32)> {
     let mut out = Vec::new();

@@ -288,9 +288,25 @@ impl Worker {
                 return false;
             }
         }
+        when <= self.read_clock()
+    }
+
+    /// Reads the clock and keeps the reading for the rest of this
+    /// `find_runnable` and the poll it leads to (`last_now`).
+    fn read_clock(&self) -> u64 {
         let now = now_nanos();
         self.last_now.set(now);
-        when <= now
+        now
+    }
+
+    /// The clock as this `find_runnable` already read it, or read now: a
+    /// check that counts in tens of microseconds needs no second reading
+    /// in the same pass.
+    fn loop_clock(&self) -> u64 {
+        match self.last_now.get() {
+            0 => self.read_clock(),
+            now => now,
+        }
     }
 
     /// Fires the due timers of `timers` with this M's P receiving the
@@ -508,8 +524,7 @@ impl Worker {
             // call leads to; with no timer pending there is none (0).
             self.last_now.set(0);
             if p.timers.next_when() != NO_TIMER {
-                let now = now_nanos();
-                self.last_now.set(now);
+                let now = self.read_clock();
                 self.fire(&p.timers, now);
             }
             // SAFETY: this M holds P.
@@ -659,7 +674,9 @@ impl Worker {
             // Relaxed: a hint; the steal itself is the deque's protocol.
             let word = victim.status.load(Relaxed);
             if now == 0 {
-                now = now_nanos();
+                // Step 1's reading when timers are pending, microseconds
+                // old against the 100 µs this looks for.
+                now = self.loop_clock();
             }
             let seen = &mut watch[victim.id];
             if seen.0 != word || seen.1 == 0 {
