@@ -763,8 +763,6 @@ pub async fn yield_now() {
     .await
 }
 
-/// Records why the current task is about to park, for the goroutine dump.
-/// A no-op off an M.
 /// Runs `f`, a blocking call, in place (Go's `entersyscall`/`exitsyscall`).
 ///
 /// Use it around a call that may block the thread — a blocking system
@@ -805,7 +803,8 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Records why the current task is about to park, for [`dump`](crate::runtime::dump).
+/// Records why the current task is about to park, for
+/// [`dump`](crate::runtime::dump). A no-op off an M.
 #[inline]
 pub fn set_wait_reason(reason: WaitReason) {
     context::with_worker(|w| {
