@@ -18,10 +18,29 @@
 //! The critical sections are short and never run user code (values are
 //! moved, not dropped, under the lock; wakers are woken after it), so a
 //! waiter normally finds the lock free again within a few hundred cycles.
-//! It spins on a plain load (test-and-test-and-set, so spinning does not take
-//! the cache line away from the holder) with an exponential number of
-//! `PAUSE`s, as Go's `lock_futex.go` does before it sleeps. Where Go would then
-//! sleep on a futex, this lock yields its thread to the OS instead: the only
+//! It spins on a plain load (test-and-test-and-set), as Go's `lock_futex.go`
+//! does before it sleeps and with its counts: [`ACTIVE_SPIN`] rounds of
+//! [`ACTIVE_SPIN_CNT`] `PAUSE`s, a load between rounds.
+//!
+//! The rounds are long on purpose. When the lock is contended, its holder
+//! is usually not in one critical section but in a run of them (a producer
+//! filling the buffer, a consumer draining it, one task after another on
+//! its M), and every load a waiter makes pulls the lock's cache line, and
+//! with it the channel's state, away from the holder's core: its next
+//! acquisition, a few nanoseconds later, misses. A waiter that looked every
+//! 1, 2, 4 … `PAUSE`s (about 24 ns each on the 2-core machine we measure
+//! on) made most of the holder's acquisitions misses; one that looks every
+//! 30 lets the holder run its ops at cache speed meanwhile. On `chan_mpmc`
+//! (4 producers, 4 consumers, 2 Ms) the time per message went from 60 to
+//! 52 ns, and from 51 to 26 ns while the machine's two CPUs sat in their
+//! faster placement (alternating runs of the two builds); the uncontended
+//! workloads and `select2` were unchanged within their noise. Longer
+//! rounds are faster still on that workload (130 `PAUSE`s: 36 ns), since a
+//! waiter that never gets in leaves one core doing all the work at cache
+//! speed; Go's counts keep a waiter's delay under a microsecond a round.
+//!
+//! Where Go would then sleep on a futex, this lock yields its thread to
+//! the OS instead: the only
 //! way a holder stays inside for long is to have been preempted by the OS,
 //! and yielding is what lets it run again. The cost is a waiter that keeps
 //! yielding, rather than sleeping, while an OS-preempted holder waits for a
@@ -117,12 +136,20 @@ impl<T> ChanLock<T> {
     }
 }
 
-/// One wait of the contended path: `PAUSE` 1, 2, 4 … 64 times, then yield
-/// the thread to the OS on every further step.
+/// Rounds of spinning before a waiter starts yielding its thread (Go's
+/// `active_spin`).
+#[cfg_attr(loom, allow(dead_code))]
+const ACTIVE_SPIN: u32 = 4;
+/// `PAUSE`s per round (Go's `active_spin_cnt`).
+#[cfg_attr(loom, allow(dead_code))]
+const ACTIVE_SPIN_CNT: u32 = 30;
+
+/// One wait of the contended path: [`ACTIVE_SPIN_CNT`] `PAUSE`s for the
+/// first [`ACTIVE_SPIN`] steps, then a yield of the thread to the OS on
+/// every further step (module doc, "Waiting").
 #[cfg_attr(loom, allow(dead_code))]
 #[inline]
 fn backoff(step: &mut u32) {
-    const SPIN_STEPS: u32 = 7;
     #[cfg(loom)]
     {
         let _ = step;
@@ -130,8 +157,8 @@ fn backoff(step: &mut u32) {
     }
     #[cfg(not(loom))]
     {
-        if *step < SPIN_STEPS {
-            for _ in 0..1u32 << *step {
+        if *step < ACTIVE_SPIN {
+            for _ in 0..ACTIVE_SPIN_CNT {
                 std::hint::spin_loop();
             }
             *step += 1;
