@@ -48,6 +48,13 @@ pub struct Metrics {
     /// without blocking first, and did not block
     /// ([`Builder::netpoll_spin`](crate::Builder::netpoll_spin)).
     pub netpoll_spins: u64,
+    /// Rounds in which sysmon found a timer overdue by more than 2 ms and
+    /// called for an M to fire it. An M watching the timers fires them when
+    /// they are due, so this stays 0 unless every M was busy (timers run
+    /// late under overload, and there is no idle M to call) or the M that
+    /// watched them is stuck in a task's blocking poll
+    /// (`docs/architecture.md`, "sysmon").
+    pub timer_rescues: u64,
     /// How long tasks waited, runnable, before an M polled them (Go's
     /// `/sched/latencies:seconds`), from a sample of one wake-up in 32 per M.
     pub sched_latencies: LatencyHistogram,
@@ -76,6 +83,7 @@ impl Metrics {
             parks: s.stats.parks.load(Relaxed),
             unparks: s.stats.unparks.load(Relaxed),
             netpoll_spins: s.stats.netpoll_spins.load(Relaxed),
+            timer_rescues: s.stats.timer_rescues.load(Relaxed),
             sched_latencies: {
                 let mut counts = [0; BUCKETS];
                 for p in s.allp.iter() {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use gort_core::Metrics;
 use gort_core::{Builder, Runtime};
 
 fn rt(procs: usize) -> Runtime {
@@ -307,4 +308,83 @@ fn sysmon_is_sched_other_while_syscalls_go_on() {
             gort_core::time::sleep(Duration::from_millis(5)).await;
         }
     });
+}
+
+/// Sleeps `first` in one task and `second` in another, spawned first;
+/// then runs a task that blocks its poll (no `gort::syscall`) until the
+/// first task's sleep has ended, 5 s at most. Returns whether it ended
+/// during the block, and sysmon's retakes and timer rescues by then.
+///
+/// The spawning task's M wakes from the timer sleep for `second` and runs
+/// the blocker from `runnext`; the first task's timer is on that P or on
+/// the idle one, and the M that watched the timers is now blocked.
+fn sleep_ends_during_blocked_poll(first: Duration, second: Duration) -> (bool, Metrics) {
+    let rt = rt(2);
+    rt.block_on(async move {
+        gort_core::spawn(async move {
+            let fired = Arc::new(AtomicBool::new(false));
+            let sleeper = gort_core::spawn({
+                let fired = fired.clone();
+                async move {
+                    gort_core::time::sleep(first).await;
+                    fired.store(true, SeqCst);
+                }
+            });
+            gort_core::time::sleep(second).await;
+            let ended = gort_core::spawn({
+                let fired = fired.clone();
+                async move {
+                    let start = Instant::now();
+                    while !fired.load(SeqCst) && start.elapsed() < Duration::from_secs(5) {
+                        std::thread::sleep(Duration::from_micros(100));
+                    }
+                    fired.load(SeqCst)
+                }
+            })
+            .await
+            .unwrap();
+            sleeper.await.unwrap();
+            (ended, gort_core::runtime::metrics())
+        })
+        .await
+        .unwrap()
+    })
+}
+
+/// A timer due soon after its watching M left its sleep for a task that
+/// blocks its poll fires on the other M, with neither sysmon's rescue of
+/// the P (after 10 ms) nor its call for an M (2 ms overdue): the M leaving
+/// its sleep first wakes another to watch the timers (`Worker::stop`).
+/// Before that hand-off the sleep ended only after a rescue, or, with its
+/// timer on the idle P, not while the poll blocked at all.
+///
+/// The timer is due 2 ms after the block starts, and the other M fires it
+/// then; a machine too loaded to run that M within 2 ms more makes sysmon
+/// call for it. So of 3 rounds, one without sysmon's help is enough
+/// (without the hand-off, every round needs it).
+#[test]
+fn a_timer_due_during_a_blocked_poll_does_not_wait_for_sysmon() {
+    let mut unaided = 0;
+    for _ in 0..3 {
+        let (ended, m) =
+            sleep_ends_during_blocked_poll(Duration::from_millis(22), Duration::from_millis(20));
+        assert!(ended, "the sleep never ended while the poll blocked");
+        if m.sysmon_retakes == 0 && m.timer_rescues == 0 {
+            unaided += 1;
+        }
+    }
+    assert!(unaided >= 1, "every sleep ended only with sysmon's help");
+}
+
+/// A timer due too late for that hand-off (more than 10 ms after the M
+/// left its sleep) still fires while the poll blocks: sysmon calls an M
+/// for a timer overdue by 2 ms. Without that, a timer on the idle P waited
+/// for the whole block.
+#[test]
+fn a_timer_due_late_in_a_blocked_poll_still_fires() {
+    for _ in 0..3 {
+        let (ended, _) =
+            sleep_ends_during_blocked_poll(Duration::from_millis(60), Duration::from_millis(20));
+        assert!(ended, "the sleep never ended while the poll blocked");
+    }
 }

@@ -107,6 +107,8 @@ pub(crate) struct Stats {
     pub(crate) sysmon_retakes: AtomicU64,
     /// Times the netpoll holder found work polling without blocking.
     pub(crate) netpoll_spins: AtomicU64,
+    /// Times sysmon found a timer overdue with no M watching it.
+    pub(crate) timer_rescues: AtomicU64,
 }
 
 pub(crate) struct Shared {

@@ -21,9 +21,18 @@
 //!      anything is waiting for it. The blocked M finds out when its poll
 //!      returns (the `end_poll` CAS fails) and looks for a P as an idle M
 //!      would. A warning names the task's spawn site, once per task.
-//! 2. **Netpoll**: if sources are registered and nobody has polled for
+//! 2. **Stranded timers**: if a timer is overdue by more than 2 ms
+//!    ([`STRANDED_NANOS`]), `wakep`. The timers of idle Ps are watched by
+//!    one sleeping M (`Worker::stop`); an M that leaves that sleep hands
+//!    the watch on for timers due within 10 ms, but one due later, on an
+//!    idle P, would wait for the next M to go idle, which a task blocking
+//!    its poll can put off for as long as it blocks. The M woken fires it
+//!    (`steal_work`'s last pass, or the sleep it ends in). Go's sysmon does
+//!    the same where a kernel loses netpoll wake-ups (`startm` when
+//!    `timeSleepUntil() < now`, on netbsd).
+//! 3. **Netpoll**: if sources are registered and nobody has polled for
 //!    10 ms, poll without blocking.
-//! 3. **schedtrace**: with `GORT_DEBUG=schedtrace=MS`, print a line every MS
+//! 4. **schedtrace**: with `GORT_DEBUG=schedtrace=MS`, print a line every MS
 //!    milliseconds (`trace.rs`).
 //!
 //! On Linux sysmon runs `SCHED_BATCH` while no P is in a syscall, so that
@@ -47,6 +56,11 @@ const MIN_DELAY_US: u64 = 20;
 const MAX_DELAY_US: u64 = 10_000;
 /// Idle rounds before the sleep starts doubling.
 const IDLE_ROUNDS: u32 = 50;
+/// A timer overdue by this much has no M watching it (module doc, step 2):
+/// an M sleeping on the timers fires them microseconds after they are
+/// due, or up to a millisecond after in the netpoller, whose waits are
+/// rounded up to milliseconds.
+pub(crate) const STRANDED_NANOS: u64 = 2_000_000;
 
 /// sysmon's sleeping place, shared with whoever must wake it.
 #[derive(Default)]
@@ -170,6 +184,7 @@ fn sysmon_main(shared: Arc<Shared>) {
             .iter()
             .any(|p| state(p.status.load(Relaxed)) == PSYSCALL);
         let retook = retake(&shared, &mut seen, now, &mut warned);
+        rescue_timers(&shared, now);
         policy.round(now, syscall_seen);
         #[cfg(not(loom))]
         let polled =
@@ -185,6 +200,18 @@ fn sysmon_main(shared: Arc<Shared>) {
         } else {
             idle_rounds = idle_rounds.saturating_add(1);
         }
+    }
+}
+
+/// Step 2 of the loop: wakes an M if a timer is overdue by more than
+/// [`STRANDED_NANOS`]. Not counted as work done: with every M busy the
+/// `wakep` finds no idle P and does nothing, and sysmon's sleep may grow.
+fn rescue_timers(shared: &Arc<Shared>, now: u64) {
+    let earliest = shared.earliest_timer();
+    if earliest != NO_TIMER && now >= earliest.saturating_add(STRANDED_NANOS) {
+        tracing::trace!(overdue_ns = now - earliest, "sysmon: overdue timer, wakep");
+        shared.stats.timer_rescues.fetch_add(1, Relaxed);
+        shared.wakep();
     }
 }
 

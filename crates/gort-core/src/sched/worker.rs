@@ -102,6 +102,11 @@ use crate::rt::Handle;
 use crate::task::{Header, Notified, WaitReason};
 use crate::time::{now_nanos, NO_TIMER};
 
+/// How soon a timer left unwatched by an M leaving its sleep must be due
+/// for that M to wake another to watch it (`stop`): sysmon's threshold for
+/// a long poll, past which its rescue of the P runs the timers anyway.
+const WATCH_NANOS: u64 = super::sysmon::LONG_POLL_NANOS;
+
 /// Passes over all Ps a spinning M makes before giving up (Go's `stealTries`).
 const STEAL_TRIES: usize = 4;
 /// Polls from `runnext` in a row before the queue gets a turn.
@@ -810,7 +815,20 @@ impl Worker {
                 } else {
                     !shared.inject.is_empty()
                 };
-                if backlog {
+                // Leaving the sleep, this M leaves the timers unwatched: if
+                // one is due before sysmon would rescue a P from a long
+                // poll, and the task this M is about to run blocks its poll
+                // (a call not wrapped in `gort::syscall`), that timer would
+                // wait for the rescue. Waking an M hands the watch on: it
+                // finds no work and sleeps until the timer, which it fires
+                // on whichever P it is (`fire` above, `steal_work`). Go's
+                // `resetspinning` makes the same hand-off: an M leaving the
+                // poller wakes a spinning M, which ends in the poller.
+                let watch = got_p && !backlog && {
+                    let earliest = shared.earliest_timer();
+                    earliest != NO_TIMER && earliest < now.saturating_add(WATCH_NANOS)
+                };
+                if backlog || watch {
                     self.shared.wakep();
                 }
                 if got_p {
