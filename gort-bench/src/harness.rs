@@ -220,7 +220,7 @@ fn median_index(xs: &[f64]) -> usize {
 }
 
 /// The nearest-rank `p`-quantile of `xs` (0 if empty).
-fn percentile(xs: &[i64], p: f64) -> i64 {
+pub(crate) fn percentile(xs: &[i64], p: f64) -> i64 {
     if xs.is_empty() {
         return 0;
     }

@@ -306,7 +306,9 @@ fn build_tokio(w: &Workload, procs: usize) -> io::Result<<Tokio as System>::Runt
 }
 
 /// `--child`: one round of `workload` on `system` in this fresh process;
-/// prints its value alone on stdout.
+/// prints its value alone on stdout, and the round's other figures (the
+/// p99 lateness of `timers`, `http_hello`'s rate and p99), one
+/// `name=value` a line, on stderr, for A/B runs of two builds.
 fn child(procs: usize, workload: &Workload, system: &str) -> ExitCode {
     let result = if system == Gort::NAME {
         workload
@@ -320,6 +322,12 @@ fn child(procs: usize, workload: &Workload, system: &str) -> ExitCode {
     match result {
         Some(Ok(r)) => {
             println!("{}", r.value);
+            if !r.late.is_empty() {
+                eprintln!("p99_late_ns={}", harness::percentile(&r.late, 0.99));
+            }
+            for (name, v) in &r.extra {
+                eprintln!("{name}={v}");
+            }
             ExitCode::SUCCESS
         }
         None => {
