@@ -12,10 +12,14 @@
 use std::ptr::NonNull;
 
 use super::{Header, Task};
-use crate::loom::{lock, AtomicUsize, Mutex, Ordering::Relaxed};
+use crate::loom::{lock, Mutex};
 
 struct Shard {
     head: Option<NonNull<Header>>,
+    /// Tasks in this shard. Counted here, under the shard's lock, rather
+    /// than in one atomic for the list: that atomic was a cache line every
+    /// spawn and every completion wrote, from whichever M ran them.
+    len: usize,
     closed: bool,
 }
 
@@ -26,7 +30,6 @@ unsafe impl Send for Shard {}
 pub(crate) struct OwnedTasks {
     shards: Box<[Mutex<Shard>]>,
     mask: usize,
-    len: AtomicUsize,
 }
 
 impl OwnedTasks {
@@ -36,6 +39,7 @@ impl OwnedTasks {
             .map(|_| {
                 Mutex::new(Shard {
                     head: None,
+                    len: 0,
                     closed: false,
                 })
             })
@@ -43,7 +47,6 @@ impl OwnedTasks {
         OwnedTasks {
             shards,
             mask: n - 1,
-            len: AtomicUsize::new(0),
         }
     }
 
@@ -70,7 +73,7 @@ impl OwnedTasks {
             }
         }
         shard.head = Some(ptr);
-        self.len.fetch_add(1, Relaxed);
+        shard.len += 1;
         Ok(())
     }
 
@@ -96,7 +99,7 @@ impl OwnedTasks {
             if let Some(n) = next {
                 n.as_ref().owned_prev.with_mut(|p| *p = prev);
             }
-            self.len.fetch_sub(1, Relaxed);
+            shard.len -= 1;
             Some(Task::from_raw(ptr))
         }
     }
@@ -108,6 +111,7 @@ impl OwnedTasks {
             let mut shard = lock(s);
             shard.closed = true;
             let mut cur = shard.head.take();
+            shard.len = 0;
             while let Some(ptr) = cur {
                 // SAFETY: shard lock held; each entry is a list reference.
                 cur = unsafe { ptr.as_ref().owned_next.with(|n| *n) };
@@ -115,13 +119,14 @@ impl OwnedTasks {
                 out.push(unsafe { Task::from_raw(ptr) });
             }
         }
-        self.len.store(0, Relaxed);
         out
     }
 
-    /// Number of live tasks. Relaxed: a statistic.
+    /// Number of live tasks: the shards' counts, each read under its lock
+    /// (a statistic: tasks spawned or finished meanwhile may or may not
+    /// count).
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Relaxed)
+        self.shards.iter().map(|s| lock(s).len).sum()
     }
 
     /// Calls `f` on every live task's header, shard by shard, under the
