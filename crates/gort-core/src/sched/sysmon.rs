@@ -23,10 +23,11 @@
 //!      would. A warning names the task's spawn site, once per task.
 //! 2. **Stranded timers**: if a timer is overdue by more than 2 ms
 //!    ([`STRANDED_NANOS`]), `wakep`. The timers of idle Ps are watched by
-//!    one sleeping M (`Worker::stop`); an M that leaves that sleep hands
-//!    the watch on for timers due within 10 ms, but one due later, on an
-//!    idle P, would wait for the next M to go idle, which a task blocking
-//!    its poll can put off for as long as it blocks. The M woken fires it
+//!    one sleeping M (`Worker::stop`, or the netpoll holder); an M that
+//!    leaves a sleep in `stop` hands the watch on for timers due within
+//!    10 ms, but a later one, or one left by the holder, on an idle P,
+//!    would wait for the next M to go idle, which a task blocking its poll
+//!    can put off for as long as it blocks. The M woken fires it
 //!    (`steal_work`'s last pass, or the sleep it ends in). Go's sysmon does
 //!    the same where a kernel loses netpoll wake-ups (`startm` when
 //!    `timeSleepUntil() < now`, on netbsd).
@@ -204,8 +205,10 @@ fn sysmon_main(shared: Arc<Shared>) {
 }
 
 /// Step 2 of the loop: wakes an M if a timer is overdue by more than
-/// [`STRANDED_NANOS`]. Not counted as work done: with every M busy the
-/// `wakep` finds no idle P and does nothing, and sysmon's sleep may grow.
+/// [`STRANDED_NANOS`]. Not counted as work done, so sysmon's sleep may
+/// still grow: with every M busy (timers run late under overload) `wakep`
+/// has no idle P to start an M on, and calling it every 20 µs would help
+/// no one.
 fn rescue_timers(shared: &Arc<Shared>, now: u64) {
     let earliest = shared.earliest_timer();
     if earliest != NO_TIMER && now >= earliest.saturating_add(STRANDED_NANOS) {

@@ -102,9 +102,10 @@ use crate::rt::Handle;
 use crate::task::{Header, Notified, WaitReason};
 use crate::time::{now_nanos, NO_TIMER};
 
-/// How soon a timer left unwatched by an M leaving its sleep must be due
-/// for that M to wake another to watch it (`stop`): sysmon's threshold for
-/// a long poll, past which its rescue of the P runs the timers anyway.
+/// How soon a timer left unwatched by an M leaving its timer sleep must be
+/// due for that M to wake another to watch it (`stop`): sysmon's
+/// threshold for a long poll. A later one is left to sysmon, which calls
+/// an M for a timer 2 ms overdue (`sysmon.rs`, step 2).
 const WATCH_NANOS: u64 = super::sysmon::LONG_POLL_NANOS;
 
 /// Passes over all Ps a spinning M makes before giving up (Go's `stealTries`).
@@ -816,10 +817,11 @@ impl Worker {
                     !shared.inject.is_empty()
                 };
                 // Leaving the sleep, this M leaves the timers unwatched: if
-                // one is due before sysmon would rescue a P from a long
-                // poll, and the task this M is about to run blocks its poll
-                // (a call not wrapped in `gort::syscall`), that timer would
-                // wait for the rescue. Waking an M hands the watch on: it
+                // the task it is about to run blocks its poll (a call not
+                // wrapped in `gort::syscall`), a timer on its P waits for
+                // sysmon to rescue the P (10 ms), and one on an idle P for
+                // sysmon to notice it overdue. For a timer due within the
+                // 10 ms, waking an M hands the watch on: it
                 // finds no work and sleeps until the timer, which it fires
                 // on whichever P it is (`fire` above, `steal_work`). Go's
                 // `resetspinning` makes the same hand-off: an M leaving the
