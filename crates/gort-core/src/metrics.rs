@@ -53,7 +53,7 @@ pub struct Metrics {
     /// they are due, so this stays 0 unless every M was busy (timers run
     /// late under overload, and there is no idle M to call) or the M that
     /// watched them is stuck in a task's blocking poll
-    /// (`docs/architecture.md`, "sysmon").
+    /// (`docs/architecture.md`, "Timers").
     pub timer_rescues: u64,
     /// How long tasks waited, runnable, before an M polled them (Go's
     /// `/sched/latencies:seconds`), from a sample of one wake-up in 32 per M.

@@ -107,7 +107,8 @@ pub(crate) struct Stats {
     pub(crate) sysmon_retakes: AtomicU64,
     /// Times the netpoll holder found work polling without blocking.
     pub(crate) netpoll_spins: AtomicU64,
-    /// Times sysmon found a timer overdue with no M watching it.
+    /// sysmon rounds that found a timer 2 ms overdue and called `wakep`
+    /// (`Metrics::timer_rescues`).
     pub(crate) timer_rescues: AtomicU64,
 }
 

@@ -820,12 +820,12 @@ impl Worker {
                 // the task it is about to run blocks its poll (a call not
                 // wrapped in `gort::syscall`), a timer on its P waits for
                 // sysmon to rescue the P (10 ms), and one on an idle P for
-                // sysmon to notice it overdue. For a timer due within the
-                // 10 ms, waking an M hands the watch on: it
-                // finds no work and sleeps until the timer, which it fires
-                // on whichever P it is (`fire` above, `steal_work`). Go's
-                // `resetspinning` makes the same hand-off: an M leaving the
-                // poller wakes a spinning M, which ends in the poller.
+                // sysmon to notice it overdue. For a timer due within those
+                // 10 ms, waking an M hands the watch on: it finds no work
+                // and sleeps until the timer, which it fires on whichever P
+                // it is (`fire` above, `steal_work`). Go's `resetspinning`
+                // makes the same hand-off: an M leaving the poller wakes a
+                // spinning M, which ends in the poller.
                 let watch = got_p && !backlog && {
                     let earliest = shared.earliest_timer();
                     earliest != NO_TIMER && earliest < now.saturating_add(WATCH_NANOS)
