@@ -23,7 +23,7 @@ pub mod __private {
 mod metrics;
 mod rt;
 pub(crate) mod sched;
-mod task;
+pub mod task;
 pub mod time;
 
 #[cfg(all(test, loom))]
@@ -64,12 +64,11 @@ pub mod runtime {
 
     /// A goroutine dump: one block per live task with its id, state, wait
     /// reason and spawn site, in the spirit of Go's `runtime.Stack(buf,
-    /// true)`. Empty outside a runtime.
+    /// true)`, after one for each `block_on` future (`goroutine 0 [...]
+    /// main:`, with where `block_on` was called), as Go lists goroutine 1.
+    /// Empty outside a runtime.
     pub fn dump() -> String {
-        context::with_current(|h| {
-            h.map(|h| crate::task::dump(&h.shared.owned))
-                .unwrap_or_default()
-        })
+        context::with_current(|h| h.map(|h| h.shared.dump()).unwrap_or_default())
     }
 
     /// The id of the P the calling task runs on, or `None` off an M.

@@ -4,16 +4,15 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
-use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::panic::Location;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::Thread;
+use std::task::Poll;
 use std::time::Duration;
 
 use crate::blocking::{spawn_blocking_at, PoolConfig};
 use crate::metrics::Metrics;
-use crate::sched::{context, Shared};
+use crate::sched::{block_on, context, Shared};
 use crate::task::{new_task, Id, JoinHandle, WaitReason};
 
 /// Go's default limit on OS threads (`debug.SetMaxThreads`).
@@ -324,12 +323,47 @@ impl Runtime {
     ///
     /// When called from inside a gort task: blocking there would stall the
     /// task's P.
+    #[track_caller]
     pub fn block_on<F: IntoFuture>(&self, future: F) -> F::Output {
-        block_on(&self.handle, future)
+        block_on::block_on(&self.handle, future, Location::caller(), None)
     }
 
-    /// A handle to this runtime, for spawning from anywhere.
-    pub fn handle(&self) -> &Handle {
+    /// `block_on` for `#[gort::test(timeout = "..")]`: past `limit`, panics
+    /// with `test timed out after {text}` and the dump. Not public API.
+    #[doc(hidden)]
+    #[track_caller]
+    pub fn __block_on_test<F: IntoFuture>(
+        &self,
+        future: F,
+        limit: Option<(std::time::Duration, &'static str)>,
+    ) -> F::Output {
+        let limit = limit.map(|(d, text)| block_on::Limit {
+            deadline: std::time::Instant::now() + d,
+            text,
+        });
+        block_on::block_on(&self.handle, future, Location::caller(), limit)
+    }
+
+    /// A handle to this runtime, for spawning from anywhere: an owned
+    /// [`Handle`], which may move to another thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gort_core::Runtime::new().unwrap();
+    /// let h = rt.handle();
+    /// let out = std::thread::spawn(move || h.block_on(async { 7 }))
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(out, 7);
+    /// ```
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// The runtime's own handle, borrowed (no clone, not counted as held
+    /// by user code for the deadlock detector).
+    pub fn handle_ref(&self) -> &Handle {
         &self.handle
     }
 
@@ -375,52 +409,6 @@ impl fmt::Debug for Runtime {
         f.debug_struct("Runtime")
             .field("procs", &self.handle.shared.procs())
             .finish()
-    }
-}
-
-/// The `block_on` thread's waker: `unpark` with a flag so that a wake-up
-/// between a poll and the park is not lost (`Thread::park` has token
-/// semantics as well; the flag also filters spurious wake-ups).
-struct ThreadPark {
-    thread: Thread,
-    notified: AtomicBool,
-}
-
-impl ThreadPark {
-    /// Parks up to `d`; true if woken (the flag consumed).
-    fn park_timeout(&self, d: std::time::Duration) -> bool {
-        let deadline = std::time::Instant::now() + d;
-        loop {
-            // Acquire: as in `park`.
-            if self.notified.swap(false, Ordering::Acquire) {
-                return true;
-            }
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            std::thread::park_timeout(deadline - now);
-        }
-    }
-
-    fn park(&self) {
-        // Acquire: pairs with the Release in `wake`, so what the waker wrote
-        // before waking is visible to the next poll.
-        while !self.notified.swap(false, Ordering::Acquire) {
-            std::thread::park();
-        }
-    }
-}
-
-impl Wake for ThreadPark {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        if !self.notified.swap(true, Ordering::Release) {
-            self.thread.unpark();
-        }
     }
 }
 
@@ -574,70 +562,14 @@ impl Handle {
 
     /// Runs `future` to completion on the current thread (see
     /// [`Runtime::block_on`]).
+    #[track_caller]
     pub fn block_on<F: IntoFuture>(&self, future: F) -> F::Output {
-        block_on(self, future)
+        block_on::block_on(self, future, Location::caller(), None)
     }
 
     /// Counters and gauges of the scheduler.
     pub fn metrics(&self) -> Metrics {
         Metrics::collect(&self.shared)
-    }
-}
-
-/// Counts a thread in `block_on` (`Shared::block_ons`) while it lives.
-struct BlockOnCount<'a>(&'a Shared);
-
-impl<'a> BlockOnCount<'a> {
-    fn new(shared: &'a Shared) -> BlockOnCount<'a> {
-        // Relaxed: a gauge, read by the deadlock detector, which confirms.
-        shared.block_ons.fetch_add(1, Ordering::Relaxed);
-        BlockOnCount(shared)
-    }
-}
-
-impl Drop for BlockOnCount<'_> {
-    fn drop(&mut self) {
-        self.0.block_ons.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Polls `future` on this thread, parking the thread between polls.
-fn block_on<F: IntoFuture>(handle: &Handle, future: F) -> F::Output {
-    if context::with_worker(|w| w.is_some_and(|w| w.current_p().is_some())) {
-        panic!("block_on called from inside a gort task; use .await instead");
-    }
-    let _enter = context::enter(handle.to_internal());
-    let _counted = BlockOnCount::new(&handle.shared);
-    let park = Arc::new(ThreadPark {
-        thread: std::thread::current(),
-        notified: AtomicBool::new(false),
-    });
-    let waker = Waker::from(park.clone());
-    let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(future.into_future());
-    let detect = handle.shared.config.detect_deadlock;
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-        if !detect {
-            park.park();
-            continue;
-        }
-        // Parked with a deadline: every `DEADLOCK_CHECK` without a wake-up,
-        // ask the scheduler whether anything could still wake us.
-        let mut suspect: Option<u64> = None;
-        while !park.park_timeout(crate::sched::deadlock::CHECK) {
-            match (crate::sched::deadlock::quiescent(&handle.shared), suspect) {
-                (Some(a), Some(b)) if a == b => {
-                    panic!(
-                        "all goroutines are asleep - deadlock!\n\n{}",
-                        crate::task::dump(&handle.shared.owned)
-                    )
-                }
-                (seen, _) => suspect = seen,
-            }
-        }
     }
 }
 
@@ -803,15 +735,23 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// Records why the current task is about to park, for
-/// [`dump`](crate::runtime::dump). A no-op off an M.
+/// Records why the current task (or `block_on` future) is about to park,
+/// for [`dump`](crate::runtime::dump). A no-op elsewhere.
 #[inline]
 pub fn set_wait_reason(reason: WaitReason) {
-    context::with_worker(|w| {
-        if let Some(w) = w {
+    let on_m = context::with_worker(|w| {
+        w.map(|w| {
             w.set_wait_reason(reason);
-        }
+        })
+        .is_some()
     });
+    if !on_m {
+        context::with_main(|m| {
+            if let Some(m) = m {
+                m.set_wait_reason(reason);
+            }
+        });
+    }
 }
 
 #[cfg(all(test, not(loom)))]

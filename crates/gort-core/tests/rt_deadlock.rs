@@ -30,29 +30,37 @@ fn in_child() -> bool {
     std::env::var_os(CHILD).is_some()
 }
 
-/// A receive nobody can send to: a task waits on a oneshot whose sender
-/// lives in another parked task, and block_on waits on the first task.
+/// A wait nobody can end: block_on awaits a task that awaits a task that
+/// waits on nothing (no waker of it exists anywhere). Every reference to
+/// each is gort's own: the detector fires, and the dump lists main first.
 #[test]
-fn fires_on_a_receive_nobody_can_send_to() {
+fn fires_on_a_wait_nobody_can_end() {
     if in_child() {
         rt().block_on(async {
-            let (tx, rx) = futures::channel::oneshot::channel::<()>();
-            let holder = gort_core::spawn(async move {
-                // Keeps the sender alive, never sends.
-                std::future::pending::<()>().await;
-                drop(tx);
-            });
-            let waiter = gort_core::spawn(async move { rx.await.ok() });
+            let holder = gort_core::spawn(std::future::pending::<()>());
+            let waiter = gort_core::spawn(async move { holder.await.ok() });
             waiter.await.unwrap();
-            holder.abort();
         });
         return;
     }
-    let out = run_child("fires_on_a_receive_nobody_can_send_to");
+    let out = run_child("fires_on_a_wait_nobody_can_end");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "the child should have panicked");
     assert!(
         stderr.contains("all goroutines are asleep - deadlock!"),
+        "stderr: {stderr}"
+    );
+    // Main is in the dump, first, with its wait reason and location.
+    let main_line = stderr
+        .lines()
+        .find(|l| l.starts_with("goroutine 0 "))
+        .unwrap_or_else(|| panic!("no main in the dump; stderr: {stderr}"));
+    assert!(
+        main_line.starts_with("goroutine 0 [join, ") && main_line.ends_with("] main:"),
+        "{main_line}"
+    );
+    assert!(
+        stderr.contains("\tblock_on at crates/gort-core/tests/rt_deadlock.rs:"),
         "stderr: {stderr}"
     );
     // The dump follows, naming the parked tasks.
@@ -155,4 +163,96 @@ fn quiet_while_a_syscall_runs() {
         .unwrap();
         assert_eq!(v, 6);
     });
+}
+
+/// A std thread holding a `oneshot::Sender` will complete it: quiet. The
+/// block_on future's waker is held by the oneshot, which gort does not
+/// know, so its owner may be woken.
+#[test]
+fn quiet_while_a_foreign_thread_holds_mains_waker() {
+    let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        tx.send(7).unwrap();
+    });
+    assert_eq!(rt().block_on(rx).unwrap(), 7);
+    t.join().unwrap();
+}
+
+/// The same with a task waiting on the oneshot, and block_on joining it.
+#[test]
+fn quiet_while_a_foreign_thread_holds_a_tasks_waker() {
+    rt().block_on(async {
+        let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            tx.send(8).unwrap();
+        });
+        let v = gort_core::spawn(async move { rx.await.unwrap() })
+            .await
+            .unwrap();
+        assert_eq!(v, 8);
+        t.join().unwrap();
+    });
+}
+
+/// A foreign thread that wakes a task 10 000 times through a `futures`
+/// mpsc, sleeping now and then so the runtime goes idle in between: every
+/// message arrives, in order, and the detector never fires.
+#[test]
+fn quiet_while_a_foreign_thread_keeps_waking() {
+    use futures::StreamExt;
+    const N: u64 = 10_000;
+    rt().block_on(async {
+        let (mut tx, mut rx) = futures::channel::mpsc::channel::<u64>(16);
+        let t = std::thread::spawn(move || {
+            for i in 0..N {
+                futures::executor::block_on(futures::SinkExt::send(&mut tx, i)).unwrap();
+                if i % 2_000 == 0 {
+                    std::thread::sleep(Duration::from_millis(60));
+                }
+            }
+        });
+        let got = gort_core::spawn(async move {
+            let mut next = 0;
+            while let Some(v) = rx.next().await {
+                assert_eq!(v, next);
+                next += 1;
+            }
+            next
+        })
+        .await
+        .unwrap();
+        assert_eq!(got, N);
+        t.join().unwrap();
+    });
+}
+
+/// A foreign waker that is dropped without waking leaves nothing that can
+/// wake: the detector fires once it is gone.
+#[test]
+fn fires_once_the_foreign_waker_is_dropped() {
+    if in_child() {
+        rt().block_on(async {
+            let (tx, rx) = futures::channel::oneshot::channel::<u32>();
+            let holder = gort_core::spawn(std::future::pending::<()>());
+            // The sender goes away after a while without sending: the
+            // receive then ends (`Canceled`), and the wait on `holder`
+            // is one nobody can end.
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                drop(tx);
+            });
+            assert!(rx.await.is_err());
+            holder.await.ok();
+        });
+        return;
+    }
+    let out = run_child("fires_once_the_foreign_waker_is_dropped");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the child should have panicked");
+    assert!(
+        stderr.contains("all goroutines are asleep - deadlock!"),
+        "stderr: {stderr}"
+    );
 }

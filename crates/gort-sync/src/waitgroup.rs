@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
+use gort_core::task::park_waker;
 use gort_core::{JoinHandle, WaitReason};
 
 #[derive(Debug, Default)]
@@ -187,15 +188,15 @@ impl Future for Wait<'_> {
             return Poll::Ready(());
         }
         match self.key {
-            Some(k) => w.slots[k] = Some(cx.waker().clone()),
+            Some(k) => w.slots[k] = Some(park_waker(cx.waker())),
             None => {
                 let k = match w.free.pop() {
                     Some(k) => {
-                        w.slots[k] = Some(cx.waker().clone());
+                        w.slots[k] = Some(park_waker(cx.waker()));
                         k
                     }
                     None => {
-                        w.slots.push(Some(cx.waker().clone()));
+                        w.slots.push(Some(park_waker(cx.waker())));
                         w.slots.len() - 1
                     }
                 };

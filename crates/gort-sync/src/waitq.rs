@@ -21,6 +21,7 @@
 //! of `unsafe` pointer juggling in every primitive; a slab is safe code and
 //! cancellation is the rare path.
 
+use gort_core::task::{park_waker, same_waker};
 use std::collections::VecDeque;
 use std::task::Waker;
 use std::time::Instant;
@@ -77,7 +78,7 @@ impl WaitQueue {
     fn alloc(&mut self, waker: &Waker, since: Instant, weight: usize) -> usize {
         let slot = Slot {
             state: SlotState::Queued,
-            waker: Some(waker.clone()),
+            waker: Some(park_waker(waker)),
             since,
             weight,
         };
@@ -114,8 +115,8 @@ impl WaitQueue {
         let slot = &mut self.slots[key];
         debug_assert_eq!(slot.state, SlotState::Queued);
         match &slot.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => slot.waker = Some(waker.clone()),
+            Some(w) if same_waker(w, waker) => {}
+            _ => slot.waker = Some(park_waker(waker)),
         }
     }
 

@@ -2,37 +2,86 @@
 //! `block_on` future or a task?
 //!
 //! Asked by a `block_on` thread that has been parked for [`CHECK`] with the
-//! detector on (`Builder::detect_deadlock`, on in `#[gort::test]`). The
-//! runtime is *quiescent* when:
+//! detector on (`Builder::detect_deadlock`, on in `#[gort::test]`).
 //!
-//! - every P is idle and no M spins (no task is running or about to);
-//! - no M runs a task without a P (one whose P was retaken in a syscall or
-//!   a long poll);
-//! - no queue holds a task;
-//! - no timer is pending (a timer can wake anything);
-//! - no I/O source is registered with the netpoller;
-//! - no `spawn_blocking` job is queued or running;
-//! - no `Handle` (or `Handle::enter` guard) is held by user code, and no
-//!   other thread is in `block_on`: a thread outside the runtime could
-//!   spawn or wake through them.
+//! # The claim
 //!
-//! The answer comes with a snapshot of the scheduler's activity (polls,
-//! parks, unparks); `block_on` reports a deadlock only when two checks a
+//! The detector reports a deadlock only if no party that can run will ever
+//! wake the `block_on` future or any task. Go can count the parties: every
+//! one is a goroutine, and all are asleep when every M is idle. Here the
+//! futures are ordinary Rust values, and whoever holds one of their
+//! `Waker`s can wake them: a foreign reactor (async-io's thread), a timer
+//! thread (futures-timer's), a std thread holding a `oneshot::Sender`. So
+//! the runtime is *quiescent* (nothing can wake anything) when all of these
+//! hold:
+//!
+//! 1. No gort party runs or is about to: every P is idle, no M spins, no M
+//!    runs a task without a P, no queue holds a task, no task is `RUNNING`
+//!    or `NOTIFIED`, and no `spawn_blocking` job is queued or running.
+//! 2. No gort event source is armed: no timer is pending, no I/O source is
+//!    registered with the netpoller.
+//! 3. No party outside could reach the runtime: no `Handle` (or
+//!    `Handle::enter` guard) is held by user code, and this is the only
+//!    thread in `block_on`.
+//! 4. **Every waker reference is gort's own.** Each task counts its
+//!    references in its state word, and the ones that are parked wakers in
+//!    gort's waiting structures apart (`task::park_waker`: channel queues,
+//!    select, timers, WaitGroup, the locks, context done, the join slot).
+//!    A task's references must be exactly its owned-list entry's, its
+//!    `JoinHandle`'s (while `JOIN_INTEREST` is set) and its parked wakers';
+//!    the `block_on` future's (an `Arc<MainTask>`) exactly `block_on`'s
+//!    two and its parked wakers'. Any other reference is a waker held by
+//!    somebody gort does not know, who may wake its owner: not a deadlock.
+//!
+//! Why that suffices: by 4, every waker that exists sits in a gort waiting
+//! structure; such a structure wakes its wakers only when a gort party acts
+//! on it (a send, a `done`, an unlock, a timer firing, an I/O event), and by
+//! 1–3 none can: no task or M runs, no event source is armed, and no thread
+//! outside has a way in. A gort primitive moved to a thread outside the
+//! runtime (a `Sender` in a `std::thread`) is such a way in that gort cannot
+//! see; that thread must hold a `Handle` (semantics.md says so).
+//!
+//! The converse is not claimed: a task waiting on a foreign future that
+//! will never complete (a waker held by a lock in another library, whose
+//! holder is itself asleep) is not reported. An unaccounted reference is
+//! taken as a way out.
+//!
+//! # Races
+//!
+//! The checks read many words one by one while foreign threads may act.
+//! Each party's action is seen: a foreign wake-up makes its task `NOTIFIED`
+//! and pushes it to the global queue (1), and wakes the runtime, which moves
+//! the activity counters; a foreign clone adds a reference (4). The answer
+//! comes with a snapshot of the scheduler's activity (polls, parks,
+//! unparks), and `block_on` reports a deadlock only when two checks a
 //! [`CHECK`] apart both say quiescent with the same snapshot, so a state
-//! caught in passing (an M between two steps of parking) never counts.
+//! caught in passing (an M between two steps of parking, a reference in
+//! transit between a queue and a poller) never counts.
+//!
+//! Costs: nothing on the hot paths. A parked waker is made with the same
+//! one `fetch_add` a plain clone is; the scan below runs only in a
+//! `block_on` that has been parked for a `CHECK` with the detector on.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use super::Shared;
-use crate::loom::Ordering::SeqCst;
+use crate::loom::{lock, Ordering::SeqCst};
+use crate::task::MainTask;
 use crate::time::NO_TIMER;
 
 /// How long `block_on` stays parked between two checks.
 pub(crate) const CHECK: Duration = Duration::from_millis(20);
 
-/// `Some(activity)` if nothing could wake anything (module doc).
-pub(crate) fn quiescent(s: &Shared) -> Option<u64> {
+/// The strong references to a `block_on` future's `MainTask` that are not
+/// wakers: `block_on`'s own `Arc` and its registration in `Shared::mains`.
+/// (The waker `block_on` polls with is one more, plain.)
+const MAIN_OWN_REFS: usize = 2;
+
+/// `Some(activity)` if nothing could wake anything (module doc), where
+/// `main` is the asking `block_on`'s future.
+pub(crate) fn quiescent(s: &Shared, main: &std::sync::Arc<MainTask>) -> Option<u64> {
+    // 1. and 2.
     let procs = s.procs();
     if s.idle.npidle.load(SeqCst) != procs || s.idle.nmspinning.load(SeqCst) != 0 {
         return None;
@@ -50,7 +99,12 @@ pub(crate) fn quiescent(s: &Shared) -> Option<u64> {
     if s.blocking.in_flight() != 0 {
         return None;
     }
-    if s.user_handles.load(Relaxed) != 0 || s.block_ons.load(Relaxed) != 1 {
+    // 3.
+    if s.user_handles.load(Relaxed) != 0 || lock(&s.mains).len() != 1 {
+        return None;
+    }
+    // 4.
+    if !main_wakers_parked(main) || !s.owned.all_asleep_in_gort() {
         return None;
     }
     let polls: u64 = s.allp.iter().map(|p| p.stats.polls.load(Relaxed)).sum();
@@ -59,4 +113,12 @@ pub(crate) fn quiescent(s: &Shared) -> Option<u64> {
             .wrapping_add(s.stats.parks.load(Relaxed))
             .wrapping_add(s.stats.unparks.load(Relaxed)),
     )
+}
+
+/// Whether every waker of the `block_on` future is parked in gort: its
+/// strong count is `block_on`'s own references, the plain waker it polls
+/// with, and the parked ones.
+fn main_wakers_parked(main: &std::sync::Arc<MainTask>) -> bool {
+    let parked = main.parked.load(Relaxed);
+    std::sync::Arc::strong_count(main) == MAIN_OWN_REFS + 1 + parked
 }

@@ -31,6 +31,7 @@
 //!   any M can acquire, so a later hand-off only moves an index.
 //! - A global timer wheel: see `time::queue` for why timers are per P.
 
+pub(crate) mod block_on;
 pub(crate) mod context;
 pub(crate) mod deadlock;
 pub(crate) mod idle;
@@ -136,9 +137,10 @@ pub(crate) struct Shared {
     /// Ms running a task without a P: their P was retaken during a long
     /// poll or a syscall, and they have not got one back yet.
     pub(crate) detached_ms: std::sync::atomic::AtomicUsize,
-    /// Threads inside `block_on`: with more than one, a parked one cannot
-    /// tell what the others' futures may wake.
-    pub(crate) block_ons: std::sync::atomic::AtomicUsize,
+    /// The futures of the threads inside `block_on` (`block_on.rs`), for
+    /// the dump and the deadlock detector: with more than one, a parked
+    /// one cannot tell what the others' futures may wake.
+    pub(crate) mains: Mutex<Vec<Arc<crate::task::MainTask>>>,
 }
 
 impl Shared {
@@ -163,12 +165,18 @@ impl Shared {
             ms: Mutex::new(Vec::new()),
             user_handles: std::sync::atomic::AtomicUsize::new(0),
             detached_ms: std::sync::atomic::AtomicUsize::new(0),
-            block_ons: std::sync::atomic::AtomicUsize::new(0),
+            mains: Mutex::new(Vec::new()),
         })
     }
 
     pub(crate) fn procs(&self) -> usize {
         self.allp.len()
+    }
+
+    /// The goroutine dump: the `block_on` futures, then every live task.
+    pub(crate) fn dump(&self) -> String {
+        let mains = lock(&self.mains).clone();
+        crate::task::dump(&self.owned, &mains)
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {

@@ -81,6 +81,9 @@ impl<T> Future for JoinHandle<T> {
             self.raw()
                 .try_read_output(&mut out as *mut _ as *mut (), cx.waker())
         };
+        if out.is_pending() {
+            crate::rt::set_wait_reason(super::WaitReason::Join);
+        }
         out
     }
 }

@@ -18,15 +18,20 @@
 //! from the owned list. The last reference frees the cell.
 
 mod join;
+mod main;
 mod owned;
 mod raw;
 mod state;
 #[cfg(all(test, not(loom)))]
 mod tests;
+mod waker;
 
 pub use join::{JoinError, JoinHandle};
+pub(crate) use main::MainTask;
 pub(crate) use owned::OwnedTasks;
 pub(crate) use raw::{new_task, Header, Notified, Schedule, Task};
+pub(crate) use waker::main_waker;
+pub use waker::{park_waker, same_waker};
 
 use std::fmt;
 
@@ -119,12 +124,34 @@ impl WaitReason {
     }
 }
 
-/// Formats every live task of `owned` as Go formats goroutines in a dump.
-pub(crate) fn dump(owned: &OwnedTasks) -> String {
+/// Formats the `block_on` futures of `mains` (as `goroutine 0`, marked
+/// `main`, as Go lists goroutine 1 first) and every live task of `owned`,
+/// as Go formats goroutines in a dump.
+pub(crate) fn dump(owned: &OwnedTasks, mains: &[std::sync::Arc<MainTask>]) -> String {
     use std::fmt::Write;
     crate::time::refresh_coarse(crate::time::now_nanos());
     let now_ms = crate::time::coarse_ms();
     let mut out = String::new();
+    for m in mains {
+        let (reason, since_ms) = m.wait_reason();
+        let _ = write!(out, "goroutine 0 [");
+        if reason == WaitReason::None {
+            let _ = write!(out, "running");
+        } else {
+            let _ = write!(
+                out,
+                "{}, {} ms",
+                reason.as_str(),
+                now_ms.saturating_sub(since_ms)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "] main:\n\tblock_on at {}:{}\n",
+            m.location.file(),
+            m.location.line()
+        );
+    }
     owned.for_each(|h| {
         let s = h.state.load();
         let state = if s.is_complete() {

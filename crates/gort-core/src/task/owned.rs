@@ -146,6 +146,27 @@ impl OwnedTasks {
     }
 }
 
+impl OwnedTasks {
+    /// Whether every live task is idle and held only by gort: neither
+    /// running nor notified, and no reference beyond the list's, the
+    /// `JoinHandle`'s and its parked wakers' (`sched/deadlock.rs`, 4).
+    pub(crate) fn all_asleep_in_gort(&self) -> bool {
+        let mut asleep = true;
+        self.for_each(|h| {
+            let s = h.state.load();
+            if s.is_running() || s.is_notified() || s.is_complete() {
+                asleep = false;
+                return;
+            }
+            let gorts = 1 + u64::from(s.is_join_interested()) + s.parked_count();
+            if s.ref_count() != gorts {
+                asleep = false;
+            }
+        });
+        asleep
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 impl OwnedTasks {
     /// Whether every shard is closed (tests).

@@ -1,8 +1,9 @@
 //! The task cell: one heap allocation per task holding its header, its
 //! scheduler handle, its future (later its output) and the join waker.
 //!
-//! Everything that touches the cell through a raw pointer lives in this file.
-//! Outside it, a task is seen through typed handles that each own one
+//! Everything that touches the cell through a raw pointer lives in this file
+//! and in `waker.rs` (the wakers, which reach the typed functions through
+//! the header's vtable). Outside them, a task is seen through typed handles that each own one
 //! reference in the state word: [`Notified`] (in a run queue), [`Task`] (in
 //! the owned list, or a plain reference) and the `JoinHandle`.
 //!
@@ -17,9 +18,10 @@ use std::mem::ManuallyDrop;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::task::{Context, Poll, Waker};
 
-use super::state::{AfterPoll, StartPoll, State, Wake, WakeByVal};
+use super::state::{AfterPoll, StartPoll, State, Wake};
+use super::waker::{borrowed_task_waker, park_waker, same_waker};
 use super::{Id, JoinError, WaitReason};
 use crate::loom::{AtomicU64, Ordering::Relaxed, UnsafeCell};
 
@@ -28,6 +30,11 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     /// Puts a notified task in a run queue. `yielded` is true when the task
     /// asked to go to the back of the line (`yield_now`) rather than being
     /// woken by another task.
+    ///
+    /// `self` lives in the task's cell. Every caller holds a reference to
+    /// the task besides `task` until this returns (state.rs invariant 7),
+    /// so `self` may be used after `task` is published, even though
+    /// another thread may by then have run the task to completion.
     fn schedule(&self, task: Notified, yielded: bool);
     /// Removes a completed task from the owned list, returning the list's
     /// reference if it held one.
@@ -87,6 +94,55 @@ impl Header {
     pub(crate) fn wait_reason(&self) -> (WaitReason, u64) {
         let v = self.wait_reason.load(Relaxed);
         (WaitReason::from_u32((v & 0xff) as u32), v >> 8)
+    }
+
+    /// `Waker::wake_by_ref` of a task waker.
+    ///
+    /// # Safety
+    /// `ptr` is a live task's header and the caller holds a reference to it
+    /// until this returns.
+    pub(crate) unsafe fn wake_by_ref(ptr: NonNull<Header>) {
+        // SAFETY: per the contract.
+        let header = unsafe { ptr.as_ref() };
+        if header.state.wake() == Wake::Schedule {
+            // SAFETY: `wake` took the new reference the queue will own; the
+            // caller's keeps the cell alive through the call (invariant 7).
+            unsafe { Header::schedule(ptr, false) };
+        }
+    }
+
+    /// Hands the queue reference that a transition just took to the task's
+    /// scheduler.
+    ///
+    /// # Safety
+    /// `ptr` is a live task's header; the caller took a new reference for
+    /// the queue (which this consumes) and holds another until this returns
+    /// (state.rs invariant 7).
+    pub(crate) unsafe fn schedule(ptr: NonNull<Header>, yielded: bool) {
+        // SAFETY: per the contract; the vtable matches the cell.
+        unsafe { (ptr.as_ref().vtable.schedule)(ptr, yielded) }
+    }
+
+    /// Drops one reference, freeing the cell if it was the last.
+    ///
+    /// # Safety
+    /// `ptr` is a live task's header and the caller gives up a reference.
+    pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
+        // SAFETY: the caller's reference keeps the cell alive until the
+        // decrement; nothing touches it after, unless that was the last.
+        if unsafe { ptr.as_ref() }.state.ref_dec() {
+            // SAFETY: that was the last reference.
+            unsafe { Header::dealloc(ptr) }
+        }
+    }
+
+    /// Frees the cell.
+    ///
+    /// # Safety
+    /// No reference to the task remains.
+    pub(crate) unsafe fn dealloc(ptr: NonNull<Header>) {
+        // SAFETY: per the contract; the vtable matches the cell.
+        unsafe { (ptr.as_ref().vtable.dealloc)(ptr) }
     }
 }
 
@@ -180,17 +236,10 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         }
         StartPoll::Poll => {}
     }
-    let waker = ManuallyDrop::new(
-        // SAFETY: the waker borrows the running reference for the duration of
-        // the poll; ManuallyDrop keeps it from decrementing on drop, and
-        // clones take references of their own.
-        unsafe {
-            Waker::from_raw(RawWaker::new(
-                ptr.as_ptr() as *const (),
-                waker_vtable::<F, S>(),
-            ))
-        },
-    );
+    // SAFETY: the waker borrows the running reference for the duration of
+    // the poll; ManuallyDrop keeps it from decrementing on drop, and clones
+    // take references of their own.
+    let waker = ManuallyDrop::new(unsafe { borrowed_task_waker(ptr) });
     let mut cx = Context::from_waker(&waker);
     let res = panic::catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
@@ -208,7 +257,11 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         Ok(Poll::Pending) => match cell.header.state.after_pending() {
             AfterPoll::Idle => drop_reference::<F, S>(ptr),
             AfterPoll::Reschedule => {
+                // `after_pending` took the queue's reference; the running
+                // one keeps the cell, and so `cell.scheduler`, alive until
+                // the push is over (state.rs invariant 7).
                 cell.scheduler.schedule(Notified(Task { ptr }), true);
+                drop_reference::<F, S>(ptr);
             }
             AfterPoll::Cancel => cancel_and_complete::<F, S>(ptr),
         },
@@ -322,7 +375,8 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
 }
 
 unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>, yielded: bool) {
-    // SAFETY: the caller passes a new reference taken by a Wake::Schedule.
+    // SAFETY: the caller passes a new reference taken by a Wake::Schedule,
+    // and holds another through this call (`Header::schedule`).
     let cell = unsafe { cell::<F, S>(ptr) };
     cell.scheduler.schedule(Notified(Task { ptr }), yielded);
 }
@@ -358,7 +412,11 @@ fn can_read_output(header: &Header, slot: &UnsafeCell<Option<Waker>>, waker: &Wa
     if snap.is_join_waker_set() {
         // SAFETY: JOIN_WAKER set and not complete: the completer only reads
         // the slot, so a shared read is fine.
-        let same = slot.with(|w| unsafe { &*w }.as_ref().is_some_and(|w| w.will_wake(waker)));
+        let same = slot.with(|w| {
+            unsafe { &*w }
+                .as_ref()
+                .is_some_and(|w| same_waker(w, waker))
+        });
         if same {
             return false;
         }
@@ -366,8 +424,9 @@ fn can_read_output(header: &Header, slot: &UnsafeCell<Option<Waker>>, waker: &Wa
             return true;
         }
     }
+    // Parked: the joined task's completion is gort's to deliver.
     // SAFETY: JOIN_WAKER clear and not complete: the slot is ours alone.
-    slot.with_mut(|w| unsafe { *w = Some(waker.clone()) });
+    slot.with_mut(|w| unsafe { *w = Some(park_waker(waker)) });
     header.state.set_join_waker().is_err()
 }
 
@@ -398,56 +457,6 @@ unsafe fn shutdown<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     } else {
         drop_reference::<F, S>(ptr);
     }
-}
-
-fn waker_vtable<F: Future, S: Schedule>() -> &'static RawWakerVTable {
-    &RawWakerVTable::new(
-        clone_waker::<F, S>,
-        wake_by_val::<F, S>,
-        wake_by_ref::<F, S>,
-        drop_waker::<F, S>,
-    )
-}
-
-unsafe fn clone_waker<F: Future, S: Schedule>(ptr: *const ()) -> RawWaker {
-    // SAFETY: a waker holds (or borrows) a reference to a live cell.
-    let header = unsafe { &*(ptr as *const Header) };
-    header.state.ref_inc();
-    RawWaker::new(ptr, waker_vtable::<F, S>())
-}
-
-unsafe fn wake_by_ref<F: Future, S: Schedule>(ptr: *const ()) {
-    // SAFETY: a waker holds (or borrows) a reference to a live cell.
-    let header = unsafe { &*(ptr as *const Header) };
-    if header.state.wake() == Wake::Schedule {
-        // SAFETY: `wake` took the new reference the queue will own. The
-        // pointer is the waker's own (not one derived from `header`), so it
-        // keeps its provenance over the whole cell.
-        unsafe { schedule::<F, S>(NonNull::new_unchecked(ptr as *mut Header), false) };
-    }
-}
-
-unsafe fn wake_by_val<F: Future, S: Schedule>(ptr: *const ()) {
-    // SAFETY: the waker owns a reference to a live cell.
-    let header = unsafe { &*(ptr as *const Header) };
-    match header.state.wake_by_val() {
-        // SAFETY: the waker's reference is now the queue's (`wake_by_val`
-        // did not drop it). The pointer is the waker's own, as in
-        // `wake_by_ref`.
-        WakeByVal::Schedule => unsafe {
-            schedule::<F, S>(NonNull::new_unchecked(ptr as *mut Header), false)
-        },
-        WakeByVal::Done => {}
-        // SAFETY: `wake_by_val` dropped the last reference.
-        WakeByVal::Dealloc => unsafe {
-            dealloc::<F, S>(NonNull::new_unchecked(ptr as *mut Header))
-        },
-    }
-}
-
-unsafe fn drop_waker<F: Future, S: Schedule>(ptr: *const ()) {
-    // SAFETY: `ptr` is non-null: it came from a header reference.
-    drop_reference::<F, S>(unsafe { NonNull::new_unchecked(ptr as *mut Header) });
 }
 
 /// A reference to a task that is not otherwise typed: the owned-list entry.

@@ -1,10 +1,18 @@
-//! The task state word: one `AtomicUsize` per task that holds its lifecycle
-//! bits and its reference count.
+//! The task state word: one `AtomicU64` per task that holds its lifecycle
+//! bits, its reference count, and how many of those references are wakers
+//! parked in gort's own waiting structures.
 //!
 //! ```text
-//!  63 ........................ 6   5          4           3          2        1        0
-//! [        reference count       | JOIN_WAKER | JOIN_INTEREST | CANCELLED | COMPLETE | NOTIFIED | RUNNING ]
+//!  63 ......... 40   39 ............ 6   5          4              3           2          1          0
+//! [ parked wakers |  reference count   | JOIN_WAKER | JOIN_INTEREST | CANCELLED | COMPLETE | NOTIFIED | RUNNING ]
 //! ```
+//!
+//! The parked count is what lets the deadlock detector tell gort's waiters
+//! from everybody else's (`sched/deadlock.rs`): a waker made by
+//! `task::park_waker` for a channel queue, a timer or a WaitGroup counts
+//! both a reference and a parked one, in one `fetch_add`; any reference
+//! beyond the owned list's, the join handle's and the parked ones is held
+//! by someone gort does not know, who may wake the task.
 //!
 //! Invariants (checked with `debug_assert!` at each transition):
 //!
@@ -19,32 +27,48 @@
 //!    thread only after it set `COMPLETE` while `JOIN_WAKER` was set.
 //! 5. Every `Notified`, `Waker`, `JoinHandle` and the owned-list entry hold one
 //!    reference each; the last one to go frees the cell.
+//! 6. The parked count never exceeds the reference count: it counts those
+//!    references that are parked wakers (`raw.rs`, `PARKED_WAKER`).
+//! 7. Whoever calls into the scheduler with a task (`schedule`) holds a
+//!    reference of its own beyond the one it hands to the queue, until the
+//!    call returns: the scheduler handle lives in the cell, and the queue's
+//!    reference may be run, completed and dropped by another thread before
+//!    the call is over.
 //!
 //! The protocol follows tokio's `runtime/task/state.rs` in shape (snapshots in
 //! a newtype, `#[must_use]` transitions); the names of the transitions are
 //! gort's.
 
-use crate::loom::{AtomicUsize, Ordering::*};
+use crate::loom::{AtomicU64, Ordering::*};
 
 /// The future is being polled (or cancelled) by some thread.
-const RUNNING: usize = 1 << 0;
+const RUNNING: u64 = 1 << 0;
 /// The task is scheduled: a reference to it is (or is being put) in a queue.
-const NOTIFIED: usize = 1 << 1;
+const NOTIFIED: u64 = 1 << 1;
 /// The future has finished; the stage holds its output or nothing.
-const COMPLETE: usize = 1 << 2;
+const COMPLETE: u64 = 1 << 2;
 /// `abort` (or runtime shutdown) asked for the future to be dropped.
-const CANCELLED: usize = 1 << 3;
+const CANCELLED: u64 = 1 << 3;
 /// A `JoinHandle` exists and wants the output.
-const JOIN_INTEREST: usize = 1 << 4;
+const JOIN_INTEREST: u64 = 1 << 4;
 /// The `JoinHandle` has stored a waker in the join waker slot.
-const JOIN_WAKER: usize = 1 << 5;
-const STATE_MASK: usize = (1 << 6) - 1;
+const JOIN_WAKER: u64 = 1 << 5;
+const STATE_MASK: u64 = (1 << 6) - 1;
 /// One reference in the count.
-const REF_ONE: usize = 1 << 6;
+const REF_ONE: u64 = 1 << 6;
+/// Where the parked count starts; the reference count is the 34 bits below.
+const PARKED_SHIFT: u32 = 40;
+const REF_MASK: u64 = (1 << PARKED_SHIFT) - REF_ONE;
+/// One parked waker (which is also one reference: added with `REF_ONE`).
+const PARKED_ONE: u64 = 1 << PARKED_SHIFT;
+/// Past this many parked wakers a new one is made unparked (a plain
+/// clone): the count must not overflow into nothing, and an unparked waker
+/// only makes the detector more careful.
+const PARKED_LIMIT: u64 = 1 << 23;
 
 /// A copy of the state word taken at one instant.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Snapshot(usize);
+pub(crate) struct Snapshot(u64);
 
 impl Snapshot {
     pub(crate) fn is_running(self) -> bool {
@@ -65,8 +89,12 @@ impl Snapshot {
     pub(crate) fn is_join_waker_set(self) -> bool {
         self.0 & JOIN_WAKER != 0
     }
-    pub(crate) fn ref_count(self) -> usize {
-        self.0 / REF_ONE
+    pub(crate) fn ref_count(self) -> u64 {
+        (self.0 & REF_MASK) / REF_ONE
+    }
+    /// How many of the references are parked wakers (invariant 6).
+    pub(crate) fn parked_count(self) -> u64 {
+        self.0 >> PARKED_SHIFT
     }
     fn idle(self) -> bool {
         self.0 & (RUNNING | NOTIFIED | COMPLETE) == 0
@@ -83,6 +111,7 @@ impl std::fmt::Debug for Snapshot {
             .field("join_interest", &self.is_join_interested())
             .field("join_waker", &self.is_join_waker_set())
             .field("refs", &self.ref_count())
+            .field("parked", &self.parked_count())
             .finish()
     }
 }
@@ -138,15 +167,13 @@ pub(crate) enum WakeByVal {
 }
 
 /// The atomic state word.
-pub(crate) struct State(AtomicUsize);
+pub(crate) struct State(AtomicU64);
 
 impl State {
     /// A new task: notified (it goes straight into a queue), wanted by its
     /// `JoinHandle`, and holding `refs` references.
-    pub(crate) fn new(refs: usize) -> State {
-        State(AtomicUsize::new(
-            NOTIFIED | JOIN_INTEREST | (refs * REF_ONE),
-        ))
+    pub(crate) fn new(refs: u64) -> State {
+        State(AtomicU64::new(NOTIFIED | JOIN_INTEREST | (refs * REF_ONE)))
     }
 
     pub(crate) fn load(&self) -> Snapshot {
@@ -155,7 +182,7 @@ impl State {
 
     /// Applies `f` in a CAS loop. `f` returns the new word and a result, or
     /// `None` for the result to return without writing.
-    fn update<R>(&self, mut f: impl FnMut(Snapshot) -> (Option<usize>, R)) -> (Snapshot, R) {
+    fn update<R>(&self, mut f: impl FnMut(Snapshot) -> (Option<u64>, R)) -> (Snapshot, R) {
         let mut cur = self.0.load(Acquire);
         loop {
             let (next, r) = f(Snapshot(cur));
@@ -197,9 +224,10 @@ impl State {
         .1
     }
 
-    /// Poller, after `Pending`: clears `RUNNING` unless a wake-up came during
-    /// the poll, in which case the task stays notified and the poller's
-    /// reference goes back in a queue.
+    /// Poller, after `Pending`: clears `RUNNING`. If a wake-up came during
+    /// the poll the task stays notified and a new reference is taken for
+    /// the queue; the poller keeps its own until the push is done
+    /// (invariant 7).
     pub(crate) fn after_pending(&self) -> AfterPoll {
         self.update(|s| {
             debug_assert!(s.is_running() && !s.is_complete(), "after_pending: {s:?}");
@@ -207,8 +235,9 @@ impl State {
                 return (None, AfterPoll::Cancel);
             }
             if s.is_notified() {
-                // Keep NOTIFIED, drop RUNNING: the reference is requeued.
-                (Some(s.0 & !RUNNING), AfterPoll::Reschedule)
+                // Keep NOTIFIED, drop RUNNING, one more reference: the
+                // queue's.
+                (Some((s.0 & !RUNNING) + REF_ONE), AfterPoll::Reschedule)
             } else {
                 (Some(s.0 & !RUNNING), AfterPoll::Idle)
             }
@@ -241,16 +270,24 @@ impl State {
         .1
     }
 
-    /// Waker, consumed by the wake-up: as [`State::wake`], but the waker's
-    /// own reference is handed over rather than a new one taken: to the
-    /// queue when the task is scheduled, dropped in the same update
-    /// otherwise. One atomic update where `wake` and a `ref_dec` made two
-    /// (tokio's `transition_to_notified_by_val` does the same).
-    pub(crate) fn wake_by_val(&self) -> WakeByVal {
+    /// Waker, consumed by the wake-up: as [`State::wake`] when the task is
+    /// scheduled (a new reference for the queue; the waker drops its own
+    /// after the push, invariant 7), and otherwise the waker's reference
+    /// is dropped in the same update, one atomic update where `wake` and a
+    /// `ref_dec` made two. With `parked`, the waker was a parked one, and
+    /// it leaves the parked count in this update either way: once woken it
+    /// is no longer in any waiting structure. (tokio's
+    /// `transition_to_notified_by_val` has the same shape.)
+    pub(crate) fn wake_by_val(&self, parked: bool) -> WakeByVal {
+        let unpark = if parked { PARKED_ONE } else { 0 };
         self.update(|s| {
             debug_assert!(s.ref_count() >= 1, "wake_by_val without a reference: {s:?}");
+            debug_assert!(!parked || s.parked_count() >= 1, "unparked twice: {s:?}");
             if s.idle() {
-                return (Some(s.0 | NOTIFIED), WakeByVal::Schedule);
+                return (
+                    Some(((s.0 | NOTIFIED) + REF_ONE) - unpark),
+                    WakeByVal::Schedule,
+                );
             }
             let next = if s.is_running() && !s.is_notified() && !s.is_complete() {
                 s.0 | NOTIFIED
@@ -262,7 +299,7 @@ impl State {
             } else {
                 WakeByVal::Done
             };
-            (Some(next - REF_ONE), what)
+            (Some(next - REF_ONE - unpark), what)
         })
         .1
     }
@@ -348,10 +385,37 @@ impl State {
         // Relaxed: a new reference is made from an existing one, which keeps
         // the cell alive; no data is published by the increment (as in
         // `Arc::clone`).
-        let prev = self.0.fetch_add(REF_ONE, Relaxed);
-        if prev > isize::MAX as usize {
+        let prev = Snapshot(self.0.fetch_add(REF_ONE, Relaxed));
+        if prev.ref_count() >= REF_MASK / REF_ONE / 2 {
+            // As `Arc`: a count this high means leaked references.
             std::process::abort();
         }
+    }
+
+    /// Takes one more reference, counted as a parked waker too. Returns
+    /// false, having taken a plain reference, once the parked count is at
+    /// its limit.
+    pub(crate) fn ref_inc_parked(&self) -> bool {
+        // Relaxed: as `ref_inc`.
+        let prev = Snapshot(self.0.fetch_add(REF_ONE + PARKED_ONE, Relaxed));
+        if prev.ref_count() >= REF_MASK / REF_ONE / 2 {
+            std::process::abort();
+        }
+        if prev.parked_count() >= PARKED_LIMIT {
+            // Relaxed: takes back only the parked mark just added.
+            self.0.fetch_sub(PARKED_ONE, Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Drops one reference that was a parked waker; returns true if it was
+    /// the last.
+    pub(crate) fn ref_dec_parked(&self) -> bool {
+        // AcqRel: as `ref_dec`.
+        let prev = Snapshot(self.0.fetch_sub(REF_ONE + PARKED_ONE, AcqRel));
+        debug_assert!(prev.ref_count() >= 1 && prev.parked_count() >= 1);
+        prev.ref_count() == 1
     }
 
     /// Drops one reference; returns true if it was the last.
@@ -365,7 +429,7 @@ impl State {
     }
 
     /// Drops `n` references at once; returns true if they were the last.
-    pub(crate) fn ref_dec_n(&self, n: usize) -> bool {
+    pub(crate) fn ref_dec_n(&self, n: u64) -> bool {
         let prev = Snapshot(self.0.fetch_sub(n * REF_ONE, AcqRel));
         debug_assert!(prev.ref_count() >= n);
         prev.ref_count() == n
@@ -401,28 +465,60 @@ mod tests {
     }
 
     #[test]
-    fn wake_by_val_hands_over_the_reference() {
+    fn wake_by_val_keeps_the_wakers_reference_until_the_push() {
         let s = State::new(3);
         assert_eq!(s.start_poll(), StartPoll::Poll);
         assert_eq!(s.after_pending(), AfterPoll::Idle);
         s.ref_inc(); // a waker
-        assert_eq!(s.wake_by_val(), WakeByVal::Schedule);
+        assert_eq!(s.wake_by_val(false), WakeByVal::Schedule);
         assert_eq!(
             s.load().ref_count(),
-            4,
-            "the waker's reference is the queue's"
+            5,
+            "the queue has a reference of its own; the waker still has its"
         );
+        assert!(!s.ref_dec(), "the waker's, after the push");
         s.ref_inc(); // another waker, while notified
-        assert_eq!(s.wake_by_val(), WakeByVal::Done);
+        assert_eq!(s.wake_by_val(false), WakeByVal::Done);
         assert_eq!(s.load().ref_count(), 4);
         assert_eq!(s.start_poll(), StartPoll::Poll);
         s.ref_inc(); // a waker woken while running: marks, drops its reference
-        assert_eq!(s.wake_by_val(), WakeByVal::Done);
+        assert_eq!(s.wake_by_val(false), WakeByVal::Done);
         assert!(s.load().is_notified());
         assert_eq!(s.load().ref_count(), 4);
+        assert_eq!(s.after_pending(), AfterPoll::Reschedule);
+        assert_eq!(s.load().ref_count(), 5, "a new reference for the queue");
+        assert!(!s.ref_dec(), "the poller's, after the push");
+        assert_eq!(s.start_poll(), StartPoll::Poll);
         let _ = s.complete();
         assert!(!s.ref_dec_n(3));
-        assert_eq!(s.wake_by_val(), WakeByVal::Dealloc, "the last reference");
+        assert_eq!(
+            s.wake_by_val(false),
+            WakeByVal::Dealloc,
+            "the last reference"
+        );
+    }
+
+    #[test]
+    fn parked_wakers_are_counted_apart() {
+        let s = State::new(2);
+        assert_eq!(s.start_poll(), StartPoll::Poll);
+        assert_eq!(s.after_pending(), AfterPoll::Idle);
+        assert!(s.ref_inc_parked());
+        assert!(s.ref_inc_parked());
+        s.ref_inc();
+        let snap = s.load();
+        assert_eq!((snap.ref_count(), snap.parked_count()), (5, 2));
+        assert!(!s.ref_dec_parked());
+        assert_eq!(s.wake_by_val(true), WakeByVal::Schedule);
+        let snap = s.load();
+        assert_eq!(
+            (snap.ref_count(), snap.parked_count()),
+            (5, 0),
+            "woken: no longer parked; the queue's reference is new"
+        );
+        assert!(!s.ref_dec());
+        assert!(!s.ref_dec());
+        assert_eq!(s.load().ref_count(), 3);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::sleep_until;
+use crate::task::{park_waker, same_waker};
 
 #[derive(Debug)]
 struct State {
@@ -88,8 +89,8 @@ impl Alarm {
                     if s.generation != generation {
                         return Poll::Ready(false);
                     }
-                    if !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                        s.waiters.push(cx.waker().clone());
+                    if !s.waiters.iter().any(|w| same_waker(w, cx.waker())) {
+                        s.waiters.push(park_waker(cx.waker()));
                     }
                 }
                 sleep.poll_elapsed(cx).map(|()| true)

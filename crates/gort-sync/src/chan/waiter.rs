@@ -45,6 +45,7 @@ use std::sync::Arc;
 use std::task::Waker;
 
 use futures::task::AtomicWaker;
+use gort_core::task::park_waker;
 
 use crate::loom::{AtomicUsize, UnsafeCell};
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
@@ -173,8 +174,12 @@ impl Selector {
         }
     }
 
+    /// Stores `w` (parked: this select's wake-up is gort's to deliver).
+    /// `AtomicWaker` keeps the waker it holds when the parked one made here
+    /// wakes the same task, so a re-poll costs the parked clone's making and
+    /// dropping.
     pub(crate) fn register(&self, w: &Waker) {
-        self.waker.register(w);
+        self.waker.register(&park_waker(w));
     }
 
     /// Peer, after winning: the waker to wake once the channel is unlocked.

@@ -27,6 +27,7 @@
 //! case, allocates nothing and takes 16 bytes instead of a `VecDeque`'s 32
 //! plus its buffer.
 
+use gort_core::task::{park_waker, same_waker};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::task::Waker;
@@ -213,7 +214,7 @@ impl<T> Lone<T> {
         debug_assert!(self.slot.is_none() && self.waker.is_none());
         self.state = LoneState::Waiting;
         self.slot = value;
-        self.waker = Some(waker.clone());
+        self.waker = Some(park_waker(waker));
         Ok(())
     }
 
@@ -223,8 +224,8 @@ impl<T> Lone<T> {
         match self.state {
             LoneState::Committed => Some(self.release()),
             LoneState::Waiting => {
-                if !self.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                    self.waker = Some(waker.clone());
+                if !self.waker.as_ref().is_some_and(|w| same_waker(w, waker)) {
+                    self.waker = Some(park_waker(waker));
                 }
                 None
             }

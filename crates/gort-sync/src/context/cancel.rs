@@ -23,6 +23,7 @@
 //!   so a stale key can never hit a newer hook. The same holds for the keys
 //!   of `done()` waiters and `after_func` callbacks.
 
+use gort_core::task::{park_waker, same_waker};
 use std::sync::{Arc, Weak};
 use std::task::Waker;
 use std::time::Instant;
@@ -187,11 +188,11 @@ impl CancelCtx {
         }
         match slot.and_then(|k| s.hooks.get_mut(k)) {
             Some(Hook::Waiter(w)) => {
-                if !w.will_wake(waker) {
-                    w.clone_from(waker);
+                if !same_waker(w, waker) {
+                    *w = park_waker(waker);
                 }
             }
-            _ => *slot = Some(s.hooks.insert(Hook::Waiter(waker.clone()))),
+            _ => *slot = Some(s.hooks.insert(Hook::Waiter(park_waker(waker)))),
         }
         false
     }

@@ -1,0 +1,116 @@
+//! `block_on`: the calling thread polls a future itself, parking between
+//! polls, as Go's main goroutine runs `main.main`.
+//!
+//! The thread is not an M and holds no P; tasks it wakes go to the global
+//! queue. Its future is [`MainTask`] to the rest of the runtime: wakers
+//! point at it, the dump lists it as `goroutine 0`, and it is registered in
+//! `Shared::mains` while the call lasts.
+//!
+//! With the deadlock detector on, the park has a deadline: every
+//! [`deadlock::CHECK`] without a wake-up, the thread asks
+//! [`deadlock::quiescent`], and panics with Go's message and the dump when
+//! two answers a `CHECK` apart both say nothing can wake anything, with the
+//! same activity in between. A test timeout (`#[gort::test(timeout)]`) is a
+//! second deadline of the same park, not a timer: it never counts as
+//! pending work for the detector.
+
+use std::future::{Future, IntoFuture};
+use std::panic::Location;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use super::{context, deadlock, Shared};
+use crate::rt::Handle;
+use crate::task::{main_waker, MainTask, WaitReason};
+
+/// A deadline for the whole call, and the text its panic quotes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limit {
+    pub(crate) deadline: Instant,
+    pub(crate) text: &'static str,
+}
+
+/// Registers `main` in `Shared::mains` until dropped.
+struct Registered<'a> {
+    shared: &'a Shared,
+    main: &'a Arc<MainTask>,
+}
+
+impl<'a> Registered<'a> {
+    fn new(shared: &'a Shared, main: &'a Arc<MainTask>) -> Registered<'a> {
+        crate::loom::lock(&shared.mains).push(main.clone());
+        Registered { shared, main }
+    }
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        let mut mains = crate::loom::lock(&self.shared.mains);
+        if let Some(i) = mains.iter().position(|m| Arc::ptr_eq(m, self.main)) {
+            mains.swap_remove(i);
+        }
+    }
+}
+
+/// Polls `future` on this thread until it is ready (module doc).
+///
+/// # Panics
+///
+/// On an M of a runtime (inside a task); on a deadlock, with the detector
+/// on; past `limit`.
+pub(crate) fn block_on<F: IntoFuture>(
+    handle: &Handle,
+    future: F,
+    location: &'static Location<'static>,
+    limit: Option<Limit>,
+) -> F::Output {
+    if context::with_worker(|w| w.is_some_and(|w| w.current_p().is_some())) {
+        panic!("block_on called from inside a gort task; use .await instead");
+    }
+    let shared = &*handle.shared;
+    let _enter = context::enter(handle.to_internal());
+    let main = Arc::new(MainTask::new(location));
+    let _registered = Registered::new(shared, &main);
+    let _current = context::set_main(&main);
+    let waker = main_waker(&main);
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(future.into_future());
+    let detect = shared.config.detect_deadlock;
+    loop {
+        main.set_wait_reason(WaitReason::None);
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        if !detect && limit.is_none() {
+            main.park();
+            continue;
+        }
+        let mut suspect: Option<u64> = None;
+        loop {
+            let now = Instant::now();
+            let mut until = limit.map_or(now + deadlock::CHECK, |l| l.deadline);
+            if detect {
+                until = until.min(now + deadlock::CHECK);
+            }
+            if main.park_until(until) {
+                break;
+            }
+            if let Some(l) = limit {
+                if Instant::now() >= l.deadline {
+                    panic!("test timed out after {}\n\n{}", l.text, shared.dump());
+                }
+            }
+            if !detect {
+                continue;
+            }
+            match (deadlock::quiescent(shared, &main), suspect) {
+                (Some(a), Some(b)) if a == b => {
+                    panic!("all goroutines are asleep - deadlock!\n\n{}", shared.dump())
+                }
+                (seen, _) => suspect = seen,
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! The `block_on` future's record: Go's goroutine 1, here `goroutine 0`.
+//!
+//! A thread in `block_on` polls its future itself and parks between polls.
+//! [`MainTask`] is what its wakers point at (`waker.rs`): a flag, so that a
+//! wake-up between a poll and the park is not lost (`Thread::park` has token
+//! semantics as well; the flag also filters spurious wake-ups), the count of
+//! its wakers parked in gort's waiting structures (for the deadlock
+//! detector), and what the dump shows of it: where `block_on` was called
+//! and why its future waits.
+
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::Thread;
+use std::time::Instant;
+
+use super::WaitReason;
+
+/// One thread in `block_on` (module doc).
+#[derive(Debug)]
+pub(crate) struct MainTask {
+    thread: Thread,
+    notified: AtomicBool,
+    /// Wakers of this future parked in gort's waiting structures
+    /// (`task::park_waker`). Relaxed: read by the deadlock detector, which
+    /// confirms what it sees twice.
+    pub(crate) parked: AtomicUsize,
+    /// As `Header::wait_reason`: the reason in the low byte, the coarse
+    /// clock (ms) above. Relaxed: diagnostic.
+    wait_reason: AtomicU64,
+    /// Where `block_on` was called.
+    pub(crate) location: &'static Location<'static>,
+}
+
+impl MainTask {
+    /// The record of the calling thread's `block_on`, called at `location`.
+    pub(crate) fn new(location: &'static Location<'static>) -> MainTask {
+        MainTask {
+            thread: std::thread::current(),
+            notified: AtomicBool::new(false),
+            parked: AtomicUsize::new(0),
+            wait_reason: AtomicU64::new(0),
+            location,
+        }
+    }
+
+    /// Marks the future woken and unparks its thread.
+    pub(crate) fn wake(&self) {
+        // Release: pairs with the Acquire in `take_notified`, so what the
+        // waker wrote before waking is visible to the next poll.
+        if !self.notified.swap(true, Ordering::Release) {
+            self.thread.unpark();
+        }
+    }
+
+    /// Consumes a wake-up, if one came.
+    pub(crate) fn take_notified(&self) -> bool {
+        // Acquire: pairs with the Release in `wake`.
+        self.notified.swap(false, Ordering::Acquire)
+    }
+
+    /// Parks until woken (the flag consumed).
+    pub(crate) fn park(&self) {
+        while !self.take_notified() {
+            std::thread::park();
+        }
+    }
+
+    /// Parks until woken or `deadline`; true if woken (the flag consumed).
+    pub(crate) fn park_until(&self, deadline: Instant) -> bool {
+        loop {
+            if self.take_notified() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+    }
+
+    pub(crate) fn set_wait_reason(&self, r: WaitReason) {
+        let v = match r {
+            WaitReason::None => 0,
+            r => (crate::time::coarse_ms() << 8) | r as u64,
+        };
+        self.wait_reason.store(v, Ordering::Relaxed);
+    }
+
+    /// The wait reason and the coarse time (ms) it was set at.
+    pub(crate) fn wait_reason(&self) -> (WaitReason, u64) {
+        let v = self.wait_reason.load(Ordering::Relaxed);
+        (WaitReason::from_u32((v & 0xff) as u32), v >> 8)
+    }
+}
