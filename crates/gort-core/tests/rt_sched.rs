@@ -251,3 +251,61 @@ fn sched_latencies_sample_wakeups_and_see_a_held_task() {
         std::time::Duration::from_nanos(1 << 20)
     );
 }
+
+/// Ten tasks sleep until the same instant; the first to wake computes
+/// without awaiting. The other nine are as runnable as any task: an idle P
+/// takes them (or sysmon hands the busy P's queues over) while the busy
+/// task still computes. The busy task stops as soon as all nine have woken,
+/// or after a second; a task that wakes after it stopped waited behind it.
+#[test]
+fn timer_woken_tasks_do_not_wait_behind_a_task_that_computes() {
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+    const TASKS: usize = 10;
+    let rt = rt(2);
+    for round in 0..3 {
+        let late = rt.block_on(async {
+            gort_core::spawn(async move {
+                let deadline = Instant::now() + Duration::from_millis(30);
+                let claimed = Arc::new(AtomicBool::new(false));
+                let busy_done = Arc::new(AtomicBool::new(false));
+                let woken = Arc::new(AtomicUsize::new(0));
+                let late = Arc::new(AtomicUsize::new(0));
+                let mut handles = Vec::new();
+                for _ in 0..TASKS {
+                    let (claimed, busy_done, woken, late) = (
+                        claimed.clone(),
+                        busy_done.clone(),
+                        woken.clone(),
+                        late.clone(),
+                    );
+                    handles.push(gort_core::spawn(async move {
+                        gort_core::time::sleep_until(deadline).await;
+                        if !claimed.swap(true, SeqCst) {
+                            let start = Instant::now();
+                            while woken.load(SeqCst) < TASKS - 1
+                                && start.elapsed() < Duration::from_secs(1)
+                            {
+                                std::hint::spin_loop();
+                            }
+                            busy_done.store(true, SeqCst);
+                        } else {
+                            if busy_done.load(SeqCst) {
+                                late.fetch_add(1, SeqCst);
+                            }
+                            woken.fetch_add(1, SeqCst);
+                        }
+                    }));
+                }
+                for h in handles {
+                    h.await.unwrap();
+                }
+                assert_eq!(woken.load(SeqCst), TASKS - 1);
+                late.load(SeqCst)
+            })
+            .await
+            .unwrap()
+        });
+        assert_eq!(late, 0, "round {round}: tasks woke only after the busy one");
+    }
+}

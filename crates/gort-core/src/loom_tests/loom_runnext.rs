@@ -1,4 +1,5 @@
-//! `runnext`: the owner's put and take racing a thief on its last pass.
+//! `runnext`: the owner's put and take racing a thief on its last pass;
+//! the timer-ready queue: the owner firing and running racing a thief.
 
 use crossbeam_deque::{Injector, Worker as Deque};
 use loom::thread;
@@ -55,5 +56,57 @@ fn loom_runnext_owner_vs_thief() {
         all.sort();
         assert_eq!(all, vec![1, 2], "owner {mine:?} thief {theirs:?}");
         drop((t1, t2));
+    });
+}
+
+/// The timer-ready path: the owner fires timers onto its timer-ready
+/// queue and runs them while a thief on another P steals (and `has_work`
+/// shows them to sysmon and the parking re-check). Every readied task runs
+/// exactly once, by one of the two; none stays behind unseen.
+#[test]
+fn loom_timer_ready_owner_vs_thief() {
+    loom::model(|| {
+        let q = std::sync::Arc::new(Queue::default());
+        let p = std::sync::Arc::new(P::new(0));
+        let (t1, n1) = task(&q, 1);
+        let (t2, n2) = task(&q, 2);
+        let (t3, n3) = task(&q, 3);
+        // SAFETY: this thread is the owner of P for the whole model.
+        unsafe {
+            assert!(p.timer_ready_put(n1).is_ok());
+            assert!(p.timer_ready_put(n2).is_ok());
+        }
+        assert!(p.has_work(), "timer-readied tasks are visible to others");
+        let p2 = p.clone();
+        let thief = thread::spawn(move || {
+            let dest = Deque::new_fifo();
+            let mut got = Vec::new();
+            if let Some(t) = p2.steal_into(&dest, false) {
+                got.push(t.header().id);
+            }
+            while let Some(t) = dest.pop() {
+                got.push(t.header().id);
+            }
+            got
+        });
+        let mut mine = Vec::new();
+        // SAFETY: as above.
+        unsafe {
+            // A timer fires while the thief steals.
+            assert!(p.timer_ready_put(n3).is_ok());
+            while let Some(t) = p.timer_ready_get() {
+                mine.push(t.header().id);
+            }
+        }
+        let theirs = thief.join().unwrap();
+        let mut all: Vec<u64> = mine
+            .iter()
+            .chain(theirs.iter())
+            .map(|id| id.as_u64())
+            .collect();
+        all.sort();
+        assert_eq!(all, vec![1, 2, 3], "owner {mine:?} thief {theirs:?}");
+        assert!(!p.has_work());
+        drop((t1, t2, t3));
     });
 }

@@ -9,7 +9,7 @@ use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
 
-use super::support::{counting_waker, Counted, Gate, Queue};
+use super::support::{counting_waker, Counted, Gate, Queue, Tracked};
 use crate::task::{new_task, Id, JoinHandle};
 
 fn gate_task(
@@ -150,5 +150,52 @@ fn loom_two_wakers_queue_once() {
         drop(jh);
         drop(task);
         assert_eq!(dropped.load(S), 1);
+    });
+}
+
+/// A wake-up by value racing the task's completion on another thread: the
+/// waking thread's scheduler call must not outlive the cell. `Tracked`
+/// fails the model if the cell is freed before `schedule` returns, which
+/// the old order (the waker's reference handed to the queue) allowed: the
+/// popping thread ran the task, completed it and freed the cell while the
+/// waking thread was still inside the scheduler.
+#[test]
+fn loom_wake_by_val_racing_completion_keeps_the_cell() {
+    loom::model(|| {
+        let q = std::sync::Arc::new(Queue::default());
+        let alive = Arc::new(AtomicUsize::new(1));
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let slot = Arc::new(Mutex::new(None));
+        let open = Arc::new(AtomicUsize::new(0));
+        let fut = Gate {
+            slot: slot.clone(),
+            open: open.clone(),
+            out: Counted(Some(dropped.clone())),
+        };
+        let sched = Tracked {
+            q: q.clone(),
+            alive: alive.clone(),
+        };
+        let (task, notified, raw) = new_task(fut, sched, Id(1), std::panic::Location::caller());
+        // Detached, and not in any owned list: the wakers and the queue
+        // hold the only references once the first poll is done.
+        drop(JoinHandle::<Counted>::new(raw));
+        drop(task);
+        notified.run();
+        let waker = slot.lock().unwrap().take().expect("waker stored");
+        let t = thread::spawn(move || {
+            open.store(1, SeqCst);
+            waker.wake();
+        });
+        loop {
+            if let Some(n) = q.pop() {
+                n.run();
+                break;
+            }
+            thread::yield_now();
+        }
+        t.join().unwrap();
+        assert_eq!(alive.load(SeqCst), 0, "freed once every reference went");
+        assert_eq!(dropped.load(S), 1, "output dropped exactly once");
     });
 }

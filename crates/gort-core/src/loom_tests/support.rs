@@ -38,6 +38,38 @@ impl Schedule for std::sync::Arc<Queue> {
     }
 }
 
+/// A scheduler that queues, like `Queue`, and checks that the task cell it
+/// lives in outlives every `schedule` call (state.rs invariant 7): after the
+/// push, whoever pops the task may run it to completion and drop the last
+/// reference it holds, which drops this value and clears `alive`. The check
+/// reads a clone of `alive` taken before the push, never `self` after it.
+pub(super) struct Tracked {
+    pub(super) q: std::sync::Arc<Queue>,
+    pub(super) alive: Arc<AtomicUsize>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.alive.store(0, SeqCst);
+    }
+}
+
+impl Schedule for Tracked {
+    fn schedule(&self, task: Notified, _yielded: bool) {
+        let alive = self.alive.clone();
+        self.q.q.lock().unwrap().push_back(task);
+        assert_eq!(
+            alive.load(SeqCst),
+            1,
+            "the task cell (and the scheduler in it) was freed during schedule"
+        );
+    }
+
+    fn release(&self, _task: &Task) -> Option<Task> {
+        None
+    }
+}
+
 /// A future that is pending until `wakes` wake-ups were delivered through
 /// the waker it stored, then yields `out`.
 pub(super) struct Gate {

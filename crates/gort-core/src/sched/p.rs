@@ -1,7 +1,8 @@
 //! P: a processor, the right to run tasks.
 //!
 //! A P owns a bounded local run queue (Go's `runq`, here a crossbeam-deque
-//! FIFO `Worker` whose other end is stealable), a `runnext` slot, and its
+//! FIFO `Worker` whose other end is stealable), a `runnext` slot, a second
+//! stealable queue of the tasks its timers readied (`timer_ready`), and its
 //! timers. An M must hold a P to run tasks; a P passes between Ms as a value
 //! (an index into `allp` plus the `status` word), so a later hand-off (an M
 //! blocked in a syscall, a poll that runs too long) moves the P, with its
@@ -99,9 +100,11 @@ pub(crate) struct P {
     /// Owner-only push/pop end of the local queue (see the module doc).
     runq: StdUnsafeCell<Deque<Notified>>,
     stealer: Stealer<Notified>,
-    /// Owner-only: tasks readied by this P's M firing timers, run before
-    /// the local queue (see `timer_ready_put`).
-    timer_ready: StdUnsafeCell<std::collections::VecDeque<Notified>>,
+    /// Owner end of the tasks readied by this P's M firing timers, run
+    /// before the local queue (see `timer_ready_put`); thieves take from
+    /// `timer_stealer` first.
+    timer_ready: StdUnsafeCell<Deque<Notified>>,
+    timer_stealer: Stealer<Notified>,
     /// Set while the owner polls a task: a thief seeing it backs off before
     /// taking `runnext`. Relaxed: a hint.
     pub(crate) in_poll: AtomicBool,
@@ -113,14 +116,17 @@ pub(crate) struct P {
     pub(crate) stats: PStats,
 }
 
-// SAFETY: `runq` is the only non-Sync field; it is touched only by the M that
-// holds the P (module doc: the status word's Acquire/Release hand-over).
+// SAFETY: `runq` and `timer_ready` (the owner ends of two deques) are the
+// only non-Sync fields; they are touched only by the M that holds the P
+// (module doc: the status word's Acquire/Release hand-over).
 unsafe impl Sync for P {}
 
 impl P {
     pub(crate) fn new(id: usize) -> P {
         let runq = Deque::new_fifo();
         let stealer = runq.stealer();
+        let timer_ready = Deque::new_fifo();
+        let timer_stealer = timer_ready.stealer();
         P {
             id,
             status: AtomicU64::new(PIDLE),
@@ -129,7 +135,8 @@ impl P {
             runnext: AtomicPtr::new(ptr::null_mut()),
             runq: StdUnsafeCell::new(runq),
             stealer,
-            timer_ready: StdUnsafeCell::new(std::collections::VecDeque::new()),
+            timer_ready: StdUnsafeCell::new(timer_ready),
+            timer_stealer,
             in_poll: AtomicBool::new(false),
             schedtick: AtomicU32::new(0),
             runnext_streak: AtomicU32::new(0),
@@ -318,22 +325,23 @@ impl P {
     /// so it runs before the local queue rather than behind it: in a burst
     /// of timers the local queue overflows, and its older half, readied
     /// tasks included, would go to the back of the global queue behind any
-    /// backlog there. Measured with `cargo run --release -p gort-bench --
-    /// timers` (100k tasks sleeping 1-50 ms while the spawner still fills
-    /// the queues): p99 lateness went from 1.6x tokio's to 1.0x in one run
-    /// each. At most `LOCAL_QUEUE_CAP` wait here;
-    /// beyond that they take the normal path, where other Ps can steal them.
-    /// Returns false (the task given back) when full.
+    /// backlog there (`docs/perf-log.md` has the measurement). The queue is
+    /// stealable, as the local one: a spinning M, or the M that sysmon hands
+    /// this P to, takes from it first, so a task that computes on this P
+    /// holds up none of the others its timers readied (Go: `runtimer` ->
+    /// `ready` -> `runqput` + `wakep`; the firing M wakes one, see
+    /// `Worker::fire`). At most `LOCAL_QUEUE_CAP` wait here; beyond that
+    /// they take the normal path. Returns the task back when full.
     ///
     /// # Safety
     /// The caller holds this P.
     pub(crate) unsafe fn timer_ready_put(&self, task: Notified) -> Result<(), Notified> {
-        // SAFETY: owner-only field, per the contract.
-        let q = unsafe { &mut *self.timer_ready.get() };
+        // SAFETY: owner end, per the contract.
+        let q = unsafe { &*self.timer_ready.get() };
         if q.len() >= LOCAL_QUEUE_CAP {
             return Err(task);
         }
-        q.push_back(task);
+        q.push(task);
         Ok(())
     }
 
@@ -342,8 +350,19 @@ impl P {
     /// # Safety
     /// The caller holds this P.
     pub(crate) unsafe fn timer_ready_get(&self) -> Option<Notified> {
-        // SAFETY: owner-only field, per the contract.
-        unsafe { &mut *self.timer_ready.get() }.pop_front()
+        // SAFETY: owner end, per the contract.
+        unsafe { &*self.timer_ready.get() }.pop()
+    }
+
+    /// Tasks in this P's two queues (not `runnext`): after a batch of
+    /// wake-ups, more than one means work this M will not get to next.
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    pub(crate) unsafe fn queued(&self) -> usize {
+        // SAFETY: owner ends, per the contract.
+        let (runq, timers) = unsafe { (&*self.runq.get(), &*self.timer_ready.get()) };
+        runq.len() + timers.len()
     }
 
     /// Go's `runqget`: `runnext` first, then the head of the queue. The bool
@@ -378,14 +397,26 @@ impl P {
         unsafe { self.runqget() }
     }
 
-    /// Go's `runqsteal`: takes about half of this P's queue into `dest`
-    /// (the thief's queue) and returns one task to run. On the last pass
-    /// (`steal_runnext`) an empty queue lets the thief take `runnext`.
+    /// Go's `runqsteal`: takes about half of this P's timer-readied tasks
+    /// or, if there are none, of its queue, into `dest` (the thief's queue)
+    /// and returns one task to run. On the last pass (`steal_runnext`) empty
+    /// queues let the thief take `runnext`.
     pub(crate) fn steal_into(
         &self,
         dest: &Deque<Notified>,
         steal_runnext: bool,
     ) -> Option<Notified> {
+        loop {
+            // The timer-readied first: their deadlines have passed.
+            match self
+                .timer_stealer
+                .steal_batch_with_limit_and_pop(dest, LOCAL_QUEUE_CAP / 2)
+            {
+                Steal::Success(t) => return Some(t),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
         loop {
             match self
                 .stealer
@@ -417,16 +448,19 @@ impl P {
         }
     }
 
-    /// Tasks in the queue plus `runnext`. Racy by nature: for metrics and for
-    /// the "any work anywhere?" recheck before parking.
+    /// Tasks in the queues plus `runnext`. Racy by nature: for metrics and
+    /// for the "any work anywhere?" recheck before parking.
     pub(crate) fn len(&self) -> usize {
-        self.stealer.len() + usize::from(!self.runnext.load(Acquire).is_null())
+        self.stealer.len()
+            + self.timer_stealer.len()
+            + usize::from(!self.runnext.load(Acquire).is_null())
     }
 
-    /// Whether stealable work is queued (timer-readied tasks are not
-    /// stealable: their P's M runs them next).
+    /// Whether a task is queued here (any of the queues or `runnext`).
     pub(crate) fn has_work(&self) -> bool {
-        !self.stealer.is_empty() || !self.runnext.load(Acquire).is_null()
+        !self.stealer.is_empty()
+            || !self.timer_stealer.is_empty()
+            || !self.runnext.load(Acquire).is_null()
     }
 
     /// Drops every queued task reference. Used at shutdown, with no M
@@ -443,7 +477,7 @@ impl P {
         // SAFETY: no owner exists per the contract.
         while unsafe { self.runq() }.pop().is_some() {}
         // SAFETY: as above.
-        unsafe { &mut *self.timer_ready.get() }.clear();
+        while unsafe { &*self.timer_ready.get() }.pop().is_some() {}
     }
 }
 

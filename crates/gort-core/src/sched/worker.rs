@@ -6,7 +6,9 @@
 //! An M holding a P repeats: find a runnable task, poll it. Finding one
 //! (`find_runnable`) tries, in order:
 //!
-//! 1. the P's due timers (their tasks land in the local queue);
+//! 1. the P's due timers (their tasks land in the P's timer-ready queue,
+//!    stealable, and run before the local queue; with more than one, a
+//!    `wakep` so that idle Ps take the rest);
 //! 2. every 61st tick, one task from the global queue first, so that a pair
 //!    of tasks re-waking each other through the local queue cannot starve it;
 //! 3. `runnext`, then the local queue (the queue first after
@@ -316,7 +318,9 @@ impl Worker {
     }
 
     /// Fires the due timers of `timers` with this M's P receiving the
-    /// readied tasks first (`P::timer_ready_put`).
+    /// readied tasks first (`P::timer_ready_put`, stealable). A caller
+    /// holding a P then calls [`Worker::wake_for_backlog`], so that a burst
+    /// of timers fans out to idle Ps (Go's `ready` calls `wakep`).
     fn fire(&self, timers: &crate::time::TimerQueue, now: u64) -> usize {
         self.firing.set(true);
         let n = timers.run(now);
@@ -531,7 +535,9 @@ impl Worker {
             self.last_now.set(0);
             if p.timers.next_when() != NO_TIMER {
                 let now = self.read_clock();
-                self.fire(&p.timers, now);
+                if self.fire(&p.timers, now) > 0 {
+                    self.wake_for_backlog(p);
+                }
             }
             // SAFETY: this M holds P.
             if let Some(t) = unsafe { p.timer_ready_get() } {
@@ -721,6 +727,7 @@ impl Worker {
                     // Fire the due timers of a P whose M is busy (or of an
                     // idle P): their tasks come to our queue.
                     if self.fire(&victim.timers, now_nanos()) > 0 {
+                        self.wake_for_backlog(p);
                         // SAFETY: this M holds P.
                         if let Some(t) = unsafe { p.timer_ready_get() } {
                             return Some(t);
@@ -811,8 +818,9 @@ impl Worker {
                 // SeqCst fence: as step 3's, so a P released after our
                 // `try_idle_p` either sees the queue or is seen by `wakep`.
                 fence(SeqCst);
-                let backlog = if got_p {
-                    shared.inject.len() > 1
+                let backlog = if let Some(p) = got_p.then(|| self.current_p()).flatten() {
+                    // SAFETY: this M holds P.
+                    shared.inject.len() + unsafe { p.queued() } > 1
                 } else {
                     !shared.inject.is_empty()
                 };
@@ -1004,14 +1012,14 @@ impl Worker {
         n
     }
 
-    /// After a batched poll holding `p`: its wake-ups went to `p`'s queue
-    /// without waking anyone, so one M for what this M will not get to
-    /// soon, if the queue holds more than one task; that M wakes more as
-    /// it finds work (`wakep`'s usual chain).
-    #[cfg(not(loom))]
+    /// After a batch of wake-ups onto `p` (a batched poll holding it, or
+    /// timers fired): they went to `p`'s queues without waking anyone, so
+    /// one M for what this M will not get to soon, if the queues hold more
+    /// than one task; that M wakes more as it finds work (`wakep`'s usual
+    /// chain).
     fn wake_for_backlog(&self, p: &P) {
         // SAFETY: this M holds P.
-        if unsafe { p.runq() }.len() > 1 {
+        if unsafe { p.queued() } > 1 {
             self.shared.wakep();
         }
     }

@@ -265,3 +265,59 @@ fn owned_list_links() {
     drop(drained);
     drop(handles);
 }
+
+/// A scheduler that, like the runtime's, reads itself after the push: the
+/// task cell it lives in must outlive the call (state.rs invariant 7).
+struct ReadsItselfAfterPush {
+    q: Arc<Queue>,
+    pushes: AtomicUsize,
+}
+
+impl Schedule for Arc<ReadsItselfAfterPush> {
+    fn schedule(&self, task: Notified, _yielded: bool) {
+        self.q.0.lock().unwrap().push_back(task);
+        // A use after the push, as `Shared::inject` reads its shutdown flag
+        // and calls `wakep`: under Miri, a freed cell here is an error.
+        self.pushes.fetch_add(1, SeqCst);
+    }
+    fn release(&self, _task: &Task) -> Option<Task> {
+        None
+    }
+}
+
+/// Threads waking tasks by value while this thread runs them to completion
+/// and frees them: the wake-up's scheduler call never outlives the cell.
+/// Miri checks every access (the run before the fix was the TSan report:
+/// `wake_by_val` -> `schedule` -> `inject` reading freed memory).
+#[test]
+fn wake_by_val_racing_completion_on_another_thread() {
+    let rounds = if cfg!(miri) { 8 } else { 200 };
+    for _ in 0..rounds {
+        let q = Arc::new(Queue::default());
+        let sched = Arc::new(ReadsItselfAfterPush {
+            q: q.clone(),
+            pushes: AtomicUsize::new(0),
+        });
+        let slot = Arc::new(Mutex::new(None));
+        let fut = Countdown {
+            left: 1,
+            slot: slot.clone(),
+        };
+        let (task, notified, raw) =
+            new_task(fut, sched.clone(), Id(1), std::panic::Location::caller());
+        drop(JoinHandle::<&'static str>::new(raw));
+        drop(task);
+        notified.run();
+        let waker = slot.lock().unwrap().take().expect("waker stored");
+        let t = std::thread::spawn(move || waker.wake());
+        loop {
+            if q.run_all() > 0 {
+                break;
+            }
+            std::thread::yield_now();
+        }
+        t.join().unwrap();
+        assert_eq!(sched.pushes.load(SeqCst), 1);
+        assert_eq!(Arc::strong_count(&sched), 1, "the cell was freed");
+    }
+}
