@@ -298,9 +298,8 @@ mod tests {
         let count = Arc::new(Count(std::sync::atomic::AtomicUsize::new(0)));
         let w = Waker::from(count.clone());
         let p = park_waker(&w);
-        assert!(p.will_wake(&w));
-        assert!(same_waker(&p, &w));
-        assert_eq!(Arc::strong_count(&count), 3);
+        // (Not `will_wake`: it is best-effort, and Miri's vtables differ.)
+        assert_eq!(Arc::strong_count(&count), 3, "a plain clone");
         p.wake();
         assert_eq!(count.0.load(Relaxed), 1);
     }
