@@ -205,7 +205,7 @@ fn shutdown_cancels_queued_and_detaches_running() {
     started.recv().unwrap();
     let q = queued_ran.clone();
     let queued = rt.spawn_blocking(move || q.store(true, SeqCst));
-    let handle = rt.handle().clone();
+    let handle = rt.handle();
     // Drop the runtime on another thread, so that a hang fails the test
     // instead of stalling it.
     let (dropped_tx, dropped) = mpsc::channel();

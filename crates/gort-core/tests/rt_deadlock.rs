@@ -109,7 +109,7 @@ fn quiet_when_a_socket_will_wake() {
 #[test]
 fn quiet_while_an_outside_thread_holds_a_handle() {
     let rt = rt();
-    let h = rt.handle().clone();
+    let h = rt.handle();
     let (tx, rx) = futures::channel::oneshot::channel::<u32>();
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(120));

@@ -172,7 +172,7 @@ fn yield_loop_does_not_starve_global_queue() {
     let rt = rt(1);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s2 = stop.clone();
-    let h = rt.handle().clone();
+    let h = rt.handle();
     rt.block_on(async move {
         let spinner = gort_core::spawn(async move {
             let mut n = 0u64;

@@ -142,7 +142,7 @@ fn dropping_join_handle_detaches() {
 #[test]
 fn spawn_from_eight_outside_threads() {
     let rt = rt(2);
-    let handle = rt.handle().clone();
+    let handle = rt.handle();
     let count = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..8)
         .map(|_| {
@@ -202,7 +202,7 @@ fn dropping_runtime_drops_pending_futures_and_cancels_handles() {
 #[test]
 fn spawn_after_shutdown_is_cancelled() {
     let rt = rt(1);
-    let handle: Handle = rt.handle().clone();
+    let handle: Handle = rt.handle();
     drop(rt);
     let h = handle.spawn(async { 1 });
     assert!(futures::executor::block_on(h).unwrap_err().is_cancelled());
@@ -226,7 +226,7 @@ fn bad_config_is_an_error_not_a_hang() {
 fn futures_spawn_trait() {
     use futures::task::SpawnExt;
     let rt = rt(2);
-    let handle = rt.handle().clone();
+    let handle = rt.handle();
     let (tx, rx) = futures::channel::oneshot::channel();
     handle
         .spawn_with_handle(async move { tx.send(9).unwrap() })
@@ -237,4 +237,15 @@ fn futures_spawn_trait() {
 
 fn hits_or_wait(rx: &std::sync::mpsc::Receiver<()>) -> bool {
     rx.try_recv().is_err()
+}
+
+/// The contract's shape: `rt.handle()` is an owned `Handle` that moves to
+/// another thread and spawns there.
+#[test]
+fn an_owned_handle_moves_to_another_thread() {
+    let rt = gort_core::Runtime::new().unwrap();
+    let h = rt.handle();
+    let t = std::thread::spawn(move || h.spawn(async { 6 * 7 }));
+    let jh = t.join().unwrap();
+    assert_eq!(rt.block_on(jh).unwrap(), 42);
 }

@@ -242,7 +242,7 @@ fn sleep_outside_runtime_panics() {
 #[test]
 fn timer_armed_from_outside_thread_wakes_an_idle_runtime() {
     let rt = rt(2);
-    let h = rt.handle().clone();
+    let h = rt.handle();
     // The runtime is idle (every M parked); the timer is armed from a plain
     // thread that entered it.
     let _g = h.enter();
