@@ -1,15 +1,26 @@
-//! The attribute's arguments: `#[gort::main(procs = N)]`.
+//! The attribute's arguments: `#[gort::main(procs = N)]`,
+//! `#[gort::test(procs = N, detect_deadlock = false, timeout = "5s")]`.
 //!
-//! The grammar is a comma-separated list of `name = value` pairs; `procs`,
-//! an integer literal of at least 1, is the only name today. Every problem
-//! is reported as a `syn::Error` at the offending token, and problems with
-//! several arguments are combined into one error so the user sees them all
-//! at once.
+//! The grammar is a comma-separated list of `name = value` pairs:
+//!
+//! - `procs`: an integer literal of at least 1 (`Builder::procs`);
+//! - `detect_deadlock`: `true` or `false` (`Builder::detect_deadlock`; on
+//!   by default in `#[gort::test]`, off in `#[gort::main]`);
+//! - `timeout`: a duration string, humantime-like (`"250ms"`, `"5s"`,
+//!   `"2m"`, `"1h"`, `"1m30s"`); past it the test panics with `test timed
+//!   out after {text}` and the dump. Only in `#[gort::test]`.
+//!
+//! Every problem is reported as a `syn::Error` at the offending token, and
+//! problems with several arguments are combined into one error so the user
+//! sees them all at once.
 
 use proc_macro2::TokenStream;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, Lit, LitInt, Meta, Token};
+use syn::{Expr, ExprLit, Lit, LitBool, LitInt, LitStr, Meta, Token};
+
+/// The names `apply` knows, for the "unknown attribute" message.
+const EXPECTED: &str = "expected `procs`, `detect_deadlock` or `timeout`";
 
 /// The parsed arguments of `#[gort::main]` or `#[gort::test]`.
 #[derive(Default)]
@@ -17,6 +28,11 @@ pub(crate) struct Args {
     /// `procs = N`: the number of Ps, emitted as `.procs(N)`. `None` leaves
     /// the `Builder` default (`GORT_MAXPROCS`, else the CPU count).
     pub(crate) procs: Option<LitInt>,
+    /// `detect_deadlock = b`; `None` leaves the attribute's default.
+    pub(crate) detect_deadlock: Option<LitBool>,
+    /// `timeout = "..."`: the text as written and its length in
+    /// nanoseconds.
+    pub(crate) timeout: Option<(LitStr, u128)>,
 }
 
 impl Args {
@@ -41,35 +57,121 @@ impl Args {
 
     /// Records one `name = value` argument.
     fn apply(&mut self, meta: Meta) -> syn::Result<()> {
-        let path = meta.path();
-        if !path.is_ident("procs") {
-            let name = path
-                .segments
-                .iter()
-                .map(|s| s.ident.to_string())
-                .collect::<Vec<_>>()
-                .join("::");
-            return Err(syn::Error::new_spanned(
-                path,
-                format!("unknown attribute `{name}`; expected `procs`"),
-            ));
-        }
-        let value = match meta {
-            Meta::NameValue(nv) => nv.value,
-            other => {
+        let path = meta.path().clone();
+        let name = path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect::<Vec<_>>()
+            .join("::");
+        let usage = match name.as_str() {
+            "procs" => "expected `procs = N`, with N an integer literal of at least 1",
+            "detect_deadlock" => "expected `detect_deadlock = true` or `detect_deadlock = false`",
+            "timeout" => {
+                "expected `timeout = \"5s\"` (a duration such as \"250ms\", \"5s\", \"2m\")"
+            }
+            _ => {
                 return Err(syn::Error::new_spanned(
-                    other,
-                    "expected `procs = N`, with N an integer literal of at least 1",
+                    path,
+                    format!("unknown attribute `{name}`; {EXPECTED}"),
                 ))
             }
         };
-        let lit = procs_literal(&value)?;
-        if self.procs.is_some() {
-            return Err(syn::Error::new_spanned(&lit, "duplicate `procs` argument"));
+        let value = match meta {
+            Meta::NameValue(nv) => nv.value,
+            other => return Err(syn::Error::new_spanned(other, usage)),
+        };
+        let duplicate = |what: &dyn quote::ToTokens| {
+            syn::Error::new_spanned(what, format!("duplicate `{name}` argument"))
+        };
+        match name.as_str() {
+            "procs" => {
+                let lit = procs_literal(&value)?;
+                if self.procs.is_some() {
+                    return Err(duplicate(&lit));
+                }
+                self.procs = Some(lit);
+            }
+            "detect_deadlock" => {
+                let Expr::Lit(ExprLit {
+                    lit: Lit::Bool(b), ..
+                }) = &value
+                else {
+                    return Err(syn::Error::new_spanned(&value, usage));
+                };
+                if self.detect_deadlock.is_some() {
+                    return Err(duplicate(b));
+                }
+                self.detect_deadlock = Some(b.clone());
+            }
+            _ => {
+                let Expr::Lit(ExprLit {
+                    lit: Lit::Str(text),
+                    ..
+                }) = &value
+                else {
+                    return Err(syn::Error::new_spanned(&value, usage));
+                };
+                let nanos = parse_duration(&text.value())
+                    .map_err(|why| syn::Error::new_spanned(text, format!("`timeout`: {why}")))?;
+                if self.timeout.is_some() {
+                    return Err(duplicate(text));
+                }
+                self.timeout = Some((text.clone(), nanos));
+            }
         }
-        self.procs = Some(lit);
         Ok(())
     }
+}
+
+/// Parses a humantime-like duration: one or more `<integer><unit>` parts,
+/// units `ns`, `us`, `ms`, `s`, `m`, `h`, optionally separated by spaces
+/// (`"1m 30s"`). Returns nanoseconds, at least 1.
+pub(crate) fn parse_duration(text: &str) -> Result<u128, String> {
+    let mut total: u128 = 0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err("empty duration; write e.g. \"5s\"".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits == 0 {
+            return Err(format!(
+                "`{text}` is not a duration; write e.g. \"250ms\", \"5s\", \"2m\""
+            ));
+        }
+        let n: u128 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{text}`: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest.len()
+            - rest
+                .trim_start_matches(|c: char| c.is_ascii_alphabetic())
+                .len();
+        let per: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            "" => return Err(format!("`{text}`: a number needs a unit (ms, s, m, h)")),
+            u => {
+                return Err(format!(
+                    "`{text}`: unknown unit `{u}` (expected ns, us, ms, s, m or h)"
+                ))
+            }
+        };
+        rest = rest[unit_len..].trim_start();
+        total = n
+            .checked_mul(per)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| format!("`{text}`: too long"))?;
+    }
+    if total == 0 {
+        return Err("a zero timeout would fail every test".into());
+    }
+    Ok(total)
 }
 
 /// Checks that `value` is an unsuffixed (or `usize`) integer literal of at
@@ -130,7 +232,7 @@ mod tests {
     fn misuse_is_reported() {
         assert_eq!(
             err(quote!(threads = 2)),
-            "unknown attribute `threads`; expected `procs`"
+            "unknown attribute `threads`; expected `procs`, `detect_deadlock` or `timeout`"
         );
         assert!(err(quote!(procs = 0)).starts_with("`procs` must be at least 1"));
         assert!(err(quote!(procs = "x")).starts_with("`procs` must be an integer literal"));
@@ -140,6 +242,36 @@ mod tests {
             err(quote!(procs = 1, procs = 2)),
             "duplicate `procs` argument"
         );
+    }
+
+    #[test]
+    fn detect_deadlock_and_timeout_are_parsed() {
+        let args = Args::parse(quote!(detect_deadlock = false, timeout = "1m30s")).unwrap();
+        assert!(!args.detect_deadlock.unwrap().value);
+        let (text, nanos) = args.timeout.unwrap();
+        assert_eq!(text.value(), "1m30s");
+        assert_eq!(nanos, 90_000_000_000);
+        assert!(err(quote!(detect_deadlock = 1)).starts_with("expected `detect_deadlock = true`"));
+        assert!(err(quote!(timeout = 5)).starts_with("expected `timeout = \"5s\"`"));
+        assert!(err(quote!(timeout = "5")).contains("needs a unit"));
+        assert!(err(quote!(timeout = "5parsecs")).contains("unknown unit `parsecs`"));
+        assert!(err(quote!(timeout = "0s")).contains("zero timeout"));
+        assert_eq!(
+            err(quote!(timeout = "1s", timeout = "2s")),
+            "duplicate `timeout` argument"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(250_000_000));
+        assert_eq!(parse_duration("5s"), Ok(5_000_000_000));
+        assert_eq!(parse_duration("2m"), Ok(120_000_000_000));
+        assert_eq!(parse_duration("1h 2m"), Ok(3_720_000_000_000));
+        assert_eq!(parse_duration("10us"), Ok(10_000));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("1.5s").is_err());
     }
 
     #[test]

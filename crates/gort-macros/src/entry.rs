@@ -74,7 +74,13 @@ fn try_expand(
     args: TokenStream,
     item: TokenStream,
 ) -> Result<TokenStream, (syn::Error, TokenStream)> {
-    let args = Args::parse(args);
+    let args = Args::parse(args).and_then(|a| match (&a.timeout, kind) {
+        (Some((text, _)), Kind::Main) => Err(syn::Error::new_spanned(
+            text,
+            "`timeout` is for `#[gort::test]`; a program's main runs as long as it needs",
+        )),
+        _ => Ok(a),
+    });
     let f = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Fn(f)) => f,
         Ok(other) => {
@@ -269,9 +275,26 @@ fn generate(kind: Kind, args: &Args, f: ItemFn) -> TokenStream {
 
     let procs = args.procs.as_ref().map(|n| quote!(.procs(#n)));
     // The contract turns the deadlock detector on in `#[gort::test]`.
-    let detect_deadlock = match kind {
-        Kind::Main => TokenStream::new(),
-        Kind::Test => quote!(.detect_deadlock(true)),
+    let detect_deadlock = match (&args.detect_deadlock, kind) {
+        (Some(b), _) => quote!(.detect_deadlock(#b)),
+        (None, Kind::Main) => TokenStream::new(),
+        (None, Kind::Test) => quote!(.detect_deadlock(true)),
+    };
+    // A timeout is a deadline of `block_on`'s park, not a timer, so the
+    // deadlock detector never counts it as pending work.
+    let block_on = match &args.timeout {
+        Some((text, nanos)) => {
+            let nanos = *nanos;
+            let secs = (nanos / 1_000_000_000) as u64;
+            let sub = (nanos % 1_000_000_000) as u32;
+            quote! {
+                .__block_on_test(#fut, ::core::option::Option::Some((
+                    ::core::time::Duration::new(#secs, #sub),
+                    #text,
+                )))
+            }
+        }
+        None => quote!(.block_on(#fut)),
     };
     // The error's `Display` (e.g. `GORT_MAXPROCS="x" is not a positive
     // integer`) says more than `expect`'s `Debug` would.
@@ -293,7 +316,7 @@ fn generate(kind: Kind, args: &Args, f: ItemFn) -> TokenStream {
                 #detect_deadlock
                 .build()
                 .unwrap_or_else(|e| ::core::panic!(#failed, e))
-                .block_on(#fut)
+                #block_on
         }
     }
 }
@@ -414,7 +437,7 @@ mod tests {
         assert_eq!(
             errs,
             [
-                "unknown attribute `threads`; expected `procs`",
+                "unknown attribute `threads`; expected `procs`, `detect_deadlock` or `timeout`",
                 "the `async` keyword is missing from the function declaration",
                 "`#[gort::test]` functions cannot be generic",
                 "`#[gort::test]` functions cannot accept arguments",

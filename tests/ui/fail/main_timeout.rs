@@ -1,0 +1,2 @@
+#[gort::main(timeout = "5s")]
+async fn main() {}
