@@ -12,9 +12,10 @@
 //	workload=NAME procs=N go=X
 //
 // where X is the median over rounds of nanoseconds per operation (for
-// idle_task_bytes and chan_idle_bytes: bytes per idle goroutine). The timers workload adds
-// go_p99_late_ns=Y; http_hello adds go_rps=R go_p99_us=P (it needs wrk on
-// PATH). All diagnostics go to stderr.
+// idle_task_bytes and chan_idle_bytes: bytes per idle goroutine; for
+// timer_burst_hog: ns of lateness). The timers and timer_burst_hog
+// workloads add go_p99_late_ns=Y; http_hello adds go_rps=R go_p99_us=P (it
+// needs wrk on PATH). All diagnostics go to stderr.
 package main
 
 import (
@@ -32,7 +33,7 @@ import (
 type roundResult struct {
 	// value is ns/op for timing workloads, bytes/goroutine for memory ones.
 	value float64
-	// late holds per-operation lateness samples (timers only).
+	// late holds per-operation lateness samples (timers, timer_burst_hog).
 	late []int64
 	// extra holds further figures, printed as go_NAME=VALUE, each the
 	// median over the rounds (http_hello: rps, p99_us).
@@ -60,6 +61,7 @@ var workloads = []workload{
 	{name: "chained_spawn", run: chainedSpawn},
 	{name: "timers", maxRounds: 3, run: timers},
 	{name: "timer_stop", run: timerStop},
+	{name: "timer_burst_hog", run: timerBurstHog},
 	{name: "idle_task_bytes", run: idleTaskBytes},
 	{name: "chan_pingpong", run: chanPingPong},
 	{name: "chan_mpmc", run: chanMPMC},
@@ -130,7 +132,7 @@ func main() {
 
 		line := fmt.Sprintf("workload=%s procs=%d go=%d", w.name, *procs, int64(med+0.5))
 		mr := results[medianIndex(values)]
-		if w.name == "timers" {
+		if len(mr.late) > 0 {
 			line += fmt.Sprintf(" go_p99_late_ns=%d", percentile(mr.late, 0.99))
 		}
 		// Each further figure: its median over the rounds, as gort-bench's.

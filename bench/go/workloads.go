@@ -207,3 +207,55 @@ func timerStop() roundResult {
 	})
 	return roundResult{value: nsPerOp(d, timerStopTasks*timerStopsPerTask)}
 }
+
+// timer_burst_hog: timers that fire together while one of their goroutines
+// hogs its P.
+const (
+	burstTasks = 10                    // BURST_TASKS
+	burstDelay = 5 * time.Millisecond  // BURST_DELAY
+	burstHog   = 50 * time.Millisecond // BURST_HOG
+)
+
+// timerBurstHog: burstTasks goroutines sleep until one shared deadline,
+// burstDelay after the driver starts spawning them. The first of them to
+// wake (decided at run time, by a compare-and-swap) computes for burstHog
+// without blocking, spinning on the clock; every other one records its
+// lateness, wake time - deadline, and ends. The value is the round's
+// nearest-rank p99 lateness in ns of those that did not compute (with
+// nine of them, the latest); their samples give go_p99_late_ns, as for
+// timers.
+func timerBurstHog() roundResult {
+	lateAll := make([]int64, burstTasks)
+	hog := int32(-1)
+	onGoroutine(false, func() time.Duration {
+		var wg sync.WaitGroup
+		deadline := time.Now().Add(burstDelay)
+		wg.Add(burstTasks)
+		for i := 0; i < burstTasks; i++ {
+			go func(i int) {
+				defer wg.Done()
+				time.Sleep(time.Until(deadline))
+				woke := time.Now()
+				if atomic.CompareAndSwapInt32(&hog, -1, int32(i)) {
+					for start := time.Now(); time.Since(start) < burstHog; {
+					}
+					return
+				}
+				lateAll[i] = int64(woke.Sub(deadline))
+			}(i)
+		}
+		wg.Wait()
+		return 0
+	})
+	hogIndex := int(atomic.LoadInt32(&hog))
+	if hogIndex < 0 {
+		fatalf("timer_burst_hog: no goroutine computed")
+	}
+	late := make([]int64, 0, burstTasks-1)
+	for i, l := range lateAll {
+		if i != hogIndex {
+			late = append(late, l)
+		}
+	}
+	return roundResult{value: float64(percentile(late, 0.99)), late: late}
+}

@@ -115,7 +115,8 @@ impl GoTwin {
     }
 
     /// Runs `workload` with `procs` and `rounds` and returns its `go*`
-    /// fields (`go=`, and `go_p99_late_ns=` for timers), in order. The
+    /// fields (`go=`, and `go_p99_late_ns=` for the timer workloads that
+    /// record lateness), in order. The
     /// twin's progress goes straight to our stderr.
     ///
     /// # Errors

@@ -5,12 +5,12 @@
 //! contender (gort, tokio, gort, tokio, ...), so that slow drift of the
 //! machine (frequency scaling, a noisy neighbour) lands on every contender
 //! alike. A contender's figure is the median of its rounds (the mean of the
-//! two middle ones when the count is even), as in the Go twin; the timers'
-//! p99 lateness is taken from the median round alone (the lower middle one
-//! when the count is even), not from all rounds pooled. Each further figure
-//! of a round ([`RoundResult::extra`]: `http_hello`'s requests/s and p99)
-//! is the median of that figure over the rounds: a p99 taken from the one
-//! round of median throughput swung by 2× between runs.
+//! two middle ones when the count is even), as in the Go twin; the timer
+//! workloads' p99 lateness is taken from the median round alone (the lower
+//! middle one when the count is even), not from all rounds pooled. Each
+//! further figure of a round ([`RoundResult::extra`]: `http_hello`'s
+//! requests/s and p99) is the median of that figure over the rounds: a p99
+//! taken from the one round of median throughput swung by 2× between runs.
 //!
 //! [`child_round`] is the parent side of a round that runs in a fresh child
 //! process (see `--child` in `cli.rs`).
@@ -24,7 +24,8 @@ use std::time::Duration;
 pub(crate) struct RoundResult {
     /// ns per operation, or bytes per task for memory workloads.
     pub(crate) value: f64,
-    /// Per-operation lateness in ns (timers only; empty otherwise).
+    /// Per-operation lateness in ns (`timers`, `timer_burst_hog`; empty
+    /// otherwise).
     pub(crate) late: Vec<i64>,
     /// Further figures of the round, printed as `SYSTEM_NAME=VALUE`, each
     /// the median over the rounds (`http_hello`: `rps`, `p99_us`; empty

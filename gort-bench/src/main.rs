@@ -22,8 +22,11 @@
 //!
 //! Each `SYSTEM=X` is the median over the measured rounds of nanoseconds
 //! per operation (`idle_task_bytes`, `chan_idle_bytes`: resident bytes per
-//! parked task); lower is better. `SYSTEM_p99_late_ns` (timers only) is how
-//! late the 99th percentile timer fired, in the median round.
+//! parked task); lower is better. `SYSTEM_p99_late_ns` (`timers` and
+//! `timer_burst_hog` only) is how late the 99th percentile timer fired, in
+//! the median round. `timer_burst_hog`'s `SYSTEM=X` is itself a lateness:
+//! the median over the rounds of each round's p99, in ns (see
+//! `workloads/timers.rs`).
 //! `http_hello` is a throughput test run by `wrk` (a separate process, see
 //! `workloads/http.rs`): its `SYSTEM=X` is ns per request, 1e9 / requests
 //! per second, so that lower stays better; `SYSTEM_rps` (requests per
@@ -307,7 +310,7 @@ fn build_tokio(w: &Workload, procs: usize) -> io::Result<<Tokio as System>::Runt
 
 /// `--child`: one round of `workload` on `system` in this fresh process;
 /// prints its value alone on stdout, and the round's other figures (the
-/// p99 lateness of `timers`, `http_hello`'s rate and p99), one
+/// p99 lateness of the timer workloads, `http_hello`'s rate and p99), one
 /// `name=value` a line, on stderr, for A/B runs of two builds.
 fn child(procs: usize, workload: &Workload, system: &str) -> ExitCode {
     let result = if system == Gort::NAME {

@@ -7,7 +7,7 @@
 
 use std::future::Future;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One async runtime, reduced to what the workloads need.
 pub(crate) trait System: 'static {
@@ -54,6 +54,9 @@ pub(crate) trait System: 'static {
         R: Send + 'static;
 
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send;
+
+    /// Sleeps until `deadline`, which several tasks can share exactly.
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send;
 
     /// Go's `go` statement: spawn on the current runtime and detach.
     fn go<F>(fut: F)
@@ -139,6 +142,10 @@ impl System for Gort {
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
         gort::time::sleep(duration)
     }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        gort::time::sleep_until(deadline)
+    }
 }
 
 /// tokio's multi-thread runtime: the baseline.
@@ -223,5 +230,9 @@ impl System for Tokio {
 
     fn sleep(duration: Duration) -> impl Future<Output = ()> + Send {
         tokio::time::sleep(duration)
+    }
+
+    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
     }
 }

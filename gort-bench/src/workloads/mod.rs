@@ -177,6 +177,15 @@ pub(crate) const ALL: &[Workload] = &[
         others: &[],
     },
     Workload {
+        name: "timer_burst_hog",
+        unit: "ns late (p99 of the tasks not computing)",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(timers::timer_burst_hog::<Gort>),
+        tokio: Some(timers::timer_burst_hog::<Tokio>),
+        others: &[],
+    },
+    Workload {
         name: "idle_task_bytes",
         unit: "bytes/task",
         max_rounds: None,

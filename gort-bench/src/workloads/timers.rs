@@ -1,11 +1,14 @@
-//! `timers`: many short sleeps at once, and how late they wake.
+//! The timer workloads: `timers` (many short sleeps at once, and how late
+//! they wake), `timer_stop` (timeouts armed and stopped) and
+//! `timer_burst_hog` (timers that fire together while one of their tasks
+//! hogs its worker).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{on_task, wait, Latch};
-use crate::harness::RoundResult;
+use crate::harness::{percentile, RoundResult};
 use crate::system::System;
 
 /// Sleeping tasks per round (Go: `timerCount`).
@@ -126,6 +129,92 @@ pub(crate) fn timer_stop<S: System>(rt: &S::Runtime) -> RoundResult {
         start.elapsed()
     });
     RoundResult::ns_per_op(elapsed, STOP_TASKS * STOPS_PER_TASK)
+}
+
+/// Tasks in `timer_burst_hog` (Go: `burstTasks`).
+const BURST_TASKS: usize = 10;
+/// Their shared deadline lies this long after the driver starts spawning
+/// them (Go: `burstDelay`): time enough for every one to be asleep.
+const BURST_DELAY: Duration = Duration::from_millis(5);
+/// How long the first task to wake computes without awaiting (Go:
+/// `burstHog`).
+const BURST_HOG: Duration = Duration::from_millis(50);
+/// `BurstShared::hog` before any task has claimed it.
+const NO_HOG: usize = usize::MAX;
+
+/// Shared by `timer_burst_hog`'s tasks.
+struct BurstShared {
+    latch: Latch,
+    /// The index of the task that computes: the first to wake claims it.
+    hog: AtomicUsize,
+    /// Each task's lateness; the hog's slot is left unread.
+    late_ns: Box<[AtomicI64]>,
+}
+
+/// `timer_burst_hog`: [`BURST_TASKS`] tasks sleep until one shared
+/// deadline, [`BURST_DELAY`] after the driver starts spawning them. The
+/// first of them to wake (decided at run time, by a compare-exchange)
+/// computes for [`BURST_HOG`] without awaiting, spinning on the clock;
+/// every other one records its lateness, wake instant − deadline, and
+/// ends. Run with two workers, this asks whether the tasks that a timer
+/// readied together get to the idle worker or wait behind the one that
+/// hogs theirs.
+///
+/// The value is the round's nearest-rank p99 lateness in ns of the tasks
+/// that did not compute (with nine of them, the latest); their samples go
+/// to the harness too, which prints the median round's p99 as
+/// `SYSTEM_p99_late_ns`, as for `timers`.
+pub(crate) fn timer_burst_hog<S: System>(rt: &S::Runtime) -> RoundResult {
+    let (latch, done) = Latch::new(BURST_TASKS);
+    let shared = Arc::new(BurstShared {
+        latch,
+        hog: AtomicUsize::new(NO_HOG),
+        late_ns: (0..BURST_TASKS).map(|_| AtomicI64::new(0)).collect(),
+    });
+    let driver_shared = shared.clone();
+    on_task::<S, _>(rt, async move {
+        let deadline = Instant::now() + BURST_DELAY;
+        for i in 0..BURST_TASKS {
+            let shared = driver_shared.clone();
+            S::go(async move {
+                S::sleep_until(deadline).await;
+                let woke = Instant::now();
+                // Relaxed: only who wins matters, and the latch publishes
+                // the winner to the driver.
+                let first = shared
+                    .hog
+                    .compare_exchange(NO_HOG, i, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok();
+                if first {
+                    compute_for(BURST_HOG);
+                } else {
+                    // Relaxed: the latch publishes it to the driver.
+                    shared.late_ns[i].store(signed_ns_since(woke, deadline), Ordering::Relaxed);
+                }
+                shared.latch.count_down();
+            });
+        }
+        wait(done).await;
+    });
+    let hog = shared.hog.load(Ordering::Relaxed);
+    assert!(hog < BURST_TASKS, "timer_burst_hog: no task computed");
+    let late: Vec<i64> = (0..BURST_TASKS)
+        .filter(|&i| i != hog)
+        .map(|i| shared.late_ns[i].load(Ordering::Relaxed))
+        .collect();
+    RoundResult {
+        value: percentile(&late, 0.99) as f64,
+        late,
+        extra: Vec::new(),
+    }
+}
+
+/// Computes for `d` without yielding: spins on the clock.
+fn compute_for(d: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < d {
+        std::hint::spin_loop();
+    }
 }
 
 #[cfg(test)]
