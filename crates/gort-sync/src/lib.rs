@@ -14,6 +14,8 @@
 
 pub(crate) mod loom;
 
+mod backoff;
+
 pub mod chan;
 mod cond;
 pub mod context;

@@ -21,7 +21,8 @@ pub(crate) use gort_core::__private::UnsafeCell;
 /// lock (`chan/lock.rs`); the other primitives use this one.
 ///
 /// Spins briefly before blocking, as Go's runtime lock does (`lock_futex.go`:
-/// a few rounds of `PAUSE`, then sleep): the critical sections are tens of
+/// a few rounds of `PAUSE`, then sleep; the crate's one back-off policy,
+/// `backoff.rs`): the critical sections are tens of
 /// nanoseconds, so a contended lock is usually free again before a futex
 /// sleep and wake-up (microseconds) could complete. Measured on the
 /// `chan_mpmc` workload when channels used it (4 producers, 4 consumers,
@@ -52,10 +53,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[inline(never)]
 fn lock_slow<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     use std::sync::TryLockError;
-    for round in 0..4u32 {
-        for _ in 0..(16u32 << round) {
-            std::hint::spin_loop();
-        }
+    let mut backoff = crate::backoff::Backoff::new();
+    while backoff.spin() {
         match m.try_lock() {
             Ok(g) => return g,
             Err(TryLockError::Poisoned(e)) => return e.into_inner(),

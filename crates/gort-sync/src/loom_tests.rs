@@ -2,6 +2,7 @@
 //! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p gort-sync --release --lib loom_`.
 
 use std::future::poll_fn;
+use std::pin::Pin;
 
 use loom::future::block_on;
 use loom::thread;
@@ -214,4 +215,128 @@ fn loom_chan_lock_excludes_and_publishes() {
         t.join().unwrap();
         assert_eq!(*lock.lock(), (2, 2));
     });
+}
+
+/// Two selects meet on the same two unbuffered channels in opposite roles:
+/// one sends on `a` or receives on `b`, the other receives on `a` or sends
+/// on `b`. Each can find the other's sudog while the other holds its
+/// selector `BUSY` (`chan/waiter.rs`, "Two selects"). Exactly one pair of
+/// cases commits (one value moves, the other send delivers nothing), both
+/// selects complete, and each is polled again only when woken, so a lost
+/// wake-up or two selects that keep each other looking run the model out of
+/// branches. Run once per case order, as `loom_select_commits_exactly_once`.
+///
+/// Also run with both selects polled again and again without being woken
+/// (`spin_on`): the schedule in which a select that waits for the other
+/// keeps finding it busy in one of its repeated polls (`chan/waiter.rs`,
+/// "Two selects", rule 3).
+#[test]
+fn loom_select_vs_select_opposite_roles() {
+    for seed in [1, 3] {
+        crate::select::LOOM_SEED.with(|s| s.set(seed));
+        loom_select_vs_select_with_seed(false);
+        loom_select_vs_select_with_seed(true);
+    }
+}
+
+/// `spurious`: poll without being woken (`spin_on`), else only when woken.
+fn loom_select_vs_select_with_seed(spurious: bool) {
+    let run = move |f: SendOrRecvFut<'_>| {
+        if spurious {
+            spin_on(f)
+        } else {
+            poll_when_woken(f)
+        }
+    };
+    loom::model(move || {
+        let (tx_a, rx_a) = chan::<u32>(0);
+        let (tx_b, rx_b) = chan::<u32>(0);
+        let t = thread::spawn(move || {
+            // Sends 1 on `a`, or receives on `b`.
+            let r = run(Box::pin(send_or_recv(&tx_a, 1, &rx_b)));
+            (r, tx_a, rx_b)
+        });
+        // Receives on `a`, or sends 2 on `b`.
+        let mine = run(Box::pin(send_or_recv(&tx_b, 2, &rx_a)));
+        let (theirs, _tx_a, _rx_b) = t.join().unwrap();
+        match (mine, theirs) {
+            // `a` carried 1.
+            (SendOrRecv::Received(Some(1)), SendOrRecv::Sent(Ok(()))) => {}
+            // `b` carried 2.
+            (SendOrRecv::Sent(Ok(())), SendOrRecv::Received(Some(2))) => {}
+            other => panic!("not exactly one value moved: {other:?}"),
+        }
+    });
+}
+
+/// A select parked on an unbuffered channel (and an idle one) races
+/// `close` of it: whether `close` finds the select waiting (and commits
+/// it) or busy (and marks it), the select completes once, with the
+/// receive's closed outcome, and is woken for it (polled only when woken).
+#[test]
+fn loom_select_vs_close() {
+    for seed in [1, 3] {
+        crate::select::LOOM_SEED.with(|s| s.set(seed));
+        loom::model(|| {
+            let (tx, rx) = chan::<u32>(0);
+            let (_tx_idle, rx_idle) = chan::<u32>(0);
+            let _keep_open = tx.clone(); // so only `close` closes it
+            let c = thread::spawn(move || tx.close());
+            let (i, v) = poll_when_woken(Box::pin(select2(&rx, &rx_idle)));
+            assert!(c.join().unwrap());
+            assert_eq!((i, v), (0, None), "the select must see the close");
+            assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+        });
+    }
+}
+
+/// Polls `fut` once, then again only after its waker was called, yielding
+/// to loom meanwhile: a future that is never woken again spins here until
+/// loom gives up (a lost wake-up fails the model).
+fn poll_when_woken<F: std::future::Future + ?Sized>(mut fut: Pin<Box<F>>) -> F::Output {
+    // A flag under a mutex: loom lets a thread that spins on an atomic
+    // flag keep reading its own last store for ever, even with a yield in
+    // the loop; a mutex's critical sections are totally ordered.
+    struct Flag(loom::sync::Mutex<bool>);
+    impl futures::task::ArcWake for Flag {
+        fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
+            *arc_self.0.lock().unwrap() = true;
+        }
+    }
+    let flag = std::sync::Arc::new(Flag(loom::sync::Mutex::new(false)));
+    let waker = futures::task::waker(flag.clone());
+    let mut cx = std::task::Context::from_waker(&waker);
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        while !std::mem::take(&mut *flag.0.lock().unwrap()) {
+            thread::yield_now();
+        }
+    }
+}
+
+type SendOrRecvFut<'a> = Pin<Box<dyn std::future::Future<Output = SendOrRecv> + 'a>>;
+
+/// What [`send_or_recv`] completed with.
+#[derive(Debug)]
+enum SendOrRecv {
+    Sent(Result<(), SendError<u32>>),
+    Received(Option<u32>),
+}
+
+/// `select! { r = tx.send(v) => .., v = rx.recv() => .. }`.
+async fn send_or_recv(tx: &crate::Sender<u32>, v: u32, rx: &Receiver<u32>) -> SendOrRecv {
+    let mut sel = Select::new();
+    let mut c0 = Some(map(tx.send(v).into_chan_case(), SendOrRecv::Sent));
+    let mut c1 = Some(map(rx.recv().into_chan_case(), SendOrRecv::Received));
+    let r = poll_fn(|cx| {
+        let cases: &mut [&mut dyn Case<SendOrRecv>] = &mut [&mut c0, &mut c1];
+        sel.poll(cx, cases, false)
+    })
+    .await;
+    match r {
+        Selected::Case(_, v) => v,
+        Selected::Default => unreachable!(),
+    }
 }

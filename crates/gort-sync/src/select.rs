@@ -8,9 +8,12 @@
 //! 1. If the select has waited before (it has a selector) and a peer
 //!    committed a case meanwhile, that case completes: its value is
 //!    collected from its sudog, and the select is done. Otherwise it
-//!    registers the task's waker on the selector...
-//! 2. ...and claims it (`WAITING → BUSY`). If a peer committed a case in
-//!    between, that case completes as in 1.
+//!    registers the task's waker on the selector. With only channel cases
+//!    it then waits again, without looking at them: each case's sudog is
+//!    still queued, so a peer that comes commits to it (`chan/waiter.rs`,
+//!    "Two selects", rule 3). With a future case, it goes on...
+//! 2. ...and claims the selector (`WAITING → BUSY`). If a peer committed a
+//!    case in between, that case completes as in 1.
 //! 3. Shuffles the enabled cases into a fresh uniformly random order (a full
 //!    Fisher–Yates shuffle, as Go's `pollorder`, so with three ready cases
 //!    each wins a third of the time).
@@ -36,6 +39,18 @@
 //!    COMMITTED(case)` completes that case's operation into its sudog and
 //!    wakes us.
 //!
+//! A mark is also left by the select itself when it found another busy
+//! select that goes before it (`chan/waiter.rs`, "Two selects", rule 1):
+//! it then starts over until it finds that one claimable or gone. The first
+//! start-over of a poll is immediate (a plain peer that marked us has
+//! queued itself, and the next look finds it). Every later one first
+//! releases `BUSY` and waits a step of the crate's back-off (`backoff.rs`:
+//! a round of spinning, then a yield of the thread), then takes `BUSY`
+//! back as in step 2, completing the case a peer committed meanwhile, if
+//! one did: a select that keeps waiting for another's `BUSY` to end is
+//! itself claimable while it waits, so that the other one, looking at it,
+//! can commit to it rather than mark it (rule 2).
+//!
 //! # Dropping a select
 //!
 //! Each case cleans up after itself when dropped: it cancels the selector
@@ -51,6 +66,7 @@ use std::task::{Context, Poll};
 
 use gort_core::WaitReason;
 
+use crate::backoff::Backoff;
 use crate::chan::waiter::{Selector, Sudog};
 use crate::chan::waitq::Waiter;
 use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TrySend, Wakes};
@@ -69,6 +85,11 @@ pub trait Case<O> {
     /// Whether the case takes part (a disabled case is Go's nil channel).
     fn enabled(&self) -> bool {
         true
+    }
+    /// Whether the case must be looked at on every poll (a future case)
+    /// rather than waiting in a channel's queue (module doc, step 1).
+    fn needs_poll(&self) -> bool {
+        false
     }
 }
 
@@ -93,6 +114,9 @@ impl<O, C: Case<O>> Case<O> for Option<C> {
     }
     fn enabled(&self) -> bool {
         self.is_some()
+    }
+    fn needs_poll(&self) -> bool {
+        self.as_ref().is_some_and(C::needs_poll)
     }
 }
 
@@ -119,6 +143,10 @@ pub trait RawCase {
     fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Self::Output>;
     /// See [`Case::take_committed`].
     fn take_committed(&mut self) -> Self::Output;
+    /// See [`Case::needs_poll`].
+    fn needs_poll(&self) -> bool {
+        false
+    }
     /// Undoes a completed case whose output the select refused (a
     /// refutable pattern that did not match): a received value goes back to
     /// the front of its channel. Other outputs are dropped.
@@ -150,6 +178,9 @@ impl<C: RawCase, O, F: FnOnce(C::Output) -> O> Case<O> for Map<C, F> {
     fn take_committed(&mut self) -> O {
         let v = self.case.take_committed();
         (self.f.take().expect("case completed twice"))(v)
+    }
+    fn needs_poll(&self) -> bool {
+        self.case.needs_poll()
     }
 }
 
@@ -418,6 +449,10 @@ impl<F: Future> RawCase for FutureCase<F> {
     fn take_committed(&mut self) -> F::Output {
         unreachable!("no peer commits a future case")
     }
+
+    fn needs_poll(&self) -> bool {
+        true
+    }
 }
 
 /// Tag types for picking a case kind by autoref specialisation: the macro
@@ -575,6 +610,21 @@ impl Select {
                 return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
             }
             sel.register(cx.waker());
+            // Only channel cases: each one's sudog is still queued (a sudog
+            // leaves its queue only when a peer commits to it), so a peer
+            // that comes commits to us; looking again would find nothing a
+            // peer would not have committed, and would make us BUSY for
+            // nothing (a select that another select waits for, polled
+            // again and again, would keep it waiting).
+            if !cases.iter().any(|c| c.needs_poll()) {
+                // Re-check after registering: a commit in between would
+                // have taken the old waker.
+                if let Some(k) = sel.committed() {
+                    return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
+                }
+                gort_core::runtime::set_wait_reason(WaitReason::Select);
+                return Poll::Pending;
+            }
             if let Err(k) = sel.begin() {
                 return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
             }
@@ -582,6 +632,7 @@ impl Select {
         // From here we hold BUSY (once a selector exists) until `end`.
         let mut order = [0u8; MAX_CASES];
         let order = &mut order[..cases.len()];
+        let mut retry = Retry::new();
         loop {
             shuffle(order);
             let me = self.sel.as_deref();
@@ -624,18 +675,57 @@ impl Select {
             // `selectgo` does holding every channel lock at once.
             if has_default {
                 if sel.take_missed() {
+                    if let Err(k) = retry.wait(&sel) {
+                        return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
+                    }
                     continue;
                 }
                 sel.done(MAX_CASES);
                 return Poll::Ready(Selected::Default);
             }
-            // A peer skipped us while we were busy: look again, still BUSY.
+            // A peer skipped us while we were busy (or we skipped a busy
+            // select that goes before us): look again, still BUSY.
             if sel.end() {
+                if let Err(k) = retry.wait(&sel) {
+                    return Poll::Ready(Selected::Case(k, cases[k].take_committed()));
+                }
                 continue;
             }
             gort_core::runtime::set_wait_reason(WaitReason::Select);
             return Poll::Pending;
         }
+    }
+}
+
+/// The pace of a poll's start-overs (module doc, after step 8): the first
+/// at once, each later one after a step of the crate's back-off, waited
+/// with `BUSY` released.
+#[derive(Debug)]
+struct Retry {
+    first: bool,
+    backoff: Backoff,
+}
+
+impl Retry {
+    fn new() -> Retry {
+        Retry {
+            first: true,
+            backoff: Backoff::new(),
+        }
+    }
+
+    /// Called before each start-over, holding `sel` `BUSY`; holding it
+    /// again on `Ok`. `Err(case)`: a peer committed `case` while `sel` was
+    /// released.
+    #[inline]
+    fn wait(&mut self, sel: &Selector) -> Result<(), usize> {
+        if self.first {
+            self.first = false;
+            return Ok(());
+        }
+        sel.pause();
+        self.backoff.snooze();
+        sel.begin()
     }
 }
 

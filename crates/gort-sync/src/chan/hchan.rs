@@ -202,7 +202,7 @@ impl<T> Inner<T> {
                     return Some(Claimed::Lone(waker));
                 }
                 Waiter::Sudog(sg) if sg.is_of(me) => i += 1,
-                Waiter::Sudog(sg) => match sg.try_claim() {
+                Waiter::Sudog(sg) => match sg.try_claim(me) {
                     Claim::Won => match q.remove(i) {
                         Some(Waiter::Sudog(sg)) => return Some(Claimed::Sudog(sg)),
                         _ => unreachable!("just looked at it"),
@@ -343,7 +343,7 @@ impl<T> Inner<T> {
                     wakes.extend(lone.commit());
                     false
                 }
-                Waiter::Sudog(sg) => match sg.try_claim() {
+                Waiter::Sudog(sg) => match sg.try_claim(None) {
                     Claim::Won => {
                         wakes.extend(sg.sel().take_waker());
                         false

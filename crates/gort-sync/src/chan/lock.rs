@@ -19,8 +19,8 @@
 //! moved, not dropped, under the lock; wakers are woken after it), so a
 //! waiter normally finds the lock free again within a few hundred cycles.
 //! It spins on a plain load (test-and-test-and-set), as Go's `lock_futex.go`
-//! does before it sleeps and with its counts: [`ACTIVE_SPIN`] rounds of
-//! [`ACTIVE_SPIN_CNT`] `PAUSE`s, a load between rounds.
+//! does before it sleeps and with its counts, the crate's one back-off
+//! policy (`backoff.rs`): a few rounds of `PAUSE`s, a load between rounds.
 //!
 //! The rounds are long on purpose. When the lock is contended, its holder
 //! is usually not in one critical section but in a run of them (a producer
@@ -70,6 +70,7 @@ use loom::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Relaxed, Order
 #[cfg(not(loom))]
 use std::sync::atomic::{AtomicBool, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};
 
+use crate::backoff::Backoff;
 use crate::loom::UnsafeCell;
 
 /// A lock around a `T`; see the module doc. (Under loom only its own model
@@ -121,10 +122,10 @@ impl<T> ChanLock<T> {
     #[cold]
     #[inline(never)]
     fn lock_slow(&self) {
-        let mut step = 0u32;
+        let mut backoff = Backoff::new();
         loop {
             while self.locked.load(Relaxed) {
-                backoff(&mut step);
+                backoff.snooze();
             }
             if self
                 .locked
@@ -133,38 +134,6 @@ impl<T> ChanLock<T> {
             {
                 return;
             }
-        }
-    }
-}
-
-/// Rounds of spinning before a waiter starts yielding its thread (Go's
-/// `active_spin`).
-#[cfg_attr(loom, allow(dead_code))]
-const ACTIVE_SPIN: u32 = 4;
-/// `PAUSE`s per round (Go's `active_spin_cnt`).
-#[cfg_attr(loom, allow(dead_code))]
-const ACTIVE_SPIN_CNT: u32 = 30;
-
-/// One wait of the contended path: [`ACTIVE_SPIN_CNT`] `PAUSE`s for the
-/// first [`ACTIVE_SPIN`] steps, then a yield of the thread to the OS on
-/// every further step (module doc, "Waiting").
-#[cfg_attr(loom, allow(dead_code))]
-#[inline]
-fn backoff(step: &mut u32) {
-    #[cfg(loom)]
-    {
-        let _ = step;
-        loom::thread::yield_now();
-    }
-    #[cfg(not(loom))]
-    {
-        if *step < ACTIVE_SPIN {
-            for _ in 0..ACTIVE_SPIN_CNT {
-                std::hint::spin_loop();
-            }
-            *step += 1;
-        } else {
-            std::thread::yield_now();
         }
     }
 }

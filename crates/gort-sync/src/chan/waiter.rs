@@ -32,6 +32,51 @@
 //! under the channel lock before the select's second look takes that lock,
 //! the second look finds it: no wake-up is lost.
 //!
+//! # Two selects
+//!
+//! A select that finds another select's sudog `BUSY` may itself be `BUSY`
+//! (a select passes its own selector, `me`, to every claim it makes while
+//! it holds it). If each marked the other, two selects over the same
+//! channels in opposite roles (one sending on `a` and receiving on `b`,
+//! the other the reverse) could keep each other looking for ever: every
+//! look of one marks the other, which therefore looks again and marks the
+//! first, and neither releases `BUSY` unmarked, so neither ever becomes
+//! claimable. Backing off alone does not break that, since a select
+//! backing off still holds `BUSY`. Three rules do:
+//!
+//! 1. **An order.** The selects alive at one time are ordered (by their
+//!    selectors' addresses), and of two busy selects only the later one
+//!    looks again: a select that finds a busy select that goes before it
+//!    marks *itself* `MISSED` and leaves the other unmarked. Nothing is
+//!    lost: the later select's sudog is queued on that channel (or it
+//!    keeps its value) and it looks at the channel again; by then the
+//!    earlier one is claimable (the later one commits to it), done (its
+//!    sudog is dead), or still busy (the later one looks again). An earlier
+//!    select never looks again because of a later one, so the earliest
+//!    busy select's looks end (its only marks come from plain operations,
+//!    closes and hand-backs, each a step of progress), then the next
+//!    one's, and so on. A select's first look, before it has a selector,
+//!    is not busy and marks as a plain operation does.
+//! 2. **Claimable while waiting.** A select that has to look again more
+//!    than once in one poll waits a step of the crate's back-off first
+//!    (`backoff.rs`), with `BUSY` released ([`Selector::pause`]): the
+//!    select it waits for, looking at it meanwhile, commits to it instead
+//!    of marking it (`select.rs`, after step 8).
+//! 3. **No needless looks.** A select with only channel cases that is
+//!    polled again without a commit does not take `BUSY` at all (every
+//!    sudog of a waiting select stays queued until a peer commits to it:
+//!    there is nothing to look at): a select polled again and again,
+//!    without being woken, does not keep making itself unclaimable
+//!    (`select.rs`, step 1).
+//!
+//! `loom_select_vs_select_opposite_roles` models the two selects. Without
+//! the rules it found them marking each other for ever: with a back-off
+//! alone within two preemptions, with rule 3 alone within three. A
+//! select with a future case still takes `BUSY` on every poll, so one
+//! polled without pause by its executor while another waits for it makes
+//! progress only as the two's timing allows (a real executor polls a task
+//! again when it is woken).
+//!
 //! # The slot
 //!
 //! A sudog's value slot is touched only under the lock of the channel whose
@@ -48,7 +93,7 @@ use futures::task::AtomicWaker;
 use gort_core::task::park_waker;
 
 use crate::loom::{AtomicUsize, UnsafeCell};
-use std::sync::atomic::Ordering::{AcqRel, Acquire};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 
 const WAITING: usize = 0;
 const BUSY: usize = 1;
@@ -79,6 +124,11 @@ pub(crate) enum Claim {
 pub struct Selector {
     state: AtomicUsize,
     waker: AtomicWaker,
+    /// The select order under loom, where addresses differ between a
+    /// model's executions and loom needs every execution of a schedule to
+    /// decide the same (see [`Selector::goes_before`]).
+    #[cfg(loom)]
+    seq: usize,
 }
 
 impl Selector {
@@ -86,15 +136,32 @@ impl Selector {
         Selector {
             state: AtomicUsize::new(WAITING),
             waker: AtomicWaker::new(),
+            #[cfg(loom)]
+            seq: {
+                // A plain std atomic, not loom's: numbering the selectors is
+                // not part of the model (no branch point). Creation order is
+                // fixed by the schedule, so replays agree.
+                static NEXT: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         }
     }
 
-    /// Peer: try `WAITING → COMMITTED(case)`.
-    pub(crate) fn try_commit(&self, case: usize) -> Claim {
+    /// Peer: try `WAITING → COMMITTED(case)`. `me` is the peer's own
+    /// selector when the peer is a select holding it `BUSY`: if this
+    /// selector is busy too and comes first in the select order, the peer
+    /// marks itself `MISSED` instead of marking this one (module doc,
+    /// "Two selects").
+    pub(crate) fn try_commit(&self, case: usize, me: Option<&Selector>) -> Claim {
         let mut cur = self.state.load(Acquire);
         loop {
             let next = match cur {
                 WAITING => COMMIT_BASE + 2 * case,
+                BUSY | BUSY_MISSED if me.is_some_and(|me| self.goes_before(me)) => {
+                    me.expect("checked").mark_self_missed();
+                    return Claim::Busy;
+                }
                 BUSY => BUSY_MISSED,
                 BUSY_MISSED => return Claim::Busy,
                 _ => return Claim::Dead,
@@ -108,6 +175,32 @@ impl Selector {
                 Err(actual) => cur = actual,
             }
         }
+    }
+
+    /// The select order (module doc, "Two selects"): whether this
+    /// selector goes before `other`. Any fixed total order of the selects
+    /// alive at one time would do; the address is one, and costs nothing
+    /// (under loom: the creation order).
+    fn goes_before(&self, other: &Selector) -> bool {
+        #[cfg(not(loom))]
+        {
+            std::ptr::from_ref(self).addr() < std::ptr::from_ref(other).addr()
+        }
+        #[cfg(loom)]
+        {
+            self.seq < other.seq
+        }
+    }
+
+    /// Owner, holding `BUSY`: it skipped a busy select that goes before it,
+    /// so it must look again (module doc, "Two selects"). Relaxed: only
+    /// this thread acts on the mark (its own `end` or `take_missed`, which
+    /// read-modify-write the same word later in program order, so they see
+    /// it); a peer's mark made meanwhile is kept by the exchange failing.
+    fn mark_self_missed(&self) {
+        let _ = self
+            .state
+            .compare_exchange(BUSY, BUSY_MISSED, Relaxed, Relaxed);
     }
 
     /// The case a peer committed, if one did.
@@ -142,6 +235,21 @@ impl Selector {
             }
             Err(s) => unreachable!("end in state {s}"),
         }
+    }
+
+    /// Owner, holding `BUSY` (marked or not) and about to wait before it
+    /// looks at its cases again: releases `BUSY` for the wait, so that a
+    /// peer can commit to it meanwhile (module doc, "Two selects"). The
+    /// owner takes it back with [`Selector::begin`], which says whether a
+    /// peer committed. A mark is dropped: the look it asks for is the one
+    /// the owner is about to make.
+    pub(crate) fn pause(&self) {
+        // A swap, not a store: a peer may be turning BUSY into BUSY_MISSED
+        // (the only transition a peer makes out of either state).
+        // AcqRel, as `end`: Release publishes the registered waker to the
+        // peer whose Acquire in `try_commit` reads WAITING.
+        let prev = self.state.swap(WAITING, AcqRel);
+        debug_assert!(prev == BUSY || prev == BUSY_MISSED, "pause in state {prev}");
     }
 
     /// Owner, holding `BUSY`: clears a `MISSED` mark, returning whether
@@ -245,9 +353,9 @@ impl<T> Sudog<T> {
         sel.is_some_and(|s| std::ptr::eq(s, self.sel()))
     }
 
-    /// Peer: try to claim this sudog.
-    pub(crate) fn try_claim(&self) -> Claim {
-        self.sel().try_commit(self.case)
+    /// Peer: try to claim this sudog; `me` as for [`Selector::try_commit`].
+    pub(crate) fn try_claim(&self, me: Option<&Selector>) -> Claim {
+        self.sel().try_commit(self.case, me)
     }
 
     /// Moves the value out of the slot.
