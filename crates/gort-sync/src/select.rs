@@ -259,6 +259,10 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
     fn enqueue_now(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<Option<T>> {
         let chan = self.rx.chan();
         let mut wakes = Wakes::new();
+        // A sudog of an earlier selector (after `Select::reset`), dropped
+        // after the lock is released: it may hold the last reference to
+        // that selector, and so to a waker.
+        let mut stale = None;
         let r = {
             let mut g = chan.lock();
             match g.try_recv(chan.cap, Some(sel), &mut wakes) {
@@ -269,6 +273,7 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
                         let sg = Arc::new(Sudog::case(sel.clone(), idx, None));
                         if let Some(old) = self.sudog.replace(sg.clone()) {
                             g.dequeue(&old);
+                            stale = Some(old);
                         }
                         g.recvq.push_back(Waiter::Sudog(sg));
                     }
@@ -277,6 +282,7 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
             }
         };
         wake_all(wakes);
+        drop(stale);
         r
     }
 }
@@ -358,6 +364,10 @@ impl<T> SendCase<'_, T> {
         register: Option<(&Arc<Selector>, usize)>,
     ) -> Poll<Result<(), SendError<T>>> {
         let mut wakes = Wakes::new();
+        // Our sudog once this offer no longer needs it (emptied, and out of
+        // the queue), dropped after the lock is released: it may hold the
+        // last reference to an earlier selector, and so to a waker.
+        let mut stale = None;
         let r = {
             let mut g = self.chan.lock();
             let v = match self.value.take() {
@@ -373,15 +383,21 @@ impl<T> SendCase<'_, T> {
             };
             match g.try_send(self.chan.cap, v, me, &mut wakes) {
                 TrySend::Sent => {
-                    self.sudog = None;
+                    stale = self.sudog.take();
                     Poll::Ready(Ok(()))
                 }
                 TrySend::Closed(v) => {
-                    self.sudog = None;
+                    stale = self.sudog.take();
                     Poll::Ready(Err(SendError(v)))
                 }
                 TrySend::Full(v) => {
-                    let current = self.sudog.take().filter(|sg| sg.is_of(me));
+                    let current = match self.sudog.take() {
+                        Some(sg) if sg.is_of(me) => Some(sg),
+                        other => {
+                            stale = other;
+                            None
+                        }
+                    };
                     match (current, register) {
                         (Some(sg), _) => {
                             // SAFETY: we hold the lock of the sudog's channel.
@@ -401,6 +417,7 @@ impl<T> SendCase<'_, T> {
             }
         };
         wake_all(wakes);
+        drop(stale);
         r
     }
 }

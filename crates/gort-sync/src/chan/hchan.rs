@@ -28,6 +28,27 @@
 //! parked on a channel allocates nothing more) or a `Sudog` (select
 //! cases, and a plain operation that found `lone` taken). See `waitq.rs`.
 //!
+//! # Nothing of the user's is dropped under the lock
+//!
+//! A `T`'s `Drop` may block, or use this very channel (send on it, look at
+//! its length, drop a `Sender` of it), and the lock is not reentrant: a
+//! drop under it would spin for ever. So under the lock values are only
+//! moved (into the buffer, into a waiter's slot, out to the caller), and
+//! every value to be dropped is carried out of the locked region and
+//! dropped after the unlock: a cancelled send's value (`ops.rs`,
+//! `SendCase::cancel` in `select.rs`), the buffer when the last receiver
+//! goes (`Receiver::drop`). Values that go back (a full `try_send`, a send
+//! on a closed channel, the senders a close or the last receiver releases)
+//! are returned to their caller. A sudog a queue gives up under the lock
+//! (claimed, dead, or dequeued by its owner) is never the last reference to
+//! it: its owner drops its own only after taking it out of the queue under
+//! the lock, or after a peer did (asserted in debug builds); the stale
+//! sudogs a select case replaces, and a waker a re-poll replaces, are
+//! dropped after the lock too, since they may hold the last reference to a
+//! waker. What still runs under the lock is a waker's clone when a waiter
+//! registers (its reference count). `tests/chan_liveness.rs` drops values
+//! that re-enter their channel on each of these paths.
+//!
 //! # Waking
 //!
 //! Operations collect the wakers of the waiters they completed and wake them
@@ -204,11 +225,17 @@ impl<T> Inner<T> {
                 Waiter::Sudog(sg) if sg.is_of(me) => i += 1,
                 Waiter::Sudog(sg) => match sg.try_claim(me) {
                     Claim::Won => match q.remove(i) {
-                        Some(Waiter::Sudog(sg)) => return Some(Claimed::Sudog(sg)),
+                        Some(Waiter::Sudog(sg)) => {
+                            // The value it gets or gives up stays with its
+                            // owner's reference.
+                            debug_assert_owner_holds(&sg);
+                            return Some(Claimed::Sudog(sg));
+                        }
                         _ => unreachable!("just looked at it"),
                     },
                     Claim::Busy => i += 1,
                     Claim::Dead => {
+                        debug_assert_owner_holds(sg);
                         q.remove(i);
                     }
                 },
@@ -345,11 +372,15 @@ impl<T> Inner<T> {
                 }
                 Waiter::Sudog(sg) => match sg.try_claim(None) {
                     Claim::Won => {
+                        debug_assert_owner_holds(sg);
                         wakes.extend(sg.sel().take_waker());
                         false
                     }
                     Claim::Busy => true,
-                    Claim::Dead => false,
+                    Claim::Dead => {
+                        debug_assert_owner_holds(sg);
+                        false
+                    }
                 },
             });
         }
@@ -395,6 +426,17 @@ impl<T> Inner<T> {
             );
         }
     }
+}
+
+/// A sudog about to leave its queue under the lock is not the last
+/// reference to it (module doc, "Nothing of the user's is dropped under the
+/// lock"): its owner still holds one, so removing it drops no value.
+#[inline]
+fn debug_assert_owner_holds<T>(sg: &Arc<Sudog<T>>) {
+    debug_assert!(
+        Arc::strong_count(sg) > 1,
+        "chan: a queued sudog outlived its owner's reference"
+    );
 }
 
 /// A waiter claimed by a peer, out of its queue.

@@ -45,7 +45,12 @@ pub(crate) type RecvState<T> = Wait<T>;
 fn poll_parked<T>(chan: &Chan<T>, state: &mut Wait<T>, cx: &mut Context<'_>) -> Option<Option<T>> {
     let slot = match state {
         Wait::Idle => unreachable!("poll_parked on an idle operation"),
-        Wait::Lone => chan.lock().lone.poll(cx.waker())?,
+        Wait::Lone => {
+            let mut replaced = None;
+            let slot = chan.lock().lone.poll(cx.waker(), &mut replaced);
+            drop(replaced); // after the lock (`Lone::poll`)
+            slot?
+        }
         Wait::Sudog(sg) => {
             if sg.sel().committed().is_none() {
                 sg.sel().register(cx.waker());

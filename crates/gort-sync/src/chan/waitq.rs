@@ -219,13 +219,20 @@ impl<T> Lone<T> {
     }
 
     /// Owner, polled again: `Some(slot)` (and free again) once a peer
-    /// committed; otherwise re-registers `waker` and returns `None`.
-    pub(crate) fn poll(&mut self, waker: &Waker) -> Option<Option<T>> {
+    /// committed; otherwise re-registers `waker` and returns `None`. A
+    /// waker it replaces goes to `replaced`, for the caller to drop once
+    /// the channel's lock is released (it may be the last reference to
+    /// another task).
+    pub(crate) fn poll(
+        &mut self,
+        waker: &Waker,
+        replaced: &mut Option<Waker>,
+    ) -> Option<Option<T>> {
         match self.state {
             LoneState::Committed => Some(self.release()),
             LoneState::Waiting => {
                 if !self.waker.as_ref().is_some_and(|w| same_waker(w, waker)) {
-                    self.waker = Some(park_waker(waker));
+                    *replaced = self.waker.replace(park_waker(waker));
                 }
                 None
             }
