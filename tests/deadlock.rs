@@ -288,5 +288,8 @@ fn detect_deadlock_false_turns_the_detector_off() {
         stderr.contains("test timed out after 300ms"),
         "stderr: {stderr}"
     );
-    assert!(!stderr.contains("all goroutines are asleep"), "stderr: {stderr}");
+    assert!(
+        !stderr.contains("all goroutines are asleep"),
+        "stderr: {stderr}"
+    );
 }

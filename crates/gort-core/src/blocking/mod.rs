@@ -112,14 +112,14 @@ impl<F: FnOnce() -> R, R> Future for BlockingTask<F> {
 pub(crate) struct BlockingSchedule;
 
 impl Schedule for BlockingSchedule {
-    fn schedule(&self, task: Notified, _yielded: bool) {
+    unsafe fn schedule(_this: *const Self, task: Notified, _yielded: bool) {
         // A job is NOTIFIED from birth until a pool thread polls it, then
         // RUNNING until complete: it is never idle, so neither a waker (the
         // future never registers one) nor `abort` (which reschedules only
         // idle tasks) gets here. Should it ever, run it here rather than
         // leave its JoinHandle hanging.
         debug_assert!(false, "a blocking task was rescheduled");
-        task.run();
+        task.run_to_rest();
     }
 
     fn release(&self, _task: &Task) -> Option<Task> {
@@ -130,7 +130,9 @@ impl Schedule for BlockingSchedule {
 
 impl Job for Notified {
     fn run(self) {
-        Notified::run(self);
+        // A job is ready on its first poll; should one ever be handed back,
+        // it runs again here rather than leave its JoinHandle hanging.
+        self.run_to_rest();
     }
 
     fn cancel(self) {

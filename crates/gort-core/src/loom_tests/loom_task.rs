@@ -29,7 +29,7 @@ fn gate_task(
         out: Counted(Some(dropped.clone())),
     };
     let (task, notified, raw) = new_task(fut, q.clone(), Id(1), std::panic::Location::caller());
-    notified.run(); // first poll: stores the waker, pending
+    assert!(notified.run().is_none()); // first poll: stores the waker, pending
     (task, JoinHandle::new(raw), slot, open)
 }
 
@@ -143,7 +143,7 @@ fn loom_two_wakers_queue_once() {
         let mut runs = 0;
         while let Some(n) = q.pop() {
             runs += 1;
-            n.run();
+            assert!(n.run().is_none());
         }
         assert_eq!(runs, 1, "two wake-ups of an idle task queue it once");
         assert!(jh.is_finished());
@@ -153,17 +153,14 @@ fn loom_two_wakers_queue_once() {
     });
 }
 
-/// A wake-up by value racing the task's completion on another thread: the
-/// waking thread's scheduler call must not outlive the cell. `Tracked`
-/// fails the model if the cell is freed before `schedule` returns, which
-/// the old order (the waker's reference handed to the queue) allowed: the
-/// popping thread ran the task, completed it and freed the cell while the
-/// waking thread was still inside the scheduler.
-#[test]
-fn loom_wake_by_val_racing_completion_keeps_the_cell() {
-    loom::model(|| {
+/// A wake-up by value racing the task's completion on another thread, with
+/// the cell's drop observed (`Tracked::alive`). With `reads_cell_after_push`
+/// the scheduler stands for one that reads `*this` after the push.
+fn wake_by_val_racing_completion(reads_cell_after_push: bool) {
+    loom::model(move || {
         let q = std::sync::Arc::new(Queue::default());
         let alive = Arc::new(AtomicUsize::new(1));
+        let pushes = Arc::new(AtomicUsize::new(0));
         let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let slot = Arc::new(Mutex::new(None));
         let open = Arc::new(AtomicUsize::new(0));
@@ -175,13 +172,15 @@ fn loom_wake_by_val_racing_completion_keeps_the_cell() {
         let sched = Tracked {
             q: q.clone(),
             alive: alive.clone(),
+            pushes: pushes.clone(),
+            reads_cell_after_push,
         };
         let (task, notified, raw) = new_task(fut, sched, Id(1), std::panic::Location::caller());
-        // Detached, and not in any owned list: the wakers and the queue
-        // hold the only references once the first poll is done.
+        // Detached, and not in any owned list: the waker and the queue hold
+        // the only references once the first poll is done.
         drop(JoinHandle::<Counted>::new(raw));
         drop(task);
-        notified.run();
+        assert!(notified.run().is_none());
         let waker = slot.lock().unwrap().take().expect("waker stored");
         let t = thread::spawn(move || {
             open.store(1, SeqCst);
@@ -189,13 +188,32 @@ fn loom_wake_by_val_racing_completion_keeps_the_cell() {
         });
         loop {
             if let Some(n) = q.pop() {
-                n.run();
+                assert!(n.run().is_none());
                 break;
             }
             thread::yield_now();
         }
         t.join().unwrap();
+        assert_eq!(pushes.load(SeqCst), 1, "queued once");
         assert_eq!(alive.load(SeqCst), 0, "freed once every reference went");
         assert_eq!(dropped.load(S), 1, "output dropped exactly once");
     });
+}
+
+/// The wake-up hands its reference to the queue and nothing reads the cell
+/// after: under every interleaving, the task runs once, the cell is freed
+/// once, the output dropped once.
+#[test]
+fn loom_wake_by_val_racing_completion() {
+    wake_by_val_racing_completion(false);
+}
+
+/// The bug this guards against (a TSan report): a scheduler that read the
+/// handle in the cell after the push (`Shared::inject` reading its shutdown
+/// flag, then `wakep`). Loom finds the interleaving in which the popping
+/// thread runs the task to completion and frees the cell first.
+#[test]
+#[should_panic(expected = "freed during schedule")]
+fn loom_reading_the_cell_after_the_push_is_a_use_after_free() {
+    wake_by_val_racing_completion(true);
 }

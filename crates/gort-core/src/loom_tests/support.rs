@@ -23,14 +23,19 @@ impl Queue {
     /// Polls every queued task until the queue is empty.
     pub(super) fn drain(&self) {
         while let Some(t) = self.pop() {
-            t.run();
+            if let Some(t) = t.run() {
+                self.q.lock().unwrap().push_back(t);
+            }
         }
     }
 }
 
 impl Schedule for std::sync::Arc<Queue> {
-    fn schedule(&self, task: Notified, _yielded: bool) {
-        self.q.lock().unwrap().push_back(task);
+    unsafe fn schedule(this: *const Self, task: Notified, _yielded: bool) {
+        // SAFETY: `task` is not published yet: the cell holding `*this` is
+        // alive. The clone outlives the push.
+        let q = unsafe { (*this).clone() };
+        q.q.lock().unwrap().push_back(task);
     }
 
     fn release(&self, _task: &Task) -> Option<Task> {
@@ -38,14 +43,18 @@ impl Schedule for std::sync::Arc<Queue> {
     }
 }
 
-/// A scheduler that queues, like `Queue`, and checks that the task cell it
-/// lives in outlives every `schedule` call (state.rs invariant 7): after the
-/// push, whoever pops the task may run it to completion and drop the last
-/// reference it holds, which drops this value and clears `alive`. The check
-/// reads a clone of `alive` taken before the push, never `self` after it.
+/// A scheduler that queues, like `Queue`, and acts after the push as the
+/// runtime's does (`Shared::inject` reads its shutdown flag and calls
+/// `wakep`). `alive` is cleared when the cell holding this value is freed.
+/// With `reads_cell_after_push` it asserts, after the push, that the cell is
+/// still alive, standing for a read of `*this` there (the old order of
+/// `Shared::inject`); the assertion reads a clone of `alive` taken before
+/// the push, so the model itself reads no freed memory.
 pub(super) struct Tracked {
     pub(super) q: std::sync::Arc<Queue>,
     pub(super) alive: Arc<AtomicUsize>,
+    pub(super) pushes: Arc<AtomicUsize>,
+    pub(super) reads_cell_after_push: bool,
 }
 
 impl Drop for Tracked {
@@ -55,14 +64,26 @@ impl Drop for Tracked {
 }
 
 impl Schedule for Tracked {
-    fn schedule(&self, task: Notified, _yielded: bool) {
-        let alive = self.alive.clone();
-        self.q.q.lock().unwrap().push_back(task);
-        assert_eq!(
-            alive.load(SeqCst),
-            1,
-            "the task cell (and the scheduler in it) was freed during schedule"
-        );
+    unsafe fn schedule(this: *const Self, task: Notified, _yielded: bool) {
+        // SAFETY: `task` is not published yet: the cell is alive. What is
+        // used after the push is cloned here.
+        let (q, alive, pushes, reads) = unsafe {
+            (
+                (*this).q.clone(),
+                (*this).alive.clone(),
+                (*this).pushes.clone(),
+                (*this).reads_cell_after_push,
+            )
+        };
+        q.q.lock().unwrap().push_back(task);
+        pushes.fetch_add(1, SeqCst);
+        if reads {
+            assert_eq!(
+                alive.load(SeqCst),
+                1,
+                "the task cell (and the scheduler in it) was freed during schedule"
+            );
+        }
     }
 
     fn release(&self, _task: &Task) -> Option<Task> {

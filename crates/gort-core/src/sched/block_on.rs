@@ -114,3 +114,50 @@ pub(crate) fn block_on<F: IntoFuture>(
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::task::{Poll, Waker};
+
+    /// The shape of the TSan report that state.rs invariant 7 answers: the
+    /// `block_on` thread (a thread outside the runtime) wakes a detached
+    /// task by value while an M runs it to completion and frees its cell.
+    /// Under Miri every access of the wake-up's push is checked against
+    /// that free. Miri runs it under Tree Borrows only (`.ci/run`):
+    /// crossbeam-epoch, under the run queues, fails Stacked Borrows in its
+    /// intrusive list, and its global collector outlives the test.
+    #[test]
+    #[cfg_attr(miri, ignore = "run by .ci/run with -Zmiri-tree-borrows")]
+    fn a_foreign_wake_by_value_racing_completion() {
+        let rt = crate::Builder::new().procs(2).build().unwrap();
+        let rounds = if cfg!(miri) { 4 } else { 200 };
+        for _ in 0..rounds {
+            rt.block_on(async {
+                let slot: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
+                let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let (slot2, done2) = (slot.clone(), done.clone());
+                let mut first = true;
+                drop(crate::spawn(std::future::poll_fn(move |cx| {
+                    if first {
+                        first = false;
+                        *slot2.lock().unwrap() = Some(cx.waker().clone());
+                        return Poll::Pending;
+                    }
+                    done2.store(true, std::sync::atomic::Ordering::SeqCst);
+                    Poll::Ready(())
+                })));
+                let waker = loop {
+                    if let Some(w) = slot.lock().unwrap().take() {
+                        break w;
+                    }
+                    crate::yield_now().await;
+                };
+                waker.wake();
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    crate::yield_now().await;
+                }
+            });
+        }
+    }
+}

@@ -510,12 +510,27 @@ impl Shared {
     /// runtime holding one (in `runnext` when `use_runnext` says so for this
     /// M), else on the global queue; then wakes an M if the task is
     /// stealable.
+    ///
+    /// `self` is used after `task` is published, so it is never the handle
+    /// inside a task's cell (state.rs invariant 7; `Schedule for
+    /// Arc<Shared>` below passes the M's own or a clone).
     fn push_runnable(
         self: &Arc<Self>,
         task: Notified,
         use_runnext: impl FnOnce(&worker::Worker) -> bool,
     ) {
-        let res = context::with_worker(|w| {
+        context::with_worker(|w| self.push_runnable_on(w, task, use_runnext));
+    }
+
+    /// [`Shared::push_runnable`], with this thread's M record (if any)
+    /// already looked up.
+    fn push_runnable_on(
+        self: &Arc<Self>,
+        w: Option<&worker::Worker>,
+        task: Notified,
+        use_runnext: impl FnOnce(&worker::Worker) -> bool,
+    ) {
+        let res = (|| {
             let Some(w) = w.filter(|w| Arc::ptr_eq(&w.shared, self)) else {
                 return Err(task);
             };
@@ -568,7 +583,7 @@ impl Shared {
                 // No P (or it was just retaken): the global queue.
                 None => Err(task.take().expect("not pushed")),
             }
-        });
+        })();
         match res {
             Ok(true) => self.wakep(),
             Ok(false) => {}
@@ -595,10 +610,26 @@ fn stamp_runnable(task: &Notified) {
 }
 
 impl Schedule for Arc<Shared> {
-    fn schedule(&self, task: Notified, yielded: bool) {
+    unsafe fn schedule(this: *const Self, task: Notified, yielded: bool) {
         // Woken by the task this M is polling: runnext (Go's `ready`).
         // Yielding, or woken by a timer between polls: the queue's tail.
-        self.push_runnable(task, |w| !yielded && w.in_poll());
+        let use_runnext = |w: &worker::Worker| !yielded && w.in_poll();
+        // SAFETY: `task` is not published yet, so the cell holding `*this`
+        // is alive; the reference ends with this statement.
+        let cell_shared = Arc::as_ptr(unsafe { &*this });
+        // From here on `*this` is not read (the trait's contract): the push
+        // goes through a handle that outlives it, this M's own when it
+        // belongs to the same runtime, else a clone taken before the push.
+        context::with_worker(|w| match w {
+            Some(w) if std::ptr::eq(Arc::as_ptr(&w.shared), cell_shared) => {
+                w.shared.push_runnable_on(Some(w), task, use_runnext)
+            }
+            _ => {
+                // SAFETY: as above: not published yet.
+                let own = unsafe { (*this).clone() };
+                own.push_runnable_on(w, task, use_runnext);
+            }
+        });
     }
 
     fn release(&self, task: &Task) -> Option<Task> {

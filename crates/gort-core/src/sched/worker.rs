@@ -390,9 +390,23 @@ impl Worker {
         p.polling_site
             .store(header.spawned_at as *const _ as *mut _, Relaxed);
         self.current.set(header);
-        task.run();
+        let again = task.run();
         self.current.set(std::ptr::null());
         self.in_poll.set(false);
+        self.end_poll();
+        if let Some(task) = again {
+            // Woken during its poll, or yielding: the tail of this P's
+            // queue (the global queue if the P was retaken meanwhile),
+            // pushed through this M's own handle, not the one in the cell
+            // (state.rs invariant 7). After `end_poll`, so the queue is
+            // this M's to touch.
+            self.shared.push_runnable(task, |_| false);
+        }
+    }
+
+    /// The end of `execute`'s poll: this M's P goes back to `RUNNING`, or
+    /// this M learns it lost it.
+    fn end_poll(&self) {
         // The poll may have moved this M to another P (a syscall whose P
         // was retaken), or lost its P to sysmon (a poll that ran too long).
         let Some(p) = self.current_p() else {

@@ -31,11 +31,16 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     /// asked to go to the back of the line (`yield_now`) rather than being
     /// woken by another task.
     ///
-    /// `self` lives in the task's cell. Every caller holds a reference to
-    /// the task besides `task` until this returns (state.rs invariant 7),
-    /// so `self` may be used after `task` is published, even though
-    /// another thread may by then have run the task to completion.
-    fn schedule(&self, task: Notified, yielded: bool);
+    /// # Safety
+    ///
+    /// `this` points to the scheduler handle inside `task`'s cell, and
+    /// `task` may be the last reference to that cell: once it is published
+    /// to a queue, another thread may run the task to completion and free
+    /// the cell, `*this` with it. So an implementation reads `*this` only
+    /// before it publishes `task`, and acts after through a handle of its
+    /// own (state.rs invariant 7). A raw pointer, not `&self`: a reference
+    /// argument would stay live, and protected, for the whole call.
+    unsafe fn schedule(this: *const Self, task: Notified, yielded: bool);
     /// Removes a completed task from the owned list, returning the list's
     /// reference if it held one.
     fn release(&self, task: &Task) -> Option<Task>;
@@ -43,7 +48,9 @@ pub(crate) trait Schedule: Send + Sync + Sized + 'static {
 
 /// Per-type functions reached through the header.
 pub(crate) struct Vtable {
-    poll: unsafe fn(NonNull<Header>),
+    /// Returns true when the task must be queued again: the caller's
+    /// reference was handed back, not consumed.
+    poll: unsafe fn(NonNull<Header>) -> bool,
     schedule: unsafe fn(NonNull<Header>, bool),
     dealloc: unsafe fn(NonNull<Header>),
     try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
@@ -106,18 +113,18 @@ impl Header {
         let header = unsafe { ptr.as_ref() };
         if header.state.wake() == Wake::Schedule {
             // SAFETY: `wake` took the new reference the queue will own; the
-            // caller's keeps the cell alive through the call (invariant 7).
+            // caller's keeps the cell alive through the call.
             unsafe { Header::schedule(ptr, false) };
         }
     }
 
-    /// Hands the queue reference that a transition just took to the task's
-    /// scheduler.
+    /// Hands a queue reference (taken by a transition, or a waker's handed
+    /// over) to the task's scheduler.
     ///
     /// # Safety
-    /// `ptr` is a live task's header; the caller took a new reference for
-    /// the queue (which this consumes) and holds another until this returns
-    /// (state.rs invariant 7).
+    /// `ptr` is a live task's header and the caller gives this call the
+    /// queue's reference. Unless it holds another, the caller does not
+    /// touch the cell after the call, which may free it (invariant 7).
     pub(crate) unsafe fn schedule(ptr: NonNull<Header>, yielded: bool) {
         // SAFETY: per the contract; the vtable matches the cell.
         unsafe { (ptr.as_ref().vtable.schedule)(ptr, yielded) }
@@ -221,18 +228,20 @@ unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
-/// Polls the task. The caller hands over one reference (a `Notified`).
-unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+/// Polls the task. The caller hands over one reference (a `Notified`);
+/// returns true when it hands it back, the task woken during the poll and
+/// to be queued again.
+unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
     // SAFETY: the caller's reference keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
     match cell.header.state.start_poll() {
         StartPoll::Skip => {
             drop_reference::<F, S>(ptr);
-            return;
+            return false;
         }
         StartPoll::Cancel => {
             cancel_and_complete::<F, S>(ptr);
-            return;
+            return false;
         }
         StartPoll::Poll => {}
     }
@@ -256,13 +265,10 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     match res {
         Ok(Poll::Pending) => match cell.header.state.after_pending() {
             AfterPoll::Idle => drop_reference::<F, S>(ptr),
-            AfterPoll::Reschedule => {
-                // `after_pending` took the queue's reference; the running
-                // one keeps the cell, and so `cell.scheduler`, alive until
-                // the push is over (state.rs invariant 7).
-                cell.scheduler.schedule(Notified(Task { ptr }), true);
-                drop_reference::<F, S>(ptr);
-            }
+            // The running reference goes back to the caller, which queues
+            // it through a scheduler handle of its own: nothing borrows
+            // the cell while another thread may be freeing it.
+            AfterPoll::Reschedule => return true,
             AfterPoll::Cancel => cancel_and_complete::<F, S>(ptr),
         },
         Ok(Poll::Ready(out)) => {
@@ -286,6 +292,7 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) {
             complete::<F, S>(ptr);
         }
     }
+    false
 }
 
 /// # Safety
@@ -375,10 +382,14 @@ unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
 }
 
 unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>, yielded: bool) {
-    // SAFETY: the caller passes a new reference taken by a Wake::Schedule,
-    // and holds another through this call (`Header::schedule`).
-    let cell = unsafe { cell::<F, S>(ptr) };
-    cell.scheduler.schedule(Notified(Task { ptr }), yielded);
+    // A pointer to the handle, not a reference: the call may free the cell
+    // (invariant 7).
+    let cell = ptr.cast::<Cell<F, S>>().as_ptr();
+    // SAFETY: the caller's reference (handed to the queue below) keeps the
+    // cell alive until it is published; `addr_of!` makes no reference.
+    let scheduler = unsafe { std::ptr::addr_of!((*cell).scheduler) };
+    // SAFETY: per `Schedule::schedule`'s contract, which `S` upholds.
+    unsafe { S::schedule(scheduler, Notified(Task { ptr }), yielded) };
 }
 
 /// `JoinHandle::poll`: if complete, moves the output into `*dst`
@@ -410,9 +421,9 @@ fn can_read_output(header: &Header, slot: &UnsafeCell<Option<Waker>>, waker: &Wa
         return true;
     }
     if snap.is_join_waker_set() {
-        // SAFETY: JOIN_WAKER set and not complete: the completer only reads
-        // the slot, so a shared read is fine.
         let same = slot.with(|w| {
+            // SAFETY: JOIN_WAKER set and not complete: the completer only
+            // reads the slot, so a shared read is fine.
             unsafe { &*w }
                 .as_ref()
                 .is_some_and(|w| same_waker(w, waker))
@@ -530,11 +541,24 @@ impl Notified {
         self.0.header()
     }
 
-    /// Runs one poll of the task, consuming this reference.
-    pub(crate) fn run(self) {
+    /// Runs one poll of the task, consuming this reference, or handing it
+    /// back when the task was woken during the poll (or yielded): the
+    /// caller then queues it again, at the back of its line.
+    #[must_use = "a task handed back must be queued again"]
+    pub(crate) fn run(self) -> Option<Notified> {
         let ptr = self.0.into_raw();
-        // SAFETY: the vtable matches the cell; the reference is handed over.
-        unsafe { (ptr.as_ref().vtable.poll)(ptr) }
+        // SAFETY: the vtable matches the cell; the reference is handed over,
+        // and handed back when `poll` says so.
+        unsafe { (ptr.as_ref().vtable.poll)(ptr) }.then(|| Notified(Task { ptr }))
+    }
+
+    /// Runs the task until a poll leaves it idle or done, on the calling
+    /// thread: for callers with no queue of their own to put it back in.
+    pub(crate) fn run_to_rest(self) {
+        let mut task = self;
+        while let Some(again) = task.run() {
+            task = again;
+        }
     }
 
     pub(crate) fn into_raw(self) -> NonNull<Header> {

@@ -29,11 +29,14 @@
 //!    reference each; the last one to go frees the cell.
 //! 6. The parked count never exceeds the reference count: it counts those
 //!    references that are parked wakers (`raw.rs`, `PARKED_WAKER`).
-//! 7. Whoever calls into the scheduler with a task (`schedule`) holds a
-//!    reference of its own beyond the one it hands to the queue, until the
-//!    call returns: the scheduler handle lives in the cell, and the queue's
-//!    reference may be run, completed and dropped by another thread before
-//!    the call is over.
+//! 7. The scheduler handle lives in the cell, and the reference handed to
+//!    a queue may be its last: once a `Notified` is published, another
+//!    thread may run the task to completion and free the cell. So nothing
+//!    reads the cell after publishing it: `Schedule::schedule` gets a raw
+//!    pointer to the handle (no reference into the cell outlives the push)
+//!    and reads it only before the push, acting after it through a handle
+//!    of its own (`sched/mod.rs`: the M's, or a clone); a poll that hands
+//!    its task back leaves the requeue to its caller.
 //!
 //! The protocol follows tokio's `runtime/task/state.rs` in shape (snapshots in
 //! a newtype, `#[must_use]` transitions); the names of the transitions are
@@ -134,7 +137,8 @@ pub(crate) enum StartPoll {
 pub(crate) enum AfterPoll {
     /// Idle now; the poller drops its reference.
     Idle,
-    /// Woken during the poll: the poller's reference goes back in a queue.
+    /// Woken during the poll: the poller's reference goes back in a queue,
+    /// through the caller of `Notified::run`.
     Reschedule,
     /// Cancelled during the poll: drop the future now.
     Cancel,
@@ -224,10 +228,11 @@ impl State {
         .1
     }
 
-    /// Poller, after `Pending`: clears `RUNNING`. If a wake-up came during
-    /// the poll the task stays notified and a new reference is taken for
-    /// the queue; the poller keeps its own until the push is done
-    /// (invariant 7).
+    /// Poller, after `Pending`: clears `RUNNING` unless a wake-up came during
+    /// the poll, in which case the task stays notified and the poller's
+    /// reference goes back to the caller of `Notified::run`, which requeues
+    /// it through its own scheduler handle, not the cell's (so invariant 7
+    /// needs no second reference there).
     pub(crate) fn after_pending(&self) -> AfterPoll {
         self.update(|s| {
             debug_assert!(s.is_running() && !s.is_complete(), "after_pending: {s:?}");
@@ -235,9 +240,8 @@ impl State {
                 return (None, AfterPoll::Cancel);
             }
             if s.is_notified() {
-                // Keep NOTIFIED, drop RUNNING, one more reference: the
-                // queue's.
-                (Some((s.0 & !RUNNING) + REF_ONE), AfterPoll::Reschedule)
+                // Keep NOTIFIED, drop RUNNING: the reference is requeued.
+                (Some(s.0 & !RUNNING), AfterPoll::Reschedule)
             } else {
                 (Some(s.0 & !RUNNING), AfterPoll::Idle)
             }
@@ -270,24 +274,20 @@ impl State {
         .1
     }
 
-    /// Waker, consumed by the wake-up: as [`State::wake`] when the task is
-    /// scheduled (a new reference for the queue; the waker drops its own
-    /// after the push, invariant 7), and otherwise the waker's reference
-    /// is dropped in the same update, one atomic update where `wake` and a
-    /// `ref_dec` made two. With `parked`, the waker was a parked one, and
-    /// it leaves the parked count in this update either way: once woken it
-    /// is no longer in any waiting structure. (tokio's
-    /// `transition_to_notified_by_val` has the same shape.)
+    /// Waker, consumed by the wake-up: as [`State::wake`], but the waker's
+    /// own reference is handed over rather than a new one taken: to the
+    /// queue when the task is scheduled, dropped in the same update
+    /// otherwise. One atomic update where `wake` and a `ref_dec` made two.
+    /// With `parked`, the waker was a parked one, and it leaves the parked
+    /// count in this update either way: once woken it is no longer in any
+    /// waiting structure.
     pub(crate) fn wake_by_val(&self, parked: bool) -> WakeByVal {
         let unpark = if parked { PARKED_ONE } else { 0 };
         self.update(|s| {
             debug_assert!(s.ref_count() >= 1, "wake_by_val without a reference: {s:?}");
             debug_assert!(!parked || s.parked_count() >= 1, "unparked twice: {s:?}");
             if s.idle() {
-                return (
-                    Some(((s.0 | NOTIFIED) + REF_ONE) - unpark),
-                    WakeByVal::Schedule,
-                );
+                return (Some((s.0 | NOTIFIED) - unpark), WakeByVal::Schedule);
             }
             let next = if s.is_running() && !s.is_notified() && !s.is_complete() {
                 s.0 | NOTIFIED
@@ -465,7 +465,7 @@ mod tests {
     }
 
     #[test]
-    fn wake_by_val_keeps_the_wakers_reference_until_the_push() {
+    fn wake_by_val_hands_over_the_reference() {
         let s = State::new(3);
         assert_eq!(s.start_poll(), StartPoll::Poll);
         assert_eq!(s.after_pending(), AfterPoll::Idle);
@@ -473,10 +473,9 @@ mod tests {
         assert_eq!(s.wake_by_val(false), WakeByVal::Schedule);
         assert_eq!(
             s.load().ref_count(),
-            5,
-            "the queue has a reference of its own; the waker still has its"
+            4,
+            "the waker's reference is the queue's"
         );
-        assert!(!s.ref_dec(), "the waker's, after the push");
         s.ref_inc(); // another waker, while notified
         assert_eq!(s.wake_by_val(false), WakeByVal::Done);
         assert_eq!(s.load().ref_count(), 4);
@@ -486,8 +485,7 @@ mod tests {
         assert!(s.load().is_notified());
         assert_eq!(s.load().ref_count(), 4);
         assert_eq!(s.after_pending(), AfterPoll::Reschedule);
-        assert_eq!(s.load().ref_count(), 5, "a new reference for the queue");
-        assert!(!s.ref_dec(), "the poller's, after the push");
+        assert_eq!(s.load().ref_count(), 4, "the poller's goes back");
         assert_eq!(s.start_poll(), StartPoll::Poll);
         let _ = s.complete();
         assert!(!s.ref_dec_n(3));
@@ -513,10 +511,9 @@ mod tests {
         let snap = s.load();
         assert_eq!(
             (snap.ref_count(), snap.parked_count()),
-            (5, 0),
-            "woken: no longer parked; the queue's reference is new"
+            (4, 0),
+            "woken: no longer parked; its reference is the queue's"
         );
-        assert!(!s.ref_dec());
         assert!(!s.ref_dec());
         assert_eq!(s.load().ref_count(), 3);
     }

@@ -16,8 +16,11 @@ use super::{new_task, Id, JoinHandle, Notified, Schedule, Task};
 struct Queue(Mutex<VecDeque<Notified>>);
 
 impl Schedule for Arc<Queue> {
-    fn schedule(&self, task: Notified, _yielded: bool) {
-        self.0.lock().unwrap().push_back(task);
+    unsafe fn schedule(this: *const Self, task: Notified, _yielded: bool) {
+        // SAFETY: `task` is not published yet: the cell holding `*this` is
+        // alive. The clone outlives the push.
+        let q = unsafe { (*this).clone() };
+        q.0.lock().unwrap().push_back(task);
     }
     fn release(&self, _task: &Task) -> Option<Task> {
         None
@@ -31,7 +34,9 @@ impl Queue {
             let t = self.0.lock().unwrap().pop_front();
             match t {
                 Some(t) => {
-                    t.run();
+                    if let Some(t) = t.run() {
+                        self.0.lock().unwrap().push_back(t);
+                    }
                     n += 1;
                 }
                 None => return n,
@@ -78,7 +83,7 @@ where
     F::Output: Send + 'static,
 {
     let (task, notified, raw) = new_task(f, q.clone(), Id::next(), std::panic::Location::caller());
-    q.schedule(notified, false);
+    q.0.lock().unwrap().push_back(notified);
     (task, JoinHandle::new(raw))
 }
 
@@ -266,19 +271,21 @@ fn owned_list_links() {
     drop(handles);
 }
 
-/// A scheduler that, like the runtime's, reads itself after the push: the
-/// task cell it lives in must outlive the call (state.rs invariant 7).
-struct ReadsItselfAfterPush {
+/// A scheduler that, like the runtime's, acts after the push (as
+/// `Shared::inject` reads its shutdown flag and calls `wakep`), through a
+/// handle taken before it: the cell it lives in may be freed meanwhile
+/// (state.rs invariant 7).
+struct ActsAfterPush {
     q: Arc<Queue>,
     pushes: AtomicUsize,
 }
 
-impl Schedule for Arc<ReadsItselfAfterPush> {
-    fn schedule(&self, task: Notified, _yielded: bool) {
-        self.q.0.lock().unwrap().push_back(task);
-        // A use after the push, as `Shared::inject` reads its shutdown flag
-        // and calls `wakep`: under Miri, a freed cell here is an error.
-        self.pushes.fetch_add(1, SeqCst);
+impl Schedule for Arc<ActsAfterPush> {
+    unsafe fn schedule(this: *const Self, task: Notified, _yielded: bool) {
+        // SAFETY: `task` is not published yet: the cell is alive.
+        let own = unsafe { (*this).clone() };
+        own.q.0.lock().unwrap().push_back(task);
+        own.pushes.fetch_add(1, SeqCst);
     }
     fn release(&self, _task: &Task) -> Option<Task> {
         None
@@ -286,15 +293,16 @@ impl Schedule for Arc<ReadsItselfAfterPush> {
 }
 
 /// Threads waking tasks by value while this thread runs them to completion
-/// and frees them: the wake-up's scheduler call never outlives the cell.
-/// Miri checks every access (the run before the fix was the TSan report:
-/// `wake_by_val` -> `schedule` -> `inject` reading freed memory).
+/// and frees them: nothing reads the cell once the task is published.
+/// Miri checks every access (the TSan report this guards against:
+/// `wake_by_val` -> `schedule` -> `inject` reading the scheduler handle in
+/// a freed cell).
 #[test]
 fn wake_by_val_racing_completion_on_another_thread() {
     let rounds = if cfg!(miri) { 8 } else { 200 };
     for _ in 0..rounds {
         let q = Arc::new(Queue::default());
-        let sched = Arc::new(ReadsItselfAfterPush {
+        let sched = Arc::new(ActsAfterPush {
             q: q.clone(),
             pushes: AtomicUsize::new(0),
         });
@@ -307,7 +315,7 @@ fn wake_by_val_racing_completion_on_another_thread() {
             new_task(fut, sched.clone(), Id(1), std::panic::Location::caller());
         drop(JoinHandle::<&'static str>::new(raw));
         drop(task);
-        notified.run();
+        assert!(notified.run().is_none());
         let waker = slot.lock().unwrap().take().expect("waker stored");
         let t = std::thread::spawn(move || waker.wake());
         loop {

@@ -169,8 +169,7 @@ unsafe fn parked_task_clone(data: *const ()) -> RawWaker {
 }
 
 unsafe fn task_wake_by_ref(data: *const ()) {
-    // SAFETY: see `header`. The waker keeps its reference through the
-    // schedule call (state.rs invariant 7).
+    // SAFETY: see `header`; the waker keeps its reference.
     unsafe { Header::wake_by_ref(nonnull(data)) }
 }
 
@@ -187,19 +186,13 @@ unsafe fn parked_task_wake_by_val(data: *const ()) {
 /// # Safety
 /// The caller hands over one waker reference to the cell at `ptr`.
 unsafe fn wake_by_val(ptr: NonNull<Header>, parked: bool) {
-    // SAFETY: the waker's reference keeps the cell alive until it is
-    // dropped below.
+    // SAFETY: the waker's reference keeps the cell alive until it is handed
+    // on or dropped below.
     let outcome = unsafe { ptr.as_ref() }.state.wake_by_val(parked);
     match outcome {
-        WakeByVal::Schedule => {
-            // SAFETY: `wake_by_val` took a new reference for the queue; ours
-            // keeps the cell (and the scheduler handle in it) alive until
-            // the push is over (invariant 7), and is dropped after it.
-            unsafe {
-                Header::schedule(ptr, false);
-                Header::drop_ref(ptr);
-            }
-        }
+        // SAFETY: the waker's reference is now the queue's; the cell is not
+        // read after it is published (state.rs invariant 7).
+        WakeByVal::Schedule => unsafe { Header::schedule(ptr, false) },
         WakeByVal::Done => {}
         // SAFETY: `wake_by_val` dropped the last reference.
         WakeByVal::Dealloc => unsafe { Header::dealloc(ptr) },
