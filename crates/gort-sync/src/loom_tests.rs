@@ -293,7 +293,7 @@ fn loom_select_vs_close() {
 /// Polls `fut` once, then again only after its waker was called, yielding
 /// to loom meanwhile: a future that is never woken again spins here until
 /// loom gives up (a lost wake-up fails the model).
-fn poll_when_woken<F: std::future::Future + ?Sized>(mut fut: Pin<Box<F>>) -> F::Output {
+pub(crate) fn poll_when_woken<F: std::future::Future + ?Sized>(mut fut: Pin<Box<F>>) -> F::Output {
     // A flag under a mutex: loom lets a thread that spins on an atomic
     // flag keep reading its own last store for ever, even with a yield in
     // the loop; a mutex's critical sections are totally ordered.

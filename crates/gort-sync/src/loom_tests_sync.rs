@@ -1,5 +1,6 @@
-//! Loom models of the Mutex and Semaphore protocols (lock/unlock wake-ups,
-//! hand-off racing a dropped waiter, release racing a dropped acquirer).
+//! Loom models of the Mutex, Semaphore and WaitGroup protocols (lock/unlock
+//! wake-ups, hand-off racing a dropped waiter, release racing a dropped
+//! acquirer, the last `done` racing a wait and the next round).
 //! Run with `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=2 cargo test -p
 //! gort-sync --release --lib loom_`.
 //!
@@ -16,7 +17,8 @@ use loom::future::block_on;
 use loom::sync::Arc;
 use loom::thread;
 
-use crate::{Mutex, Semaphore};
+use crate::loom_tests::poll_when_woken;
+use crate::{Mutex, Semaphore, WaitGroup};
 
 fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
     let waker = futures::task::noop_waker();
@@ -112,5 +114,47 @@ fn loom_semaphore_release_vs_dropped_acquirer() {
         t.join().unwrap();
         assert_eq!(sem.available(), 1);
         assert!(sem.try_acquire(1));
+    });
+}
+
+/// A wait racing the last `done`, then the next round, in a correct
+/// program: the wait returns (woken, whichever side of the decrement it
+/// registered on), and neither the wait nor the next round's `add` reports
+/// misuse (`waitgroup.rs`, "Misuse").
+#[test]
+fn loom_waitgroup_wait_vs_last_done_then_reuse() {
+    loom::model(|| {
+        let wg = WaitGroup::new();
+        wg.add(1);
+        let wg2 = wg.clone();
+        let t = thread::spawn(move || wg2.done());
+        poll_when_woken(Box::pin(wg.wait()));
+        wg.add(1); // after the wait returned: a new round
+        t.join().unwrap();
+        assert_eq!(wg.count(), 1);
+        wg.done();
+        assert_eq!(wg.count(), 0);
+    });
+}
+
+/// A registered wait dropped while the last `done` runs, then an `add`
+/// from zero: the dropped wait has left the waiter count (or was released
+/// first), so the `add` is no misuse, and nothing is left registered.
+#[test]
+fn loom_waitgroup_dropped_wait_vs_last_done() {
+    loom::model(|| {
+        let wg = WaitGroup::new();
+        wg.add(1);
+        let mut w = Box::pin(wg.wait());
+        assert!(poll_once(&mut w).is_pending());
+        let wg2 = wg.clone();
+        let t = thread::spawn(move || wg2.done());
+        drop(w);
+        wg.add(1);
+        t.join().unwrap();
+        wg.done();
+        assert_eq!(wg.count(), 0);
+        // Nothing registered is left behind: a new wait returns at once.
+        assert!(poll_once(&mut Box::pin(wg.wait())).is_ready());
     });
 }
