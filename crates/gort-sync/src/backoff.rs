@@ -30,6 +30,7 @@
 /// `active_spin`).
 pub(crate) const ACTIVE_SPIN: u32 = 4;
 /// `PAUSE`s per round (Go's `active_spin_cnt`).
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) const ACTIVE_SPIN_CNT: u32 = 30;
 
 /// One waiter's progress through the policy (module doc). Start a fresh

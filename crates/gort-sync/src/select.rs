@@ -811,16 +811,16 @@ fn fastrand_seed() -> u64 {
     (SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed) ^ addr.rotate_left(29)) | 1
 }
 
-/// The seed of every model thread's generator under loom (set by a model
-/// before `loom::model`; per OS thread, so that loom models running in
-/// parallel tests do not disturb each other: loom runs a model's threads
-/// as coroutines on the test's own thread). Loom replays a schedule by re-running the model
-/// and must see the same operations each time: a random case order that
-/// differs between runs makes it replay a schedule that no longer exists
-/// (it then reports impossible states, such as a mutex held by nobody that
-/// cannot be acquired). So under loom each thread's sequence restarts from
-/// this seed in every execution, and a model runs once per seed to cover
-/// both case orders.
+// The seed of every model thread's generator under loom (set by a model
+// before `loom::model`; per OS thread, so that loom models running in
+// parallel tests do not disturb each other: loom runs a model's threads
+// as coroutines on the test's own thread). Loom replays a schedule by re-running the model
+// and must see the same operations each time: a random case order that
+// differs between runs makes it replay a schedule that no longer exists
+// (it then reports impossible states, such as a mutex held by nobody that
+// cannot be acquired). So under loom each thread's sequence restarts from
+// this seed in every execution, and a model runs once per seed to cover
+// both case orders.
 #[cfg(loom)]
 std::thread_local! {
     pub(crate) static LOOM_SEED: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
