@@ -300,3 +300,28 @@ fn a_million_pending_timers() {
         .unwrap();
     });
 }
+
+/// A `block_on` on another thread, through a `Handle`, sleeping when the
+/// runtime is dropped: its sleep ends (the timers fire at shutdown) rather
+/// than wait for a timer no M will ever fire. Bounded by a watchdog.
+#[test]
+fn a_sleep_in_another_threads_block_on_ends_at_shutdown() {
+    let rt = gort_core::Builder::new().procs(2).build().unwrap();
+    let h = rt.handle();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        h.block_on(async {
+            started_tx.send(()).unwrap();
+            gort_core::time::sleep(Duration::from_secs(3600)).await;
+        });
+        // A sleep armed after the shutdown ends at once too.
+        h.block_on(gort_core::time::sleep(Duration::from_secs(3600)));
+        done_tx.send(()).unwrap();
+    });
+    started_rx.recv().unwrap();
+    drop(rt);
+    done_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the sleeping block_on was left hanging by the shutdown");
+}

@@ -138,6 +138,9 @@ struct PollState {
 struct Table {
     slots: Vec<Slot>,
     free: Vec<usize>,
+    /// Set by `shutdown`, under the lock `register` takes: a source
+    /// registered after it would wait for events no M will ever poll.
+    closed: bool,
 }
 
 impl Table {
@@ -205,6 +208,9 @@ impl Poller {
     ) -> io::Result<Arc<PollDesc>> {
         let desc = {
             let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+            if t.closed {
+                return Err(super::poll_desc::shutdown_error());
+            }
             let index = t.free.pop().unwrap_or_else(|| {
                 t.slots.push(Slot::default());
                 t.slots.len() - 1
@@ -427,7 +433,8 @@ impl Poller {
     /// Shutdown: every registered source's waiters wake to an error.
     pub(crate) fn shutdown(&self) {
         let descs: Vec<Arc<PollDesc>> = {
-            let t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+            let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+            t.closed = true;
             t.slots.iter().filter_map(|s| s.desc.clone()).collect()
         };
         for d in descs {

@@ -47,7 +47,7 @@ use std::task::Waker;
 
 use crossbeam_deque::{Injector, Steal};
 
-use crate::loom::{lock, AtomicU64, Condvar, Mutex, Ordering::*};
+use crate::loom::{fence, lock, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::rt::Config;
 use crate::task::{Notified, OwnedTasks, Schedule, Task};
 use crate::time::{TimerEntry, NO_TIMER};
@@ -186,13 +186,20 @@ impl Shared {
     /// Pushes to the global queue and wakes an M if one is needed.
     pub(crate) fn inject(self: &Arc<Self>, task: Notified) {
         self.inject.push(task);
+        // `wakep` begins with a SeqCst fence (`Idle::want_spinning_m`), which
+        // orders the push before the flag's load below. It pairs with
+        // shutdown's SeqCst store of the flag and the fence before its last
+        // drain: either this load sees the flag, or that drain sees the
+        // push. Without both fences, both could miss (a store then a load on
+        // each side), leaving a reference in the queue after the last drain:
+        // a cycle, cell -> Shared -> queue -> cell (`blocking::Pool::submit`
+        // argues the same). A `wakep` after shutdown wakes no one.
+        self.wakep();
         if self.is_shutdown() {
             // A wake-up raced shutdown: the task is (or is about to be)
             // cancelled, and no M will drain the queue now.
             self.drain_inject();
-            return;
         }
-        self.wakep();
     }
 
     pub(crate) fn drain_inject(&self) {
@@ -461,6 +468,8 @@ impl Shared {
             }
         }
         // No M runs now. Drop every future, then every queued reference.
+        // SeqCst fence: pairs with the one in `inject` (see there).
+        fence(SeqCst);
         for task in self.owned.close_and_drain() {
             task.shutdown();
         }

@@ -31,12 +31,15 @@ impl TimerEntry {
     }
 
     /// Makes a stopped entry that nobody else holds (`&mut`) pending again,
-    /// for `TimerQueue::arm`; its old waker is dropped.
-    pub(crate) fn reset(&mut self) {
+    /// for `TimerQueue::arm`. Returns its old waker, for the caller to drop
+    /// once it has let go of the queue's lock: the last waker of a task
+    /// frees the task's cell, whose join waker may be any executor's.
+    #[must_use = "the old waker is to be dropped outside the queue's lock"]
+    pub(crate) fn reset(&mut self) -> Option<Waker> {
         // Relaxed: `&mut self` means no other thread can see the entry;
         // handing it to one again goes through the queue's mutex.
         self.state.store(PENDING, Relaxed);
-        drop(self.waker.take());
+        self.waker.take()
     }
 
     pub(crate) fn register(&self, w: &Waker) {

@@ -61,6 +61,10 @@ impl Ord for Item {
 
 struct Heap {
     items: BinaryHeap<Reverse<Item>>,
+    /// Set by `clear` at runtime shutdown: `arm` then hands out an entry
+    /// that has fired already, so no waiter is left for a timer nobody will
+    /// ever fire (a `Handle::block_on` on another thread, say).
+    closed: bool,
     seq: u64,
     /// Stopped entries nobody else holds, ready to be armed again.
     free: Vec<Arc<TimerEntry>>,
@@ -84,14 +88,17 @@ struct Padded<T>(T);
 
 impl Heap {
     /// Keeps `entry` for reuse if it is stopped and nobody else holds it;
-    /// drops it otherwise.
-    fn recycle(&mut self, mut entry: Arc<TimerEntry>) {
+    /// drops it otherwise. The waker it held goes to `later`, to be dropped
+    /// once the lock is released (`TimerEntry::reset`).
+    fn recycle(&mut self, mut entry: Arc<TimerEntry>, later: &mut Vec<Waker>) {
         if self.free.len() < FREE_MAX {
             if let Some(e) = Arc::get_mut(&mut entry) {
-                e.reset();
+                later.extend(e.reset());
                 self.free.push(entry);
+                return;
             }
         }
+        later.extend(entry.take_waker());
     }
 }
 
@@ -109,6 +116,7 @@ impl TimerQueue {
         TimerQueue {
             heap: Mutex::new(Heap {
                 items: BinaryHeap::new(),
+                closed: false,
                 seq: 0,
                 free: Vec::new(),
                 sweep_at: SWEEP_MIN,
@@ -138,18 +146,34 @@ impl TimerQueue {
     /// entry if there is one, else a new one. Returns the entry, for the
     /// future to poll and stop.
     pub(crate) fn arm(&self, when: u64, waker: &Waker) -> Arc<TimerEntry> {
+        let mut later = Vec::new();
         let mut h = lock(&self.heap);
+        if h.closed {
+            // The runtime has shut down: nobody will fire it.
+            let entry = Arc::new(TimerEntry::new());
+            drop(entry.fire());
+            return entry;
+        }
         let entry = h.free.pop().unwrap_or_else(|| Arc::new(TimerEntry::new()));
         entry.register(waker);
-        self.push(&mut h, entry.clone(), when);
+        self.push(&mut h, entry.clone(), when, &mut later);
+        drop(h);
+        drop(later);
         entry
     }
 
     /// Queues `entry` to fire at `when`. Returns true if it is the new
-    /// earliest deadline.
-    fn push(&self, h: &mut Heap, entry: Arc<TimerEntry>, when: u64) -> bool {
+    /// earliest deadline. Wakers of the entries a sweep recycles go to
+    /// `later`.
+    fn push(
+        &self,
+        h: &mut Heap,
+        entry: Arc<TimerEntry>,
+        when: u64,
+        later: &mut Vec<Waker>,
+    ) -> bool {
         if h.items.len() >= h.sweep_at {
-            Self::sweep(h);
+            Self::sweep(h, later);
         }
         let seq = h.seq;
         h.seq += 1;
@@ -163,7 +187,7 @@ impl TimerQueue {
     /// and sets the next sweep at twice what is left. The earliest deadline
     /// can only grow, so `next_when` may keep a stopped entry's: an early
     /// look at the heap, never a missed timer.
-    fn sweep(h: &mut Heap) {
+    fn sweep(h: &mut Heap, later: &mut Vec<Waker>) {
         // In place, as `retain` would, but handing each stopped entry to
         // `recycle`.
         let mut items = std::mem::take(&mut h.items).into_vec();
@@ -171,7 +195,7 @@ impl TimerQueue {
         while k < items.len() {
             if items[k].0.entry.is_cancelled() {
                 let Reverse(stopped) = items.swap_remove(k);
-                h.recycle(stopped.entry);
+                h.recycle(stopped.entry, later);
             } else {
                 k += 1;
             }
@@ -187,6 +211,7 @@ impl TimerQueue {
             return 0;
         }
         let mut wake: Vec<Waker> = Vec::new();
+        let mut later: Vec<Waker> = Vec::new();
         {
             let mut h = lock(&self.heap);
             while let Some(Reverse(top)) = h.items.peek() {
@@ -195,7 +220,7 @@ impl TimerQueue {
                 }
                 let Reverse(item) = h.items.pop().expect("peeked");
                 if item.entry.is_cancelled() {
-                    h.recycle(item.entry);
+                    h.recycle(item.entry, &mut later);
                     continue;
                 }
                 if let Some(w) = item.entry.fire() {
@@ -205,6 +230,7 @@ impl TimerQueue {
             let earliest = h.items.peek().map_or(NO_TIMER, |Reverse(i)| i.when);
             self.publish_earliest(&h, earliest);
         }
+        drop(later);
         let n = wake.len();
         for w in wake {
             w.wake();
@@ -224,18 +250,27 @@ impl TimerQueue {
         lock(&self.heap).items.len()
     }
 
-    /// Drops every entry (at runtime shutdown), releasing their wakers
-    /// first: a waker may own the future that owns the entry (as
-    /// `time::after`'s does), a cycle that only taking the waker breaks.
+    /// At runtime shutdown: fires every pending entry and closes the queue
+    /// (`arm` then hands out fired entries). Waking takes each waker out of
+    /// its entry, which also breaks the cycle of a waker that owns the
+    /// future owning the entry (as `time::after`'s does). A task woken now
+    /// is cancelled instead of run; a `block_on` future on another thread
+    /// (through a `Handle`) sees its sleep end rather than wait forever.
     pub(crate) fn clear(&self) {
         let mut h = lock(&self.heap);
+        h.closed = true;
         let items = std::mem::take(&mut h.items);
+        let free = std::mem::take(&mut h.free);
         self.publish_earliest(&h, NO_TIMER);
         drop(h);
         for Reverse(item) in &items {
-            drop(item.entry.take_waker());
+            match item.entry.fire() {
+                Some(w) => w.wake(),
+                None => drop(item.entry.take_waker()),
+            }
         }
         drop(items);
+        drop(free);
     }
 }
 

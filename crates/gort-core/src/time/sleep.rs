@@ -111,6 +111,9 @@ impl Sleep {
             }
             None => match crate::sched::add_timer(nanos_of(self.deadline), cx.waker()) {
                 None => Poll::Ready(()),
+                // Fired already: the runtime has shut down (`TimerQueue::arm`
+                // hands out fired entries then), and nobody will wake us.
+                Some(entry) if entry.is_fired() => Poll::Ready(()),
                 Some(entry) => {
                     self.entry = Some(entry);
                     crate::rt::set_wait_reason(WaitReason::Sleep);
