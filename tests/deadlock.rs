@@ -19,7 +19,7 @@ fn in_child() -> bool {
 
 /// Runs `test` alone in a child process; its stderr, after checking that
 /// it failed.
-fn child_fails(test: &str) -> String {
+fn child_panics(test: &str) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
@@ -30,6 +30,12 @@ fn child_fails(test: &str) -> String {
         !out.status.success(),
         "the child should fail; stderr: {stderr}"
     );
+    stderr
+}
+
+/// As [`child_panics`], and the failure is the deadlock report.
+fn child_fails(test: &str) -> String {
+    let stderr = child_panics(test);
     assert!(
         stderr.contains("all goroutines are asleep - deadlock!"),
         "stderr: {stderr}"
@@ -222,18 +228,7 @@ async fn child_runs_past_its_timeout() {
 
 #[test]
 fn a_test_past_its_timeout_panics_with_the_dump() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_runs_past_its_timeout",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "stderr: {stderr}");
+    let stderr = child_panics("child_runs_past_its_timeout");
     assert!(
         stderr.contains("test timed out after 300ms\n\ngoroutine 0 [sleep, "),
         "stderr: {stderr}"
@@ -272,18 +267,7 @@ async fn child_stuck_without_the_detector() {
 
 #[test]
 fn detect_deadlock_false_turns_the_detector_off() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_stuck_without_the_detector",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "stderr: {stderr}");
+    let stderr = child_panics("child_stuck_without_the_detector");
     assert!(
         stderr.contains("test timed out after 300ms"),
         "stderr: {stderr}"

@@ -14,6 +14,20 @@ fn task(q: &std::sync::Arc<Queue>, id: u64) -> (crate::task::Task, Notified) {
     (t, n)
 }
 
+/// One steal from `p` (with `runnext` on the last pass when asked), and
+/// every task it brought: their ids.
+fn steal_all(p: &P, steal_runnext: bool) -> Vec<crate::task::Id> {
+    let dest = Deque::new_fifo();
+    let mut got = Vec::new();
+    if let Some(t) = p.steal_into(&dest, steal_runnext) {
+        got.push(t.header().id);
+    }
+    while let Some(t) = dest.pop() {
+        got.push(t.header().id);
+    }
+    got
+}
+
 /// Whatever the interleaving, every task put on the P is taken exactly once
 /// (by the owner or the thief), and none is lost.
 #[test]
@@ -26,17 +40,7 @@ fn loom_runnext_owner_vs_thief() {
         let (t2, n2) = task(&q, 2);
         p.in_poll.store(true, std::sync::atomic::Ordering::Relaxed);
         let p2 = p.clone();
-        let thief = thread::spawn(move || {
-            let dest = Deque::new_fifo();
-            let mut got = Vec::new();
-            if let Some(t) = p2.steal_into(&dest, true) {
-                got.push(t.header().id);
-            }
-            while let Some(t) = dest.pop() {
-                got.push(t.header().id);
-            }
-            got
-        });
+        let thief = thread::spawn(move || steal_all(&p2, true));
         // SAFETY: this thread is the owner of P for the whole model.
         let mut mine = Vec::new();
         unsafe {
@@ -78,17 +82,7 @@ fn loom_timer_ready_owner_vs_thief() {
         }
         assert!(p.has_work(), "timer-readied tasks are visible to others");
         let p2 = p.clone();
-        let thief = thread::spawn(move || {
-            let dest = Deque::new_fifo();
-            let mut got = Vec::new();
-            if let Some(t) = p2.steal_into(&dest, false) {
-                got.push(t.header().id);
-            }
-            while let Some(t) = dest.pop() {
-                got.push(t.header().id);
-            }
-            got
-        });
+        let thief = thread::spawn(move || steal_all(&p2, false));
         let mut mine = Vec::new();
         // SAFETY: as above.
         unsafe {
