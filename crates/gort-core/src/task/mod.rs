@@ -1,14 +1,20 @@
 //! G: a task, the stackless future gort runs where Go runs a goroutine.
 //!
-//! A task is one allocation ([`raw`]) holding a header, its future and later
-//! its output. The header's state word ([`state`]) carries the lifecycle bits
-//! and the reference count; every handle to a task owns one reference:
+//! A task is one allocation (`raw.rs`) holding a header, its future and later
+//! its output. The header's state word (`state.rs`) carries the lifecycle
+//! bits and the reference count; every handle to a task owns one reference:
 //!
-//! - a [`Notified`] sits in a run queue (Go's `runq` entry);
-//! - a [`Task`] is the runtime's entry in the owned list ([`owned`]), which
+//! - a `Notified` sits in a run queue (Go's `runq` entry);
+//! - a `Task` is the runtime's entry in the owned list (`owned.rs`), which
 //!   lets shutdown drop every future and lets the dump list every task;
 //! - a [`JoinHandle`] is the user's;
-//! - each `Waker` is one more.
+//! - each `Waker` is one more; those that gort's own waiting structures
+//!   keep are *parked* ([`park_waker`], `waker.rs`), for the deadlock
+//!   detector.
+//!
+//! Public here: [`park_waker`] and [`same_waker`], for gort-sync's waiting
+//! structures (and any library's that wants the detector to count its
+//! waiters as gort's), besides the types the crate root re-exports.
 //!
 //! Life of a task: spawn allocates it `NOTIFIED` with three references and
 //! pushes the `Notified` to a run queue. A worker pops it and polls it

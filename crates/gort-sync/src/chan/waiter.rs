@@ -59,7 +59,7 @@
 //!    is not busy and marks as a plain operation does.
 //! 2. **Claimable while waiting.** A select that has to look again more
 //!    than once in one poll waits a step of the crate's back-off first
-//!    (`backoff.rs`), with `BUSY` released ([`Selector::pause`]): the
+//!    (`backoff.rs`), with `BUSY` released (`Selector::pause`): the
 //!    select it waits for, looking at it meanwhile, commits to it instead
 //!    of marking it (`select.rs`, after step 8).
 //! 3. **No needless looks.** A select with only channel cases that is
