@@ -37,8 +37,8 @@ pub use task::{Id, JoinError, JoinHandle, WaitReason};
 
 /// Go's `runtime` package: introspection of the current runtime.
 pub mod runtime {
-    pub use crate::rt::set_wait_reason;
     use crate::sched::context;
+    pub use crate::task::set_wait_reason;
     use crate::Metrics;
 
     /// Live spawned tasks of the current runtime (not the `block_on` future,

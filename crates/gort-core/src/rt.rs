@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::blocking::{spawn_blocking_at, PoolConfig};
 use crate::metrics::Metrics;
 use crate::sched::{block_on, context, Shared};
-use crate::task::{new_task, Id, JoinHandle, WaitReason};
+use crate::task::{new_task, Id, JoinHandle};
 
 /// Go's default limit on OS threads (`debug.SetMaxThreads`).
 const DEFAULT_MAX_THREADS: usize = 10_000;
@@ -732,25 +732,6 @@ pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
         // whole M loop, which is running this call.
         Some(w) => unsafe { &*w }.syscall(f),
         None => f(),
-    }
-}
-
-/// Records why the current task (or `block_on` future) is about to park,
-/// for [`dump`](crate::runtime::dump). A no-op elsewhere.
-#[inline]
-pub fn set_wait_reason(reason: WaitReason) {
-    let on_m = context::with_worker(|w| {
-        w.map(|w| {
-            w.set_wait_reason(reason);
-        })
-        .is_some()
-    });
-    if !on_m {
-        context::with_main(|m| {
-            if let Some(m) = m {
-                m.set_wait_reason(reason);
-            }
-        });
     }
 }
 

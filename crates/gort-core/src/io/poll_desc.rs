@@ -277,7 +277,7 @@ impl PollDesc {
         match self.ready(dir) {
             Some(r) => Poll::Ready(r),
             None => {
-                crate::rt::set_wait_reason(crate::WaitReason::IoWait);
+                crate::task::set_wait_reason(crate::WaitReason::IoWait);
                 Poll::Pending
             }
         }

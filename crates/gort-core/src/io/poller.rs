@@ -80,7 +80,7 @@ use mio::event::Source;
 use mio::{Events, Interest, Token};
 
 use super::poll_desc::PollDesc;
-use crate::time::now_nanos;
+use crate::time::clock::now_nanos;
 
 const WAKER: Token = Token(usize::MAX);
 const INDEX_BITS: u32 = 32;

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use super::{context, deadlock, Shared};
 use crate::rt::Handle;
-use crate::task::{main_waker, MainTask, WaitReason};
+use crate::task::{main_waker, MainTask};
 
 /// A deadline for the whole call, and the text its panic quotes.
 #[derive(Debug, Clone, Copy)]
@@ -73,14 +73,15 @@ pub(crate) fn block_on<F: IntoFuture>(
     let _enter = context::enter(handle.to_internal());
     let main = Arc::new(MainTask::new(location));
     let _registered = Registered::new(shared, &main);
-    let _current = context::set_main(&main);
     let waker = main_waker(&main);
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(future.into_future());
     let detect = shared.config.detect_deadlock;
     loop {
-        main.set_wait_reason(WaitReason::None);
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+        let polling = crate::task::current_enter(&main.wait_reason);
+        let polled = fut.as_mut().poll(&mut cx);
+        drop(polling);
+        if let Poll::Ready(v) = polled {
             return v;
         }
         if !detect && limit.is_none() {

@@ -9,19 +9,15 @@
 //!   which the scheduler finds the P this M holds. A wake-up on an M that
 //!   holds a P of the same runtime goes to that P (`runnext`), everything else
 //!   to the global queue.
-//! - `MAIN`: set only on a thread inside `block_on`, pointing at its
-//!   [`MainTask`], where `set_wait_reason` records why its future waits.
 
 use std::cell::{Cell, RefCell};
 
 use super::worker::Worker;
 use crate::rt::Handle;
-use crate::task::MainTask;
 
 thread_local! {
     static HANDLE: RefCell<Option<Handle>> = const { RefCell::new(None) };
     static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
-    static MAIN: Cell<*const MainTask> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The runtime this thread has entered, if any.
@@ -76,31 +72,5 @@ pub(crate) struct WorkerGuard(());
 impl Drop for WorkerGuard {
     fn drop(&mut self) {
         let _ = WORKER.try_with(|c| c.set(std::ptr::null()));
-    }
-}
-
-/// Runs `f` with this thread's `block_on` record, if it is inside one.
-#[inline]
-pub(crate) fn with_main<R>(f: impl FnOnce(Option<&MainTask>) -> R) -> R {
-    let ptr = MAIN.try_with(|m| m.get()).unwrap_or(std::ptr::null());
-    // SAFETY: MAIN is set by `set_main` for exactly the life of a
-    // `block_on` call, which holds the `Arc<MainTask>` for that long, and
-    // restored to the outer value (a nested `block_on`) when it returns.
-    f(unsafe { ptr.as_ref() })
-}
-
-/// Marks this thread as running the `block_on` future `main` for as long as
-/// the guard lives.
-pub(crate) fn set_main(main: &std::sync::Arc<MainTask>) -> MainGuard {
-    let prev = MAIN.with(|c| c.replace(std::sync::Arc::as_ptr(main)));
-    MainGuard(prev)
-}
-
-/// Restores the previous `block_on` record on drop.
-pub(crate) struct MainGuard(*const MainTask);
-
-impl Drop for MainGuard {
-    fn drop(&mut self) {
-        let _ = MAIN.try_with(|c| c.set(self.0));
     }
 }

@@ -68,7 +68,7 @@ use std::time::Duration;
 use super::Shared;
 use crate::loom::{lock, Ordering::SeqCst};
 use crate::task::MainTask;
-use crate::time::NO_TIMER;
+use crate::time::queue::NO_TIMER;
 
 /// How long `block_on` stays parked between two checks.
 pub(crate) const CHECK: Duration = Duration::from_millis(20);

@@ -50,7 +50,7 @@ use crossbeam_deque::{Injector, Steal};
 use crate::loom::{fence, lock, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::rt::Config;
 use crate::task::{Notified, OwnedTasks, Schedule, Task};
-use crate::time::{TimerEntry, NO_TIMER};
+use crate::time::{entry::TimerEntry, queue::NO_TIMER};
 use idle::Idle;
 use p::P;
 
@@ -314,7 +314,7 @@ impl Shared {
         self.stats.handoffs.fetch_add(1, Relaxed);
         let s = self.idle.lock();
         let timers = pp.timers.next_when();
-        if pp.has_work() || !self.inject.is_empty() || timers <= crate::time::now_nanos() {
+        if pp.has_work() || !self.inject.is_empty() || timers <= crate::time::clock::now_nanos() {
             tracing::debug!(p, "handoffp: P has work");
             self.start_m_on(s, p, false, false);
             return;
@@ -503,7 +503,7 @@ pub(crate) fn add_timer(when: u64, waker: &Waker) -> Option<Arc<TimerEntry>> {
     if let Some(e) = local {
         return e;
     }
-    if when <= crate::time::now_nanos() {
+    if when <= crate::time::clock::now_nanos() {
         return None;
     }
     context::with_current(|h| {
@@ -614,7 +614,7 @@ impl Shared {
 /// Marks `task` as made runnable now, for the scheduling-latency sample
 /// (`latency.rs`). A stamp of 0 means "not sampled", so 0 ns reads as 1.
 fn stamp_runnable(task: &Notified) {
-    let now = crate::time::now_nanos().max(1);
+    let now = crate::time::clock::now_nanos().max(1);
     task.header().runnable_since.store(now, Relaxed);
 }
 

@@ -45,7 +45,7 @@ use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
 use crate::loom::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 use crate::task::{Header, Notified};
-use crate::time::TimerQueue;
+use crate::time::queue::TimerQueue;
 
 /// Capacity of the local run queue, as in Go.
 pub(crate) const LOCAL_QUEUE_CAP: usize = 256;

@@ -47,7 +47,7 @@ use std::time::Duration;
 use super::p::{state, PPOLLING, PSYSCALL};
 use super::Shared;
 use crate::loom::{lock, Ordering::*};
-use crate::time::{now_nanos, NO_TIMER};
+use crate::time::{clock::now_nanos, queue::NO_TIMER};
 
 /// A poll running this long gets its P handed off (Go's `forcePreemptNS`).
 pub(crate) const LONG_POLL_NANOS: u64 = 10_000_000;
@@ -178,7 +178,7 @@ fn sysmon_main(shared: Arc<Shared>) {
             return;
         }
         let now = now_nanos();
-        crate::time::refresh_coarse(now);
+        crate::time::clock::refresh_coarse(now);
         // Before `retake`, which may move a P out of its syscall.
         let syscall_seen = shared
             .allp

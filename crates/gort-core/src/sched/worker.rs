@@ -101,8 +101,8 @@ use super::p::P;
 use super::Shared;
 use crate::loom::{lock, Ordering::*};
 use crate::rt::Handle;
-use crate::task::{Header, Notified, WaitReason};
-use crate::time::{now_nanos, NO_TIMER};
+use crate::task::{Notified, WaitReason};
+use crate::time::{clock::now_nanos, queue::NO_TIMER};
 
 /// How soon a timer left unwatched by an M leaving its timer sleep must be
 /// due for that M to wake another to watch it (`stop`): sysmon's
@@ -150,8 +150,6 @@ pub(crate) struct Worker {
     /// Counts the wake-ups this M makes, to time one in
     /// `latency::SAMPLE_PERIOD`.
     sample_tick: Cell<u32>,
-    /// The header of the task being polled, or null.
-    current: Cell<*const Header>,
     /// The clock (`now_nanos`) as this M read it for its timers in the
     /// current `find_runnable` or the poll it led to, or 0 (`has_passed`).
     last_now: Cell<u64>,
@@ -214,7 +212,6 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
         in_syscall: Cell::new(false),
         info: Arc::new(super::trace::MInfo::new(n)),
         firing: Cell::new(false),
-        current: Cell::new(std::ptr::null()),
         sample_tick: Cell::new(0),
         last_now: Cell::new(0),
         spin_poll: Cell::new(false),
@@ -321,22 +318,11 @@ impl Worker {
     /// readied tasks first (`P::timer_ready_put`, stealable). A caller
     /// holding a P then calls [`Worker::wake_for_backlog`], so that a burst
     /// of timers fans out to idle Ps (Go's `ready` calls `wakep`).
-    fn fire(&self, timers: &crate::time::TimerQueue, now: u64) -> usize {
+    fn fire(&self, timers: &crate::time::queue::TimerQueue, now: u64) -> usize {
         self.firing.set(true);
         let n = timers.run(now);
         self.firing.set(false);
         n
-    }
-
-    /// Records the wait reason of the task being polled.
-    #[inline]
-    pub(crate) fn set_wait_reason(&self, r: WaitReason) {
-        let h = self.current.get();
-        if !h.is_null() {
-            // SAFETY: `current` is set only for the duration of a poll, during
-            // which the poller's reference keeps the task alive.
-            unsafe { (*h).set_wait_reason(r) };
-        }
     }
 
     fn acquirep(&self, p: usize, spinning: bool) {
@@ -385,13 +371,10 @@ impl Worker {
         p.in_poll.store(true, Relaxed);
         self.pword.set(p.begin_poll());
         self.in_poll.set(true);
-        header.set_wait_reason(WaitReason::None);
         p.polling_task.store(header.id.0, Relaxed);
         p.polling_site
             .store(header.spawned_at as *const _ as *mut _, Relaxed);
-        self.current.set(header);
         let again = task.run();
-        self.current.set(std::ptr::null());
         self.in_poll.set(false);
         self.end_poll();
         if let Some(task) = again {
@@ -467,7 +450,7 @@ impl Worker {
         // `scheddetail` mirror of `p` is left alone on this fast path.)
         self.p.set(None);
         self.in_syscall.set(true);
-        self.set_wait_reason(WaitReason::Syscall);
+        crate::task::set_wait_reason(WaitReason::Syscall);
         struct Exit<'a> {
             w: &'a Worker,
             pid: usize,
@@ -486,7 +469,7 @@ impl Worker {
 
     fn exit_syscall(&self, pid: usize, sys: u64) {
         self.in_syscall.set(false);
-        self.set_wait_reason(WaitReason::None);
+        crate::task::set_wait_reason(WaitReason::None);
         let p = &self.shared.allp[pid];
         if let Some(word) = p.exit_syscall(sys) {
             // Fast path: the syscall was short, or nobody needed the P.

@@ -82,7 +82,7 @@ impl<T> Future for JoinHandle<T> {
                 .try_read_output(&mut out as *mut _ as *mut (), cx.waker())
         };
         if out.is_pending() {
-            crate::rt::set_wait_reason(super::WaitReason::Join);
+            super::set_wait_reason(super::WaitReason::Join);
         }
         out
     }

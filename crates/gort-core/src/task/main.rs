@@ -24,9 +24,8 @@ pub(crate) struct MainTask {
     /// (`task::park_waker`). Relaxed: read by the deadlock detector, which
     /// confirms what it sees twice.
     pub(crate) parked: AtomicUsize,
-    /// As `Header::wait_reason`: the reason in the low byte, the coarse
-    /// clock (ms) above. Relaxed: diagnostic.
-    wait_reason: AtomicU64,
+    /// As `Header::wait_reason` (`current.rs`). Relaxed: diagnostic.
+    pub(crate) wait_reason: AtomicU64,
     /// Where `block_on` was called.
     pub(crate) location: &'static Location<'static>,
 }
@@ -79,17 +78,8 @@ impl MainTask {
         }
     }
 
-    pub(crate) fn set_wait_reason(&self, r: WaitReason) {
-        let v = match r {
-            WaitReason::None => 0,
-            r => (crate::time::coarse_ms() << 8) | r as u64,
-        };
-        self.wait_reason.store(v, Ordering::Relaxed);
-    }
-
     /// The wait reason and the coarse time (ms) it was set at.
     pub(crate) fn wait_reason(&self) -> (WaitReason, u64) {
-        let v = self.wait_reason.load(Ordering::Relaxed);
-        (WaitReason::from_u32((v & 0xff) as u32), v >> 8)
+        super::current::decode(self.wait_reason.load(Ordering::Relaxed))
     }
 }

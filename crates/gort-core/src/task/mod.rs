@@ -23,6 +23,7 @@
 //! the output, sets `COMPLETE`, wakes the join handle and removes the task
 //! from the owned list. The last reference frees the cell.
 
+mod current;
 mod join;
 mod main;
 mod owned;
@@ -32,6 +33,8 @@ mod state;
 mod tests;
 mod waker;
 
+pub(crate) use current::enter as current_enter;
+pub use current::set_wait_reason;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use main::MainTask;
 pub(crate) use owned::OwnedTasks;
@@ -135,8 +138,8 @@ impl WaitReason {
 /// as Go formats goroutines in a dump.
 pub(crate) fn dump(owned: &OwnedTasks, mains: &[std::sync::Arc<MainTask>]) -> String {
     use std::fmt::Write;
-    crate::time::refresh_coarse(crate::time::now_nanos());
-    let now_ms = crate::time::coarse_ms();
+    crate::time::clock::refresh_coarse(crate::time::clock::now_nanos());
+    let now_ms = crate::time::clock::coarse_ms();
     let mut out = String::new();
     for m in mains {
         let (reason, since_ms) = m.wait_reason();

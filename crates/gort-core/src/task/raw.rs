@@ -23,7 +23,7 @@ use std::task::{Context, Poll, Waker};
 use super::state::{AfterPoll, StartPoll, State, Wake};
 use super::waker::{borrowed_task_waker, park_waker, same_waker};
 use super::{Id, JoinError, WaitReason};
-use crate::loom::{AtomicU64, Ordering::Relaxed, UnsafeCell};
+use crate::loom::{Ordering::Relaxed, UnsafeCell};
 
 /// What a task needs from the runtime that runs it.
 pub(crate) trait Schedule: Send + Sync + Sized + 'static {
@@ -69,10 +69,10 @@ pub(crate) struct Header {
     pub(crate) id: Id,
     pub(crate) spawned_at: &'static Location<'static>,
     /// A [`WaitReason`] in the low byte and, above it, the coarse clock
-    /// (`time::coarse_ms`) when it was set; written by the task itself when
-    /// it parks on a gort primitive, read by the goroutine dump. Relaxed:
-    /// diagnostic.
-    pub(crate) wait_reason: AtomicU64,
+    /// when it was set (`current.rs`); written by the task itself when it
+    /// parks on a gort primitive, read by the goroutine dump. Relaxed:
+    /// diagnostic. A std atomic even under loom, like `runnable_since`.
+    pub(crate) wait_reason: std::sync::atomic::AtomicU64,
     /// When a sampled wake-up made the task runnable (`time::now_nanos`),
     /// or 0: read and cleared by the M that polls it next
     /// (`sched/latency.rs`). Relaxed: the run queue's hand-over orders it.
@@ -88,19 +88,9 @@ unsafe impl Send for Header {}
 unsafe impl Sync for Header {}
 
 impl Header {
-    #[inline]
-    pub(crate) fn set_wait_reason(&self, r: WaitReason) {
-        let v = match r {
-            WaitReason::None => 0,
-            r => (crate::time::coarse_ms() << 8) | r as u64,
-        };
-        self.wait_reason.store(v, Relaxed);
-    }
-
     /// The wait reason and the coarse time (ms) it was set at.
     pub(crate) fn wait_reason(&self) -> (WaitReason, u64) {
-        let v = self.wait_reason.load(Relaxed);
-        (WaitReason::from_u32((v & 0xff) as u32), v >> 8)
+        super::current::decode(self.wait_reason.load(Relaxed))
     }
 
     /// `Waker::wake_by_ref` of a task waker.
@@ -193,7 +183,7 @@ where
             owned_next: UnsafeCell::new(None),
             id,
             spawned_at,
-            wait_reason: AtomicU64::new(0),
+            wait_reason: std::sync::atomic::AtomicU64::new(0),
             runnable_since: std::sync::atomic::AtomicU64::new(0),
         },
         scheduler,
@@ -250,6 +240,9 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
     // take references of their own.
     let waker = ManuallyDrop::new(unsafe { borrowed_task_waker(ptr) });
     let mut cx = Context::from_waker(&waker);
+    // The wait reason is this task's for the length of the future's poll,
+    // and no longer: the cell may be freed once the poll is over.
+    let polling = super::current::enter(&cell.header.wait_reason);
     let res = panic::catch_unwind(AssertUnwindSafe(|| {
         cell.stage.with_mut(|stage| {
             // SAFETY: we hold RUNNING, so we are the only one touching the
@@ -262,6 +255,7 @@ unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool {
             }
         })
     }));
+    drop(polling);
     match res {
         Ok(Poll::Pending) => match cell.header.state.after_pending() {
             AfterPoll::Idle => drop_reference::<F, S>(ptr),

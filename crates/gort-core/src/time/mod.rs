@@ -10,54 +10,24 @@
 //!
 //! All futures here must be polled inside a gort runtime (an M, or a thread
 //! inside `block_on`); polling one elsewhere panics with a message saying so.
+//!
+//! Two layers live here. `clock.rs`, `entry.rs` and `queue.rs` are below the
+//! scheduler (each P owns a `TimerQueue`; `sched` imports them by their own
+//! paths); the futures (`sleep.rs`, `timeout.rs`, `ticker.rs`, `timer.rs`,
+//! `alarm.rs`) are above it, arming timers through `sched::add_timer`.
 
 mod alarm;
-mod entry;
-mod queue;
+pub(crate) mod clock;
+pub(crate) mod entry;
+pub(crate) mod queue;
 mod sleep;
 mod ticker;
 mod timeout;
 mod timer;
 
-pub(crate) use entry::TimerEntry;
-pub(crate) use queue::{TimerQueue, NO_TIMER};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use ticker::Ticker;
 pub use timeout::{timeout, Elapsed, Timeout};
 pub use timer::Timer;
 
 pub use std::time::{Duration, Instant};
-
-use std::sync::OnceLock;
-
-/// The process-wide origin of the nanosecond clock timers are kept in.
-fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
-}
-
-/// `t` as nanoseconds since the epoch (0 for instants before it).
-pub(crate) fn nanos_of(t: Instant) -> u64 {
-    let e = epoch();
-    t.checked_duration_since(e)
-        .map_or(0, |d| d.as_nanos().min(u64::MAX as u128 - 1) as u64)
-}
-
-/// The current time as nanoseconds since the epoch.
-pub(crate) fn now_nanos() -> u64 {
-    nanos_of(Instant::now())
-}
-
-/// Milliseconds since the epoch, as of sysmon's last round (or the last
-/// dump): a clock for diagnostics that costs one load to read. Relaxed.
-static COARSE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-#[inline]
-pub(crate) fn coarse_ms() -> u64 {
-    COARSE_MS.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-/// Advances the coarse clock to `now` (nanoseconds since the epoch).
-pub(crate) fn refresh_coarse(now: u64) {
-    COARSE_MS.fetch_max(now / 1_000_000, std::sync::atomic::Ordering::Relaxed);
-}

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::{nanos_of, TimerEntry};
+use super::clock::nanos_of;
+use super::entry::TimerEntry;
 use crate::task::WaitReason;
 
 /// Waits until `duration` has elapsed (Go's `time.Sleep`).
@@ -106,7 +107,7 @@ impl Sleep {
                 if e.is_fired() {
                     return Poll::Ready(());
                 }
-                crate::rt::set_wait_reason(WaitReason::Sleep);
+                crate::task::set_wait_reason(WaitReason::Sleep);
                 Poll::Pending
             }
             None => match crate::sched::add_timer(nanos_of(self.deadline), cx.waker()) {
@@ -116,7 +117,7 @@ impl Sleep {
                 Some(entry) if entry.is_fired() => Poll::Ready(()),
                 Some(entry) => {
                     self.entry = Some(entry);
-                    crate::rt::set_wait_reason(WaitReason::Sleep);
+                    crate::task::set_wait_reason(WaitReason::Sleep);
                     Poll::Pending
                 }
             },
