@@ -5,13 +5,14 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::io;
 use std::panic::Location;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use crate::blocking::{spawn_blocking_at, PoolConfig};
+use crate::blocking::spawn_blocking_at;
 use crate::metrics::Metrics;
+pub(crate) use crate::sched::config::Config;
+pub use crate::sched::handle::Handle;
 use crate::sched::{block_on, context, Shared};
 use crate::task::{new_task, Id, JoinHandle};
 
@@ -68,32 +69,6 @@ impl std::error::Error for BuildError {}
 impl From<BuildError> for io::Error {
     fn from(e: BuildError) -> io::Error {
         io::Error::new(io::ErrorKind::InvalidInput, e)
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Config {
-    pub(crate) procs: usize,
-    pub(crate) max_threads: usize,
-    pub(crate) thread_name: String,
-    pub(crate) stack_size: Option<usize>,
-    /// `GORT_DEBUG`, read when the runtime is built.
-    pub(crate) debug: crate::sched::trace::DebugFlags,
-    pub(crate) max_blocking_threads: usize,
-    pub(crate) blocking_keep_alive: Duration,
-    pub(crate) detect_deadlock: bool,
-    pub(crate) netpoll_spin: Duration,
-}
-
-impl Config {
-    /// The `spawn_blocking` pool's share of the configuration.
-    pub(crate) fn blocking_pool(&self) -> PoolConfig {
-        PoolConfig {
-            cap: self.max_blocking_threads,
-            keep_alive: self.blocking_keep_alive,
-            name: self.thread_name.clone(),
-            stack_size: self.stack_size,
-        }
     }
 }
 
@@ -246,7 +221,7 @@ impl Builder {
             max_threads,
             thread_name: self.thread_name.unwrap_or_else(|| "gort-m".to_string()),
             stack_size: self.stack_size,
-            debug: crate::sched::trace::DebugFlags::from_env(),
+            debug: crate::sched::config::DebugFlags::from_env(),
             max_blocking_threads,
             blocking_keep_alive: self
                 .blocking_keep_alive
@@ -412,49 +387,6 @@ impl fmt::Debug for Runtime {
     }
 }
 
-/// A cheap, cloneable reference to a runtime: spawn on it from any thread.
-pub struct Handle {
-    pub(crate) shared: Arc<Shared>,
-    /// Counted in `Shared::user_handles` (the deadlock detector's "a
-    /// thread outside could still use it"); false for the runtime's own and
-    /// for those the runtime keeps in its threads' contexts.
-    user: bool,
-}
-
-impl Handle {
-    /// A handle the runtime keeps for itself (not counted).
-    pub(crate) fn internal(shared: Arc<Shared>) -> Handle {
-        Handle {
-            shared,
-            user: false,
-        }
-    }
-
-    /// For a context guard: the same runtime, not counted.
-    pub(crate) fn to_internal(&self) -> Handle {
-        Handle::internal(self.shared.clone())
-    }
-}
-
-impl Clone for Handle {
-    /// Every clone is a user's handle (counted until dropped).
-    fn clone(&self) -> Handle {
-        self.shared.user_handles.fetch_add(1, Ordering::Relaxed);
-        Handle {
-            shared: self.shared.clone(),
-            user: true,
-        }
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        if self.user {
-            self.shared.user_handles.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
 impl Handle {
     /// The runtime this thread has entered (an M, or inside `block_on`).
     ///
@@ -570,14 +502,6 @@ impl Handle {
     /// Counters and gauges of the scheduler.
     pub fn metrics(&self) -> Metrics {
         Metrics::collect(&self.shared)
-    }
-}
-
-impl fmt::Debug for Handle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handle")
-            .field("procs", &self.shared.procs())
-            .finish()
     }
 }
 

@@ -84,9 +84,28 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::rt::Handle;
+use crate::sched::context;
+use crate::sched::handle::Handle;
 use crate::task::{new_task, Id, JoinHandle, Notified, Schedule, Task};
-pub(crate) use pool::{Job, Pool, PoolConfig};
+pub(crate) use pool::Job;
+
+/// A pool thread's way into the runtime: a handle the runtime keeps for
+/// itself (not counted as a user's: the thread's job, while in flight,
+/// already keeps the deadlock detector quiet).
+struct RuntimeEntry(Handle);
+
+impl Clone for RuntimeEntry {
+    fn clone(&self) -> RuntimeEntry {
+        RuntimeEntry(self.0.to_internal())
+    }
+}
+
+impl pool::Entry for RuntimeEntry {
+    type Guard = context::EnterGuard;
+    fn enter(self) -> context::EnterGuard {
+        context::enter(self.0)
+    }
+}
 
 /// The future of a job: runs the closure on its first poll.
 pub(crate) struct BlockingTask<F> {
@@ -157,6 +176,7 @@ where
     drop(task);
     let join = JoinHandle::new(raw);
     tracing::trace!(task.id = id.as_u64(), "spawn_blocking");
-    handle.shared.blocking.submit(notified, Some(handle));
+    let entry = RuntimeEntry(handle.to_internal());
+    handle.shared.blocking.submit(notified, Some(&entry));
     join
 }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Injector, Steal};
 
 use crate::loom::{fence, lock, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering::*};
-use crate::rt::Handle;
 
 /// What the pool runs. A `Notified` blocking task in the runtime; a counter
 /// in the loom models.
@@ -18,6 +17,26 @@ pub(crate) trait Job: Send + 'static {
     /// Drops the job without running it (shutdown): its `JoinHandle`
     /// reports cancellation.
     fn cancel(self);
+}
+
+/// What a pool thread enters before it runs jobs: the runtime's context,
+/// so that `gort::spawn` works inside a job. The pool knows only this
+/// trait; `crate::blocking` implements it for the runtime's handle.
+pub(crate) trait Entry: Clone + Send + 'static {
+    /// Held by the thread for as long as it runs.
+    type Guard;
+    /// Enters, on the calling (new) thread.
+    fn enter(self) -> Self::Guard;
+}
+
+/// No entry: for pools driven by hand (the loom models).
+#[cfg_attr(not(loom), allow(dead_code))]
+#[derive(Clone)]
+pub(crate) struct NoEntry;
+
+impl Entry for NoEntry {
+    type Guard = ();
+    fn enter(self) {}
 }
 
 /// The pool's settings, from the `Builder`.
@@ -117,8 +136,9 @@ impl<J: Job> Pool<J> {
     /// Queues `job` and makes sure a thread will run it: wakes an idle
     /// thread if one is registered, else starts one below the cap, else
     /// leaves it to a busy thread (every running thread re-checks the queue
-    /// before it registers idle). Threads started here enter `handle`.
-    pub(crate) fn submit(self: &std::sync::Arc<Self>, job: J, handle: Option<&Handle>) {
+    /// before it registers idle). Threads started here run inside
+    /// `entry` (a runtime's context, `crate::blocking`), if given.
+    pub(crate) fn submit<E: Entry>(self: &std::sync::Arc<Self>, job: J, entry: Option<&E>) {
         // Relaxed: a count; the handshake orders nothing through it.
         self.in_flight.fetch_add(1, Relaxed);
         // S1: publish. SeqCst RMW, then the fence: pairs with the fence of
@@ -155,7 +175,7 @@ impl<J: Job> Pool<J> {
                     return;
                 }
                 Ok(_) => {
-                    self.start_thread(handle);
+                    self.start_thread(entry);
                     return;
                 }
                 Err(actual) => s = actual,
@@ -164,17 +184,18 @@ impl<J: Job> Pool<J> {
     }
 
     /// Starts a thread already counted in `state`.
-    fn start_thread(self: &std::sync::Arc<Self>, handle: Option<&Handle>) {
+    fn start_thread<E: Entry>(self: &std::sync::Arc<Self>, entry: Option<&E>) {
         let id = self.next_id.fetch_add(1, Relaxed);
         let name = format!("{}-blocking-{id}", self.config.name);
         let pool = self.clone();
-        // Not counted as a user's handle: the thread's job, while in
-        // flight, already keeps the deadlock detector quiet.
-        let handle = handle.map(Handle::to_internal);
+        let entry = entry.cloned();
         #[cfg(loom)]
         {
-            let _ = (name, handle, self.config.stack_size);
-            loom::thread::spawn(move || pool.run());
+            let _ = (name, self.config.stack_size);
+            loom::thread::spawn(move || {
+                let _entered = entry.map(Entry::enter);
+                pool.run()
+            });
         }
         #[cfg(not(loom))]
         {
@@ -183,7 +204,7 @@ impl<J: Job> Pool<J> {
                 b = b.stack_size(size);
             }
             let res = b.spawn(move || {
-                let _enter = handle.map(crate::sched::context::enter);
+                let _entered = entry.map(Entry::enter);
                 tracing::debug!(thread = %name, "blocking thread started");
                 pool.run();
                 tracing::debug!(thread = %name, "blocking thread exits");

@@ -7,6 +7,10 @@
 //! readiness protocol (edge-triggered; drain until `WouldBlock`, then clear
 //! and wait, and no wake-up is lost in between).
 //!
+//! Two layers: `error.rs`, `poll_desc.rs` and `poller.rs` are below the
+//! scheduler (which owns the `Poller`); this file's `Registration` is above
+//! it, reaching the runtime through `sched::Shared`.
+//!
 //! # Examples
 //!
 //! A non-blocking read through a registration (what `gort::net` does):
@@ -23,6 +27,7 @@
 //! # let _ = n; Ok(()) }
 //! ```
 
+mod error;
 mod poll_desc;
 #[cfg(not(loom))]
 pub(crate) mod poller;
@@ -33,47 +38,10 @@ use std::io;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+pub use error::{Closed, NoRuntime, RuntimeShutdown};
 pub use poll_desc::{Direction, ReadyEvent};
 
 pub(crate) use poll_desc::PollDesc;
-
-/// The error inside the `io::Error` of an operation on a source whose
-/// runtime has shut down (or that was never registered with one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RuntimeShutdown;
-
-impl fmt::Display for RuntimeShutdown {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the gort runtime has shut down")
-    }
-}
-
-impl std::error::Error for RuntimeShutdown {}
-
-/// The error inside the `io::Error` of an operation on a source that was
-/// closed while (or before) the operation waited (Go's `net.ErrClosed`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Closed;
-
-impl fmt::Display for Closed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("use of closed network connection")
-    }
-}
-
-impl std::error::Error for Closed {}
-
-/// The error of registering a source outside any gort runtime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NoRuntime;
-
-impl fmt::Display for NoRuntime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("I/O needs a gort runtime: none is current on this thread")
-    }
-}
-
-impl std::error::Error for NoRuntime {}
 
 /// A `mio` source registered with a runtime's netpoller: the readiness of
 /// that source, and the tasks waiting for it.

@@ -205,7 +205,7 @@ impl PollDesc {
 
     /// Closes the source for use: every waiter wakes to [`Closed`].
     ///
-    /// [`Closed`]: crate::io::Closed
+    /// [`Closed`]: super::error::Closed
     pub(crate) fn close(&self) {
         self.add_bits(CLOSED);
     }
@@ -244,7 +244,7 @@ impl PollDesc {
         // Acquire: pairs with `add_bits`' Release.
         let cur = self.readiness.load(Acquire);
         if cur & CLOSED != 0 {
-            return Some(Err(io::Error::other(crate::io::Closed)));
+            return Some(Err(io::Error::other(super::error::Closed)));
         }
         if cur & SHUTDOWN != 0 {
             return Some(Err(shutdown_error()));
@@ -298,7 +298,7 @@ impl PollDesc {
 
 /// The error of an operation on a source whose runtime shut down.
 pub(crate) fn shutdown_error() -> io::Error {
-    io::Error::other(crate::io::RuntimeShutdown)
+    io::Error::other(super::error::RuntimeShutdown)
 }
 
 #[cfg(all(test, target_os = "linux", not(miri), not(loom)))]

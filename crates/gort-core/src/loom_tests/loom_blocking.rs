@@ -10,10 +10,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::blocking::pool::NoEntry;
 use loom::sync::{Condvar, Mutex};
 use loom::thread;
 
-use crate::blocking::{Job, Pool, PoolConfig};
+use crate::blocking::pool::{Job, Pool, PoolConfig};
 
 /// Jobs run and jobs cancelled, with a condvar to wait for a total.
 #[derive(Default)]
@@ -62,9 +63,9 @@ fn loom_blocking_submit_racing_idle() {
     loom::model(|| {
         let pool = pool(Duration::from_secs(3600));
         let done = Arc::new(Done::default());
-        pool.submit(CountJob(done.clone()), None);
+        pool.submit(CountJob(done.clone()), None::<&NoEntry>);
         let (p2, d2) = (pool.clone(), done.clone());
-        let submitter = thread::spawn(move || p2.submit(CountJob(d2), None));
+        let submitter = thread::spawn(move || p2.submit(CountJob(d2), None::<&NoEntry>));
         assert_eq!(done.wait_for(2), (2, 0));
         submitter.join().unwrap();
         // A job leaves `in_flight` just after it signalled.
@@ -83,9 +84,9 @@ fn loom_blocking_submit_racing_retire() {
     loom::model(|| {
         let pool = pool(Duration::ZERO);
         let done = Arc::new(Done::default());
-        pool.submit(CountJob(done.clone()), None);
+        pool.submit(CountJob(done.clone()), None::<&NoEntry>);
         let (p2, d2) = (pool.clone(), done.clone());
-        let submitter = thread::spawn(move || p2.submit(CountJob(d2), None));
+        let submitter = thread::spawn(move || p2.submit(CountJob(d2), None::<&NoEntry>));
         assert_eq!(done.wait_for(2), (2, 0));
         submitter.join().unwrap();
         pool.shutdown();
@@ -99,9 +100,9 @@ fn loom_blocking_submit_racing_shutdown() {
     loom::model(|| {
         let pool = pool(Duration::from_secs(3600));
         let done = Arc::new(Done::default());
-        pool.submit(CountJob(done.clone()), None);
+        pool.submit(CountJob(done.clone()), None::<&NoEntry>);
         let (p2, d2) = (pool.clone(), done.clone());
-        let submitter = thread::spawn(move || p2.submit(CountJob(d2), None));
+        let submitter = thread::spawn(move || p2.submit(CountJob(d2), None::<&NoEntry>));
         pool.shutdown();
         submitter.join().unwrap();
         let (ran, cancelled) = done.wait_for(2);

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use super::handle::Handle;
 use super::{context, deadlock, Shared};
-use crate::rt::Handle;
 use crate::task::{main_waker, MainTask};
 
 /// A deadline for the whole call, and the text its panic quotes.

@@ -1,6 +1,8 @@
 //! Which runtime, M and P the current thread belongs to.
 //!
-//! Two thread-locals, both documented entry points rather than hidden state:
+//! Two thread-locals, both documented entry points rather than hidden state
+//! (this file and `worker.rs` import each other: the M sets `WORKER` to its
+//! own record, which the rest of the scheduler reaches through here):
 //!
 //! - `HANDLE`: the runtime entered by this thread (an M, or a thread inside
 //!   `block_on`, or one that called `Handle::enter`). `gort::spawn`,
@@ -12,8 +14,8 @@
 
 use std::cell::{Cell, RefCell};
 
+use super::handle::Handle;
 use super::worker::Worker;
-use crate::rt::Handle;
 
 thread_local! {
     static HANDLE: RefCell<Option<Handle>> = const { RefCell::new(None) };

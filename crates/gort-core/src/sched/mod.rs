@@ -32,8 +32,10 @@
 //! - A global timer wheel: see `time::queue` for why timers are per P.
 
 pub(crate) mod block_on;
+pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod deadlock;
+pub(crate) mod handle;
 pub(crate) mod idle;
 pub(crate) mod latency;
 mod os_policy;
@@ -48,9 +50,9 @@ use std::task::Waker;
 use crossbeam_deque::{Injector, Steal};
 
 use crate::loom::{fence, lock, AtomicU64, Condvar, Mutex, Ordering::*};
-use crate::rt::Config;
 use crate::task::{Notified, OwnedTasks, Schedule, Task};
 use crate::time::{entry::TimerEntry, queue::NO_TIMER};
+use config::Config;
 use idle::Idle;
 use p::P;
 
@@ -124,7 +126,7 @@ pub(crate) struct Shared {
     pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     pub(crate) stats: Stats,
     /// The `spawn_blocking` pool (`crate::blocking`).
-    pub(crate) blocking: Arc<crate::blocking::Pool<Notified>>,
+    pub(crate) blocking: Arc<crate::blocking::pool::Pool<Notified>>,
     #[cfg(not(loom))]
     pub(crate) poller: crate::io::poller::Poller,
     pub(crate) sysmon: sysmon::SysmonPark,
@@ -146,7 +148,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(config: Config) -> std::io::Result<Shared> {
         let procs = config.procs;
-        let blocking = Arc::new(crate::blocking::Pool::new(config.blocking_pool()));
+        let blocking = Arc::new(crate::blocking::pool::Pool::new(config.blocking_pool()));
         Ok(Shared {
             allp: (0..procs).map(P::new).collect(),
             inject: Injector::new(),

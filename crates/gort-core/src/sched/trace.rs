@@ -12,42 +12,10 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 
+use super::config::Config;
 use super::p::state;
 use super::Shared;
 use crate::loom::lock;
-use crate::rt::Config;
-
-/// What `GORT_DEBUG` asked for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct DebugFlags {
-    pub(crate) schedtrace_ms: u64,
-    pub(crate) scheddetail: bool,
-}
-
-impl DebugFlags {
-    /// Parses `GORT_DEBUG` (`name=value` pairs, comma-separated, as Go's
-    /// `GODEBUG`); unknown names and bad values are ignored, as Go does.
-    pub(crate) fn parse(v: &str) -> DebugFlags {
-        let mut f = DebugFlags::default();
-        for kv in v.split(',') {
-            let Some((k, v)) = kv.split_once('=') else {
-                continue;
-            };
-            match (k.trim(), v.trim().parse::<u64>()) {
-                ("schedtrace", Ok(ms)) => f.schedtrace_ms = ms,
-                ("scheddetail", Ok(d)) => f.scheddetail = d != 0,
-                _ => {}
-            }
-        }
-        f
-    }
-
-    pub(crate) fn from_env() -> DebugFlags {
-        std::env::var("GORT_DEBUG")
-            .map(|v| DebugFlags::parse(&v))
-            .unwrap_or_default()
-    }
-}
 
 /// One M, as `scheddetail` shows it. Relaxed: a diagnostic.
 #[derive(Debug)]
@@ -153,7 +121,7 @@ pub(crate) fn render(shared: &Shared, since_start_ns: u64, detail: bool) -> Stri
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::DebugFlags;
+    use super::super::config::DebugFlags;
 
     #[test]
     fn parses_like_godebug() {

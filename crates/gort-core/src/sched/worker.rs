@@ -96,11 +96,11 @@ use std::sync::Arc;
 use crossbeam_deque::Steal;
 
 use super::context;
+use super::handle::Handle;
 use super::idle::MPark;
 use super::p::P;
 use super::Shared;
 use crate::loom::{lock, Ordering::*};
-use crate::rt::Handle;
 use crate::task::{Notified, WaitReason};
 use crate::time::{clock::now_nanos, queue::NO_TIMER};
 

@@ -22,6 +22,9 @@
 //! waker's kind is one pointer comparison; a task waker reaches its typed
 //! functions through the header's own vtable.
 //!
+//! This file and `raw.rs` import each other: a task waker reaches the typed
+//! functions through the header's vtable, and a poll makes its waker here.
+//!
 //! Every function here takes the waker's data pointer, never a reference
 //! derived from it, into a call that may free the cell: a task waker's
 //! reference keeps the cell alive until its last use.

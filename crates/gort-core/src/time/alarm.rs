@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::sleep_until;
+use super::sleep::sleep_until;
 use crate::task::{park_waker, same_waker};
 
 #[derive(Debug)]
