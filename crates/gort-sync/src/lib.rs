@@ -22,6 +22,7 @@ pub mod context;
 mod errgroup;
 mod mutex;
 mod once;
+mod rand;
 mod rwmutex;
 #[doc(hidden)]
 pub mod select;

@@ -93,7 +93,7 @@ fn loom_close_races_send_and_recv() {
 #[test]
 fn loom_select_commits_exactly_once() {
     for seed in [1, 3] {
-        crate::select::LOOM_SEED.with(|s| s.set(seed));
+        crate::rand::LOOM_SEED.with(|s| s.set(seed));
         loom_select_commits_exactly_once_with_seed();
     }
 }
@@ -233,7 +233,7 @@ fn loom_chan_lock_excludes_and_publishes() {
 #[test]
 fn loom_select_vs_select_opposite_roles() {
     for seed in [1, 3] {
-        crate::select::LOOM_SEED.with(|s| s.set(seed));
+        crate::rand::LOOM_SEED.with(|s| s.set(seed));
         loom_select_vs_select_with_seed(false);
         loom_select_vs_select_with_seed(true);
     }
@@ -276,7 +276,7 @@ fn loom_select_vs_select_with_seed(spurious: bool) {
 #[test]
 fn loom_select_vs_close() {
     for seed in [1, 3] {
-        crate::select::LOOM_SEED.with(|s| s.set(seed));
+        crate::rand::LOOM_SEED.with(|s| s.set(seed));
         loom::model(|| {
             let (tx, rx) = chan::<u32>(0);
             let (_tx_idle, rx_idle) = chan::<u32>(0);

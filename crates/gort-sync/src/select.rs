@@ -70,6 +70,7 @@ use crate::backoff::Backoff;
 use crate::chan::waiter::{Selector, Sudog};
 use crate::chan::waitq::Waiter;
 use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TrySend, Wakes};
+use crate::rand::fastrand;
 
 /// One case of a select, with its output mapped to the select's output type
 /// `O`. Object-safe, so a select's cases sit in one array of `&mut dyn Case`.
@@ -776,72 +777,4 @@ fn shuffle_n(order: &mut [u8]) {
         r >>= 32;
         order.swap(i, j);
     }
-}
-
-/// A per-thread xorshift64* generator, seeded per thread from a global
-/// counter mixed with a stack address (no clock: Miri runs it isolated).
-///
-/// The state is a `const`-initialised thread-local, 0 until seeded (a
-/// seeded state is odd, and xorshift never reaches 0 from a non-zero
-/// state): a lazily initialised `thread_local!` checks its init state on
-/// every access, which cost more than the rest of a two-case shuffle.
-#[cfg(not(loom))]
-#[inline]
-fn fastrand() -> u64 {
-    use std::cell::Cell;
-    thread_local! {
-        static STATE: Cell<u64> = const { Cell::new(0) };
-    }
-    STATE.with(|s| {
-        if s.get() == 0 {
-            s.set(fastrand_seed());
-        }
-        xorshift(s)
-    })
-}
-
-/// A fresh odd seed for this thread's generator.
-#[cfg(not(loom))]
-#[cold]
-fn fastrand_seed() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-    static SEED: AtomicU64 = AtomicU64::new(0x853C_49E6_748F_EA9B);
-    let local = 0u8;
-    let addr = std::ptr::addr_of!(local) as u64;
-    (SEED.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed) ^ addr.rotate_left(29)) | 1
-}
-
-// The seed of every model thread's generator under loom (set by a model
-// before `loom::model`; per OS thread, so that loom models running in
-// parallel tests do not disturb each other: loom runs a model's threads
-// as coroutines on the test's own thread). Loom replays a schedule by re-running the model
-// and must see the same operations each time: a random case order that
-// differs between runs makes it replay a schedule that no longer exists
-// (it then reports impossible states, such as a mutex held by nobody that
-// cannot be acquired). So under loom each thread's sequence restarts from
-// this seed in every execution, and a model runs once per seed to cover
-// both case orders.
-#[cfg(loom)]
-std::thread_local! {
-    pub(crate) static LOOM_SEED: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
-}
-
-#[cfg(loom)]
-fn fastrand() -> u64 {
-    use std::cell::Cell;
-    loom::thread_local! {
-        static STATE: Cell<u64> = Cell::new(LOOM_SEED.with(Cell::get) | 1);
-    }
-    STATE.with(xorshift)
-}
-
-/// One step of xorshift64*.
-#[inline]
-fn xorshift(s: &std::cell::Cell<u64>) -> u64 {
-    let mut x = s.get();
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    s.set(x);
-    x.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
