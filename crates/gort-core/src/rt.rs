@@ -177,7 +177,7 @@ impl Builder {
     /// is CPU time: a server whose events come every 20 to 60 µs keeps
     /// one M busy polling between them. Linux's socket busy polling
     /// (`net.core.busy_poll`) makes the same trade, with 50 µs as its
-    /// suggested value. `docs/semantics.md` has the measurements.
+    /// suggested value. `docs/perf-log.md` has the measurements.
     ///
     /// # Examples
     ///

@@ -12,17 +12,15 @@
 //!
 //! # Where a runnable task goes (Go's `runqput` / `globrunqput`)
 //!
-//! 1. Woken or spawned on an M that holds a P of this runtime, by the task it
-//!    is polling: that P's `runnext` (the displaced task goes to the queue).
-//! 2. Woken on such an M outside a poll (timers), or yielding: the tail of
-//!    that P's queue.
-//! 3. Anywhere else: the global queue.
-//!
-//! After 2 or 3, and after 1 when it displaced a task, [`Shared::wakep`]
-//! starts a spinning M if there is an idle P and no M is spinning yet. A
-//! wake-up that only fills an empty `runnext` wakes no one: the P's own M
-//! runs it as soon as the current poll returns, and waking a parked thread
-//! costs tens of microseconds here.
+//! On an M of this runtime, `Worker::place` decides (the rule is in its
+//! doc): `runnext` for a task woken by the one being polled, the P's
+//! timer-ready queue for one a timer readied, else the tail of the P's
+//! queue. From any other thread, the global queue. Then
+//! [`Shared::wakep`] starts a spinning M if the stealable part of a queue
+//! grew, there is an idle P and no M is spinning yet. A wake-up that only
+//! fills an empty `runnext` wakes no one: the P's own M runs it as soon as
+//! the current poll returns, and waking a parked thread is dear (`Shared`
+//! docs and `docs/perf-log.md`).
 //!
 //! # Rejected designs
 //!
@@ -271,7 +269,7 @@ impl Shared {
         // the holder, which keeps its own) is woken to take the P before an
         // idle M is: left there while every P is busy, it would be woken
         // by each I/O event onto a CPU the P-holding Ms need (a third
-        // runnable thread on two CPUs: 4 ms scheduler-tick stalls seen in
+        // runnable thread on two CPUs, stalls of a scheduler tick seen in
         // the tour's echo act). The busy Ms poll the network themselves
         // every 61st tick and when they run out of work.
         if may_kick && self.kick_sleeping_m(true) {
@@ -397,10 +395,9 @@ impl Shared {
     /// scheduler lock held, so the sleeper's `take_p` comes after the P is
     /// back.) Waking an idle M as well would leave the sleeper no P: it
     /// would park again while the other M ran, the two trading places on
-    /// every burst of events. Measured on http_hello (wrk sharing the two
-    /// CPUs), two runs each, alternating with tokio: requests/s 0.97 and
-    /// 0.98 of tokio's against 0.94 and 0.92, p99 1.05 and 1.05 of tokio's
-    /// against 1.10 and 1.11, context switches 26.5 k against 29.2 k.
+    /// every burst of events, for fewer requests a second and more
+    /// context switches (docs/perf-log.md, "Figures moved out of the
+    /// scheduler's comments").
     pub(crate) fn kick_sleeping_m(&self, netpoll_only: bool) -> bool {
         let mut ts = lock(&self.timer_sleep);
         // A sleeper holding its P takes no idle P when it wakes.
@@ -541,60 +538,16 @@ impl Shared {
         task: Notified,
         use_runnext: impl FnOnce(&worker::Worker) -> bool,
     ) {
-        let res = (|| {
-            let Some(w) = w.filter(|w| Arc::ptr_eq(&w.shared, self)) else {
-                return Err(task);
-            };
-            if w.sample_wakeup() {
-                stamp_runnable(&task);
-            }
-            let mut task = task;
-            let mut next = use_runnext(w);
-            if next && !w.firing_timers() {
-                if let Some(p) = w.current_p() {
-                    // The common wake-up inside a poll: `runnext` is an
-                    // atomic slot, so only a displaced task needs the
-                    // guarded queue below.
-                    match p.put_runnext(task) {
-                        // If the P was retaken under us, wake an M for it.
-                        None => return Ok(!w.holds_polled_p(p)),
-                        Some(displaced) => {
-                            task = displaced;
-                            next = false;
-                        }
-                    }
+        let res = match w.filter(|w| Arc::ptr_eq(&w.shared, self)) {
+            Some(w) => {
+                if w.sample_wakeup() {
+                    stamp_runnable(&task);
                 }
+                let next = use_runnext(w);
+                w.place(task, next)
             }
-            let mut task = Some(task);
-            let pushed = w.with_owned_p(|p| {
-                let t = task.take().expect("pushed once");
-                let t = if w.firing_timers() {
-                    // SAFETY: `with_owned_p` runs this while the M holds P.
-                    match unsafe { p.timer_ready_put(t) } {
-                        Ok(()) => return false,
-                        Err(t) => t,
-                    }
-                } else {
-                    t
-                };
-                // SAFETY: as above.
-                unsafe { p.runqput(t, next, &self.inject) }
-            });
-            match pushed {
-                // A batched poll holding a P (the netpoll holder's, or
-                // `Worker::netpoll_now`): its own queue, and one `wakep`
-                // after the poll (`Worker::wake_for_backlog`).
-                Some(wake) => Ok(wake && !w.netpoll_batch()),
-                // The netpoll sleeper's batch: the global queue, and one
-                // `wakep` after the poll (worker.rs, `stop` step 4).
-                None if w.netpoll_batch() => {
-                    self.inject.push(task.take().expect("not pushed"));
-                    Ok(false)
-                }
-                // No P (or it was just retaken): the global queue.
-                None => Err(task.take().expect("not pushed")),
-            }
-        })();
+            None => Err(task),
+        };
         match res {
             Ok(true) => self.wakep(),
             Ok(false) => {}
@@ -615,7 +568,7 @@ impl Shared {
 
 /// Marks `task` as made runnable now, for the scheduling-latency sample
 /// (`latency.rs`). A stamp of 0 means "not sampled", so 0 ns reads as 1.
-fn stamp_runnable(task: &Notified) {
+pub(crate) fn stamp_runnable(task: &Notified) {
     let now = crate::time::clock::now_nanos().max(1);
     task.header().runnable_since.store(now, Relaxed);
 }

@@ -11,11 +11,10 @@
 //! thread afresh: an M, or, on `http_hello`, one of wrk's threads, which
 //! may keep the CPU for a whole slice while the preempted M waits with the
 //! requests in its queue. That is a preemption a hundred times a second
-//! that tokio, which has no sysmon, never pays. On `http_hello` (2 procs,
-//! wrk sharing the CPUs; `gort-bench --child`, 8 rounds alternating) wrk's
-//! p99 was 4.40 ms with sysmon `SCHED_OTHER` and 4.19 ms with
-//! `SCHED_BATCH` (tokio 4.18); a 50 ms sysmon period did as well, but
-//! would slow sysmon's rescues fivefold.
+//! that tokio, which has no sysmon, never pays. On `http_hello` (wrk
+//! sharing the CPUs) `SCHED_BATCH` brought wrk's p99 level with tokio's
+//! (docs/perf-log.md); a 50 ms sysmon period did as well, but would slow
+//! sysmon's rescues fivefold.
 //!
 //! A `SCHED_BATCH` thread has the same weight (CPU share) as a
 //! `SCHED_OTHER` one; only its wake-ups do not preempt: it runs when a CPU

@@ -492,9 +492,9 @@ impl Drop for P {
 /// (`usleep(3)` in `runqgrab`), so that its owner, about to finish the
 /// current poll, gets it first. So do we, the same way: a 3 µs sleep
 /// request, which with Linux's default timer slack lasts ~50 µs, as Go's
-/// does. Spinning ~4 µs instead let thieves take `runnext` so often that
-/// tasks of a producer/consumer group bounced between Ps (select2: ~240 ns
-/// per message; ~145-170 with this sleep, on the development machine).
+/// does. Spinning a few microseconds instead let thieves take `runnext` so
+/// often that tasks of a producer/consumer group bounced between Ps
+/// (docs/perf-log.md, "Figures moved out of the scheduler's comments").
 /// Returns false if the owner took the task meanwhile.
 #[cfg(not(loom))]
 fn backoff_for_runnext(slot: &AtomicPtr<Header>, seen: *mut Header) -> bool {

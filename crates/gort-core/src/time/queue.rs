@@ -239,7 +239,7 @@ impl TimerQueue {
     }
 
     /// Number of recycled entries kept.
-    #[cfg(test)]
+    #[cfg(all(test, not(loom)))]
     fn heap_free_len(&self) -> usize {
         lock(&self.heap).free.len()
     }
