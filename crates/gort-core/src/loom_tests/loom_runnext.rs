@@ -42,14 +42,13 @@ fn loom_runnext_owner_vs_thief() {
         let p2 = p.clone();
         let thief = thread::spawn(move || steal_all(&p2, true));
         // SAFETY: this thread is the owner of P for the whole model.
+        let owned = unsafe { p.owned() };
         let mut mine = Vec::new();
-        unsafe {
-            p.runqput(n1, true, &inject);
-            // Displaces n1 (if not stolen) into the queue.
-            p.runqput(n2, true, &inject);
-            while let Some((t, _)) = p.runqget() {
-                mine.push(t.header().id);
-            }
+        owned.runqput(n1, true, &inject);
+        // Displaces n1 (if not stolen) into the queue.
+        owned.runqput(n2, true, &inject);
+        while let Some((t, _)) = owned.runqget() {
+            mine.push(t.header().id);
         }
         let theirs = thief.join().unwrap();
         let mut all: Vec<u64> = mine
@@ -76,21 +75,17 @@ fn loom_timer_ready_owner_vs_thief() {
         let (t2, n2) = task(&q, 2);
         let (t3, n3) = task(&q, 3);
         // SAFETY: this thread is the owner of P for the whole model.
-        unsafe {
-            assert!(p.timer_ready_put(n1).is_ok());
-            assert!(p.timer_ready_put(n2).is_ok());
-        }
+        let owned = unsafe { p.owned() };
+        assert!(owned.timer_ready_put(n1).is_ok());
+        assert!(owned.timer_ready_put(n2).is_ok());
         assert!(p.has_work(), "timer-readied tasks are visible to others");
         let p2 = p.clone();
         let thief = thread::spawn(move || steal_all(&p2, false));
         let mut mine = Vec::new();
-        // SAFETY: as above.
-        unsafe {
-            // A timer fires while the thief steals.
-            assert!(p.timer_ready_put(n3).is_ok());
-            while let Some(t) = p.timer_ready_get() {
-                mine.push(t.header().id);
-            }
+        // A timer fires while the thief steals.
+        assert!(owned.timer_ready_put(n3).is_ok());
+        while let Some(t) = owned.timer_ready_get() {
+            mine.push(t.header().id);
         }
         let theirs = thief.join().unwrap();
         let mut all: Vec<u64> = mine

@@ -10,9 +10,14 @@
 //!
 //! Ownership protocol: `status` goes `IDLE -> RUNNING` by a CAS with Acquire
 //! when an M acquires the P, and back with a Release store when it lets go.
-//! Between the two, that M alone touches the owner-only fields (the `runq`
-//! push/pop end and the tick counters); the Acquire/Release pair orders the
-//! previous owner's accesses before the next owner's.
+//! Between the two, that M alone touches the owner-only part, `Local` (the
+//! push/pop ends of the two queues, the `runnext` streak), behind one
+//! loom-faced `UnsafeCell`; the Acquire/Release pair orders the previous
+//! owner's accesses before the next owner's. `Local` is reached only
+//! through an [`OwnedP`] guard, made by the one unsafe `P::owned`: the M
+//! makes it between polls (`Worker::owned_p`) or, inside a poll, between
+//! `lock_owner` and `unlock_owner` (`Worker::with_owned_p`), and every
+//! owner operation is a safe method on it.
 //!
 //! Hand-off (Go's `retake`/`handoffp`): while the owner polls a task the
 //! word says `POLLING`, and while it is blocked in `gort::syscall`,
@@ -38,12 +43,12 @@
 //! `runnext` only on their last pass, and only after sleeping 3 µs (as Go) while
 //! the owner is inside a poll, so that the owner nearly always gets it first.
 
-use std::cell::UnsafeCell as StdUnsafeCell;
+use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
 use crossbeam_deque::{Steal, Stealer, Worker as Deque};
 
-use crate::loom::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
+use crate::loom::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::*, UnsafeCell};
 use crate::task::{Header, Notified};
 use crate::time::queue::TimerQueue;
 
@@ -97,28 +102,40 @@ pub(crate) struct P {
     pub(crate) polling_site: AtomicPtr<std::panic::Location<'static>>,
     /// One `Notified` reference, or null. Owner: swap; thieves: CAS.
     runnext: AtomicPtr<Header>,
-    /// Owner-only push/pop end of the local queue (see the module doc).
-    runq: StdUnsafeCell<Deque<Notified>>,
+    /// What only the owner touches, through an [`OwnedP`] (module doc,
+    /// "Ownership protocol").
+    local: UnsafeCell<Local>,
+    /// The other end of `Local::runq`.
     stealer: Stealer<Notified>,
-    /// Owner end of the tasks readied by this P's M firing timers, run
-    /// before the local queue (see `timer_ready_put`); thieves take from
-    /// `timer_stealer` first.
-    timer_ready: StdUnsafeCell<Deque<Notified>>,
+    /// The other end of `Local::timer_ready`; thieves take from it first.
     timer_stealer: Stealer<Notified>,
     /// Set while the owner polls a task: a thief seeing it backs off before
     /// taking `runnext`. Relaxed: a hint.
     pub(crate) in_poll: AtomicBool,
-    /// Owner-only: schedule calls, for the every-61st-tick global check.
+    /// Written by the owner only: schedule calls, for the every-61st-tick
+    /// global check. Atomic because `scheddetail` reads it from sysmon.
     pub(crate) schedtick: AtomicU32,
-    /// Owner-only: consecutive `runnext` polls without taking from the queue.
-    pub(crate) runnext_streak: AtomicU32,
     pub(crate) timers: TimerQueue,
     pub(crate) stats: PStats,
 }
 
-// SAFETY: `runq` and `timer_ready` (the owner ends of two deques) are the
-// only non-Sync fields; they are touched only by the M that holds the P
-// (module doc: the status word's Acquire/Release hand-over).
+/// The owner's part of a P: the push/pop ends of its two queues, and its
+/// count of `runnext` polls in a row. Reached only through [`OwnedP`].
+struct Local {
+    /// The owner end of the local run queue (Go's `runq`).
+    runq: Deque<Notified>,
+    /// The owner end of the tasks readied by this P's M firing timers, run
+    /// before the local queue (see `OwnedP::timer_ready_put`).
+    timer_ready: Deque<Notified>,
+    /// Consecutive `runnext` polls without taking from the queue.
+    runnext_streak: u32,
+}
+
+// SAFETY: `local` (the owner ends of two deques, which are Send but not
+// Sync, and a counter) is the only non-Sync field; it is touched only
+// through an `OwnedP`, which exists only for the M that holds the P (module
+// doc: the status word's Acquire/Release hand-over, and `lock_owner` inside
+// a poll).
 unsafe impl Sync for P {}
 
 impl P {
@@ -133,13 +150,15 @@ impl P {
             polling_task: AtomicU64::new(0),
             polling_site: AtomicPtr::new(ptr::null_mut()),
             runnext: AtomicPtr::new(ptr::null_mut()),
-            runq: StdUnsafeCell::new(runq),
+            local: UnsafeCell::new(Local {
+                runq,
+                timer_ready,
+                runnext_streak: 0,
+            }),
             stealer,
-            timer_ready: StdUnsafeCell::new(timer_ready),
             timer_stealer,
             in_poll: AtomicBool::new(false),
             schedtick: AtomicU32::new(0),
-            runnext_streak: AtomicU32::new(0),
             timers: TimerQueue::new(),
             stats: PStats::default(),
         }
@@ -268,133 +287,18 @@ impl P {
         self.begin_poll()
     }
 
-    /// The owner's end of the queue.
+    /// The owner's access to this P's queues.
     ///
     /// # Safety
-    /// The caller is the M that holds this P.
-    pub(crate) unsafe fn runq(&self) -> &Deque<Notified> {
-        // SAFETY: per the contract, only the owner gets here, and `Deque` is
-        // Send: the reference never outlives the ownership.
-        unsafe { &*self.runq.get() }
-    }
-
-    /// Go's `runqput`. With `next`, the task goes to `runnext` and the task
-    /// it displaces goes to the tail of the queue. Returns whether the queue
-    /// (the stealable part) got a new task, which is when idle Ms may be worth
-    /// waking. On overflow, half the queue moves to `global`.
-    ///
-    /// # Safety
-    /// The caller holds this P.
-    pub(crate) unsafe fn runqput(
-        &self,
-        task: Notified,
-        next: bool,
-        global: &crossbeam_deque::Injector<Notified>,
-    ) -> bool {
-        let task = if next {
-            let new = task.into_raw().as_ptr();
-            // AcqRel: Release publishes the task to a thief's CAS; Acquire
-            // takes ownership of the displaced one.
-            let old = self.runnext.swap(new, AcqRel);
-            match NonNull::new(old) {
-                None => return false,
-                // SAFETY: runnext holds a Notified reference from into_raw.
-                Some(old) => unsafe { Notified::from_raw(old) },
-            }
-        } else {
-            task
-        };
-        // SAFETY: owner, per the contract.
-        let q = unsafe { self.runq() };
-        q.push(task);
-        if q.len() > LOCAL_QUEUE_CAP {
-            // Go's runqputslow: move the older half to the global queue so
-            // other Ps can take it in batches.
-            for _ in 0..LOCAL_QUEUE_CAP / 2 {
-                match q.pop() {
-                    Some(t) => global.push(t),
-                    None => break,
-                }
-            }
-            tracing::trace!(p = self.id, "runq overflow: half moved to the global queue");
+    /// The calling M holds this P: it acquired it (or was handed it) and has
+    /// not let it go, and, inside a poll, it is between `lock_owner` and
+    /// `unlock_owner` (module doc). The guard is dropped before that ends;
+    /// it is not `Send`, so it stays on the M's thread.
+    pub(crate) unsafe fn owned(&self) -> OwnedP<'_> {
+        OwnedP {
+            p: self,
+            _on_this_thread: PhantomData,
         }
-        true
-    }
-
-    /// A task readied by a timer this P's M fired. Its deadline has passed,
-    /// so it runs before the local queue rather than behind it: in a burst
-    /// of timers the local queue overflows, and its older half, readied
-    /// tasks included, would go to the back of the global queue behind any
-    /// backlog there (`docs/perf-log.md` has the measurement). The queue is
-    /// stealable, as the local one: a spinning M, or the M that sysmon hands
-    /// this P to, takes from it first, so a task that computes on this P
-    /// holds up none of the others its timers readied (Go: `runtimer` ->
-    /// `ready` -> `runqput` + `wakep`; the firing M wakes one, see
-    /// `Worker::fire`). At most `LOCAL_QUEUE_CAP` wait here; beyond that
-    /// they take the normal path. Returns the task back when full.
-    ///
-    /// # Safety
-    /// The caller holds this P.
-    pub(crate) unsafe fn timer_ready_put(&self, task: Notified) -> Result<(), Notified> {
-        // SAFETY: owner end, per the contract.
-        let q = unsafe { &*self.timer_ready.get() };
-        if q.len() >= LOCAL_QUEUE_CAP {
-            return Err(task);
-        }
-        q.push(task);
-        Ok(())
-    }
-
-    /// Takes the oldest timer-readied task.
-    ///
-    /// # Safety
-    /// The caller holds this P.
-    pub(crate) unsafe fn timer_ready_get(&self) -> Option<Notified> {
-        // SAFETY: owner end, per the contract.
-        unsafe { &*self.timer_ready.get() }.pop()
-    }
-
-    /// Tasks in this P's two queues (not `runnext`): after a batch of
-    /// wake-ups, more than one means work this M will not get to next.
-    ///
-    /// # Safety
-    /// The caller holds this P.
-    pub(crate) unsafe fn queued(&self) -> usize {
-        // SAFETY: owner ends, per the contract.
-        let (runq, timers) = unsafe { (&*self.runq.get(), &*self.timer_ready.get()) };
-        runq.len() + timers.len()
-    }
-
-    /// Go's `runqget`: `runnext` first, then the head of the queue. The bool
-    /// says whether it came from `runnext`.
-    ///
-    /// # Safety
-    /// The caller holds this P.
-    pub(crate) unsafe fn runqget(&self) -> Option<(Notified, bool)> {
-        if !self.runnext.load(Relaxed).is_null() {
-            // Acquire: pairs with the Release of the swap that stored it.
-            let t = self.runnext.swap(ptr::null_mut(), Acquire);
-            if let Some(t) = NonNull::new(t) {
-                // SAFETY: runnext holds a Notified reference from into_raw.
-                return Some((unsafe { Notified::from_raw(t) }, true));
-            }
-        }
-        // SAFETY: owner, per the contract.
-        unsafe { self.runq() }.pop().map(|t| (t, false))
-    }
-
-    /// Like `runqget` but the queue first: used when `runnext` has been taken
-    /// too many times in a row, so queued tasks are not starved.
-    ///
-    /// # Safety
-    /// The caller holds this P.
-    pub(crate) unsafe fn runqget_fair(&self) -> Option<(Notified, bool)> {
-        // SAFETY: owner, per the contract.
-        if let Some(t) = unsafe { self.runq() }.pop() {
-            return Some((t, false));
-        }
-        // SAFETY: as above.
-        unsafe { self.runqget() }
     }
 
     /// Go's `runqsteal`: takes about half of this P's timer-readied tasks
@@ -474,10 +378,162 @@ impl P {
             // SAFETY: runnext held a Notified reference.
             drop(unsafe { Notified::from_raw(t) });
         }
-        // SAFETY: no owner exists per the contract.
-        while unsafe { self.runq() }.pop().is_some() {}
-        // SAFETY: as above.
-        while unsafe { &*self.timer_ready.get() }.pop().is_some() {}
+        // SAFETY: no M holds the P (the contract): the caller stands in for
+        // its owner.
+        let owned = unsafe { self.owned() };
+        owned.with(|l| {
+            while l.runq.pop().is_some() {}
+            while l.timer_ready.pop().is_some() {}
+        });
+    }
+}
+
+/// The right to touch a P's owner-only part: made by [`P::owned`] for the
+/// M that holds the P, for as long as it may (module doc). What used to be
+/// `unsafe fn`s with "the caller holds this P" are safe methods here; the
+/// one unsafe step is making the guard.
+pub(crate) struct OwnedP<'a> {
+    p: &'a P,
+    _on_this_thread: PhantomData<*const ()>,
+}
+
+impl std::ops::Deref for OwnedP<'_> {
+    type Target = P;
+    fn deref(&self) -> &P {
+        self.p
+    }
+}
+
+impl<'a> OwnedP<'a> {
+    fn with<R>(&self, f: impl FnOnce(&Local) -> R) -> R {
+        // SAFETY: the guard exists only for the owner (`P::owned`), and
+        // the owner is one thread, so no other access overlaps this one.
+        self.p.local.with(|l| f(unsafe { &*l }))
+    }
+
+    fn with_mut<R>(&self, f: impl FnOnce(&mut Local) -> R) -> R {
+        // SAFETY: as `with`; the closure cannot reach the guard again, so
+        // no shared access overlaps this one.
+        self.p.local.with_mut(|l| f(unsafe { &mut *l }))
+    }
+
+    /// Runs `f` with the owner's end of the local queue: the destination
+    /// of a steal or of a global batch.
+    pub(crate) fn with_runq<R>(&self, f: impl FnOnce(&Deque<Notified>) -> R) -> R {
+        self.with(|l| f(&l.runq))
+    }
+
+    /// Consecutive `runnext` polls without taking from the queue.
+    pub(crate) fn runnext_streak(&self) -> u32 {
+        self.with(|l| l.runnext_streak)
+    }
+
+    pub(crate) fn set_runnext_streak(&self, n: u32) {
+        self.with_mut(|l| l.runnext_streak = n);
+    }
+
+    /// Go's `runqput`. With `next`, the task goes to `runnext` and the task
+    /// it displaces goes to the tail of the queue. Returns whether the queue
+    /// (the stealable part) got a new task, which is when idle Ms may be worth
+    /// waking. On overflow, half the queue moves to `global`.
+    ///
+    pub(crate) fn runqput(
+        &self,
+        task: Notified,
+        next: bool,
+        global: &crossbeam_deque::Injector<Notified>,
+    ) -> bool {
+        let task = if next {
+            let new = task.into_raw().as_ptr();
+            // AcqRel: Release publishes the task to a thief's CAS; Acquire
+            // takes ownership of the displaced one.
+            let old = self.p.runnext.swap(new, AcqRel);
+            match NonNull::new(old) {
+                None => return false,
+                // SAFETY: runnext holds a Notified reference from into_raw.
+                Some(old) => unsafe { Notified::from_raw(old) },
+            }
+        } else {
+            task
+        };
+        self.with_runq(|q| {
+            q.push(task);
+            if q.len() > LOCAL_QUEUE_CAP {
+                // Go's runqputslow: move the older half to the global queue
+                // so other Ps can take it in batches.
+                for _ in 0..LOCAL_QUEUE_CAP / 2 {
+                    match q.pop() {
+                        Some(t) => global.push(t),
+                        None => break,
+                    }
+                }
+                tracing::trace!(
+                    p = self.p.id,
+                    "runq overflow: half moved to the global queue"
+                );
+            }
+        });
+        true
+    }
+
+    /// A task readied by a timer this P's M fired. Its deadline has passed,
+    /// so it runs before the local queue rather than behind it: in a burst
+    /// of timers the local queue overflows, and its older half, readied
+    /// tasks included, would go to the back of the global queue behind any
+    /// backlog there (`docs/perf-log.md` has the measurement). The queue is
+    /// stealable, as the local one: a spinning M, or the M that sysmon hands
+    /// this P to, takes from it first, so a task that computes on this P
+    /// holds up none of the others its timers readied (Go: `runtimer` ->
+    /// `ready` -> `runqput` + `wakep`; the firing M wakes one, see
+    /// `Worker::fire`). At most `LOCAL_QUEUE_CAP` wait here; beyond that
+    /// they take the normal path. Returns the task back when full.
+    ///
+    pub(crate) fn timer_ready_put(&self, task: Notified) -> Result<(), Notified> {
+        self.with(|l| {
+            if l.timer_ready.len() >= LOCAL_QUEUE_CAP {
+                return Err(task);
+            }
+            l.timer_ready.push(task);
+            Ok(())
+        })
+    }
+
+    /// Takes the oldest timer-readied task.
+    ///
+    pub(crate) fn timer_ready_get(&self) -> Option<Notified> {
+        self.with(|l| l.timer_ready.pop())
+    }
+
+    /// Tasks in this P's two queues (not `runnext`): after a batch of
+    /// wake-ups, more than one means work this M will not get to next.
+    ///
+    pub(crate) fn queued(&self) -> usize {
+        self.with(|l| l.runq.len() + l.timer_ready.len())
+    }
+
+    /// Go's `runqget`: `runnext` first, then the head of the queue. The bool
+    /// says whether it came from `runnext`.
+    ///
+    pub(crate) fn runqget(&self) -> Option<(Notified, bool)> {
+        if !self.p.runnext.load(Relaxed).is_null() {
+            // Acquire: pairs with the Release of the swap that stored it.
+            let t = self.p.runnext.swap(ptr::null_mut(), Acquire);
+            if let Some(t) = NonNull::new(t) {
+                // SAFETY: runnext holds a Notified reference from into_raw.
+                return Some((unsafe { Notified::from_raw(t) }, true));
+            }
+        }
+        self.with(|l| l.runq.pop()).map(|t| (t, false))
+    }
+
+    /// Like `runqget` but the queue first: used when `runnext` has been taken
+    /// too many times in a row, so queued tasks are not starved.
+    ///
+    pub(crate) fn runqget_fair(&self) -> Option<(Notified, bool)> {
+        if let Some(t) = self.with(|l| l.runq.pop()) {
+            return Some((t, false));
+        }
+        self.runqget()
     }
 }
 

@@ -38,7 +38,7 @@ use crossbeam_deque::Steal;
 
 use super::Worker;
 use crate::loom::Ordering::*;
-use crate::sched::p::P;
+use crate::sched::p::OwnedP;
 use crate::task::Notified;
 use crate::time::{clock::now_nanos, queue::NO_TIMER};
 
@@ -71,115 +71,116 @@ impl Worker {
             if shared.is_shutdown() {
                 return None;
             }
-            let p = self.current_p().expect("find_runnable without a P");
-            // 1. Timers, and the tasks they readied.
-            // The reading is kept for `has_passed` during the poll this
-            // call leads to; with no timer pending there is none (0).
-            self.last_now.set(0);
-            if p.timers.next_when() != NO_TIMER {
-                let now = self.read_clock();
-                if self.fire(&p.timers, now) > 0 {
-                    self.wake_for_backlog(p);
-                }
-            }
-            // SAFETY: this M holds P.
-            if let Some(t) = unsafe { p.timer_ready_get() } {
-                return Some(t);
-            }
-            // 2. Fairness.
-            let tick = p.schedtick.load(Relaxed).wrapping_add(1);
-            p.schedtick.store(tick, Relaxed);
-            if tick.is_multiple_of(GLOBAL_CHECK_INTERVAL) {
-                if !shared.inject.is_empty() {
-                    if let Some(t) = steal_one(&shared.inject) {
-                        return Some(t);
+            // Steps 1-8 own the P (a block, so the guard is gone before
+            // `stop` lets the P go).
+            {
+                let owned = self.owned_p();
+                let p = &owned;
+                // 1. Timers, and the tasks they readied.
+                // The reading is kept for `has_passed` during the poll this
+                // call leads to; with no timer pending there is none (0).
+                self.last_now.set(0);
+                if p.timers.next_when() != NO_TIMER {
+                    let now = self.read_clock();
+                    if self.fire(&p.timers, now) > 0 {
+                        self.wake_for_backlog(p);
                     }
                 }
-                // Poll the network without blocking (as tokio's driver
-                // check every 61 ticks): while every M is busy no one
-                // sleeps in the poller, and waiting for sysmon's 10 ms
-                // would stall the I/O.
-                #[cfg(not(loom))]
-                if shared.poller.has_sources() && self.netpoll_now(p) > 0 {
-                    continue;
+                if let Some(t) = p.timer_ready_get() {
+                    return Some(t);
                 }
-            }
-            // 3. Local.
-            let streak = p.runnext_streak.load(Relaxed);
-            // SAFETY: this M holds P.
-            let got = unsafe {
-                if streak >= MAX_RUNNEXT_STREAK {
+                // 2. Fairness.
+                let tick = p.schedtick.load(Relaxed).wrapping_add(1);
+                p.schedtick.store(tick, Relaxed);
+                if tick.is_multiple_of(GLOBAL_CHECK_INTERVAL) {
+                    if !shared.inject.is_empty() {
+                        if let Some(t) = steal_one(&shared.inject) {
+                            return Some(t);
+                        }
+                    }
+                    // Poll the network without blocking (as tokio's driver
+                    // check every 61 ticks): while every M is busy no one
+                    // sleeps in the poller, and waiting for sysmon's 10 ms
+                    // would stall the I/O.
+                    #[cfg(not(loom))]
+                    if shared.poller.has_sources() && self.netpoll_now(p) > 0 {
+                        continue;
+                    }
+                }
+                // 3. Local.
+                let streak = p.runnext_streak();
+                let got = if streak >= MAX_RUNNEXT_STREAK {
                     p.runqget_fair()
                 } else {
                     p.runqget()
-                }
-            };
-            if let Some((t, from_next)) = got {
-                if from_next {
-                    // Past the limit, the queue just had its turn and was
-                    // empty: the count starts over with this poll (else
-                    // every later poll would try the empty queue first).
-                    let next = if streak >= MAX_RUNNEXT_STREAK {
-                        1
+                };
+                if let Some((t, from_next)) = got {
+                    if from_next {
+                        // Past the limit, the queue just had its turn and was
+                        // empty: the count starts over with this poll (else
+                        // every later poll would try the empty queue first).
+                        let next = if streak >= MAX_RUNNEXT_STREAK {
+                            1
+                        } else {
+                            streak + 1
+                        };
+                        p.set_runnext_streak(next);
+                        let hits = &p.stats.runnext_hits;
+                        hits.store(hits.load(Relaxed) + 1, Relaxed);
                     } else {
-                        streak + 1
-                    };
-                    p.runnext_streak.store(next, Relaxed);
-                    let hits = &p.stats.runnext_hits;
-                    hits.store(hits.load(Relaxed) + 1, Relaxed);
-                } else {
-                    p.runnext_streak.store(0, Relaxed);
-                }
-                return Some(t);
-            }
-            // 4. Global batch.
-            if let Some(t) = self.global_batch(p) {
-                return Some(t);
-            }
-            // 5. A P whose queue has not moved for 100 µs has an M that is
-            // not running: its tasks would wait for the OS to run that M
-            // again while fresh events keep this M busy. With a load
-            // generator sharing the CPUs this cut the tail latency at the
-            // same throughput (docs/perf-log.md, "Figures moved out of the
-            // scheduler's comments").
-            if let Some(t) = self.steal_from_stalled(p) {
-                return Some(t);
-            }
-            // 6. The network, without blocking, unless an M blocks in it
-            // already (that M takes the events): Go's `findRunnable` polls
-            // here, before it spins and steals. Stealing before this poll
-            // was tried and cost throughput: moving a busy P's tasks is
-            // dearer than taking fresh events. gort first polled here only
-            // once spinning, so every event found this way cost a `wakep`
-            // when the M stopped spinning (`reset_spinning`): with one TCP
-            // connection ping-ponging between two tasks (2 Ps), every
-            // round trip woke the other M, and the two took turns in the
-            // poller (docs/perf-log.md, "Figures moved out of the
-            // scheduler's comments").
-            #[cfg(not(loom))]
-            if shared.poller.has_sources()
-                && !shared.idle.holder_asleep()
-                && self.netpoll_now(p) > 0
-            {
-                continue;
-            }
-            // 7. Spin and steal.
-            let procs = shared.procs();
-            let busy = procs - shared.idle.npidle.load(SeqCst);
-            if self.spinning.get() || 2 * shared.idle.nmspinning.load(SeqCst) < busy {
-                if !self.spinning.get() {
-                    self.spinning.set(true);
-                    self.info.spinning.store(true, Relaxed);
-                    shared.idle.nmspinning.fetch_add(1, SeqCst);
-                }
-                if let Some(t) = self.steal_work(p) {
+                        p.set_runnext_streak(0);
+                    }
                     return Some(t);
                 }
-            }
-            // 8. Block in the netpoller with the P, if no M sleeps there.
-            #[cfg(not(loom))]
-            if self.netpoll_holding_p(p) {
-                continue;
+                // 4. Global batch.
+                if let Some(t) = self.global_batch(p) {
+                    return Some(t);
+                }
+                // 5. A P whose queue has not moved for 100 µs has an M that is
+                // not running: its tasks would wait for the OS to run that M
+                // again while fresh events keep this M busy. With a load
+                // generator sharing the CPUs this cut the tail latency at the
+                // same throughput (docs/perf-log.md, "Figures moved out of the
+                // scheduler's comments").
+                if let Some(t) = self.steal_from_stalled(p) {
+                    return Some(t);
+                }
+                // 6. The network, without blocking, unless an M blocks in it
+                // already (that M takes the events): Go's `findRunnable` polls
+                // here, before it spins and steals. Stealing before this poll
+                // was tried and cost throughput: moving a busy P's tasks is
+                // dearer than taking fresh events. gort first polled here only
+                // once spinning, so every event found this way cost a `wakep`
+                // when the M stopped spinning (`reset_spinning`): with one TCP
+                // connection ping-ponging between two tasks (2 Ps), every
+                // round trip woke the other M, and the two took turns in the
+                // poller (docs/perf-log.md, "Figures moved out of the
+                // scheduler's comments").
+                #[cfg(not(loom))]
+                if shared.poller.has_sources()
+                    && !shared.idle.holder_asleep()
+                    && self.netpoll_now(p) > 0
+                {
+                    continue;
+                }
+                // 7. Spin and steal.
+                let procs = shared.procs();
+                let busy = procs - shared.idle.npidle.load(SeqCst);
+                if self.spinning.get() || 2 * shared.idle.nmspinning.load(SeqCst) < busy {
+                    if !self.spinning.get() {
+                        self.spinning.set(true);
+                        self.info.spinning.store(true, Relaxed);
+                        shared.idle.nmspinning.fetch_add(1, SeqCst);
+                    }
+                    if let Some(t) = self.steal_work(p) {
+                        return Some(t);
+                    }
+                }
+                // 8. Block in the netpoller with the P, if no M sleeps there.
+                #[cfg(not(loom))]
+                if self.netpoll_holding_p(p) {
+                    continue;
+                }
             }
             // 9. Stop.
             if !self.stop() {
@@ -188,7 +189,7 @@ impl Worker {
         }
     }
 
-    pub(super) fn global_batch(&self, p: &P) -> Option<Notified> {
+    pub(super) fn global_batch(&self, p: &OwnedP<'_>) -> Option<Notified> {
         let shared = &*self.shared;
         if shared.inject.is_empty() {
             return None;
@@ -196,15 +197,13 @@ impl Worker {
         // Go's globrunqget: a fair share, at most half a local queue.
         let n =
             (shared.inject.len() / shared.procs() + 1).min(crate::sched::p::LOCAL_QUEUE_CAP / 2);
-        // SAFETY: this M holds P.
-        let q = unsafe { p.runq() };
-        loop {
+        p.with_runq(|q| loop {
             match shared.inject.steal_batch_with_limit_and_pop(q, n) {
                 Steal::Success(t) => return Some(t),
                 Steal::Retry => continue,
                 Steal::Empty => return None,
             }
-        }
+        })
     }
 
     /// Steals from a P whose queue holds work but whose status word (bumped
@@ -218,7 +217,7 @@ impl Worker {
     ///
     /// The watch is per M and only sees what this M samples, so a stall is
     /// never reported early: `since` is when this M first saw the word.
-    pub(super) fn steal_from_stalled(&self, p: &P) -> Option<Notified> {
+    pub(super) fn steal_from_stalled(&self, p: &OwnedP<'_>) -> Option<Notified> {
         let shared = &*self.shared;
         let mut watch = self.stall_watch.borrow_mut();
         let mut now = 0;
@@ -241,9 +240,7 @@ impl Worker {
             if now.saturating_sub(seen.1) < STALLED_NANOS {
                 continue;
             }
-            // SAFETY: this M holds P.
-            let q = unsafe { p.runq() };
-            if let Some(t) = victim.steal_into(q, true) {
+            if let Some(t) = p.with_runq(|q| victim.steal_into(q, true)) {
                 shared.stats.steals.fetch_add(1, Relaxed);
                 tracing::trace!(thief = p.id, victim = victim.id, "steal from a stalled P");
                 return Some(t);
@@ -253,11 +250,9 @@ impl Worker {
     }
 
     /// Go's `stealWork`.
-    pub(super) fn steal_work(&self, p: &P) -> Option<Notified> {
+    pub(super) fn steal_work(&self, p: &OwnedP<'_>) -> Option<Notified> {
         let shared = &*self.shared;
         let n = shared.procs();
-        // SAFETY: this M holds P.
-        let q = unsafe { p.runq() };
         for pass in 0..STEAL_TRIES {
             let last = pass == STEAL_TRIES - 1;
             let start = self.fastrand() as usize % n;
@@ -271,13 +266,12 @@ impl Worker {
                     // idle P): their tasks come to our queue.
                     if self.fire(&victim.timers, now_nanos()) > 0 {
                         self.wake_for_backlog(p);
-                        // SAFETY: this M holds P.
-                        if let Some(t) = unsafe { p.timer_ready_get() } {
+                        if let Some(t) = p.timer_ready_get() {
                             return Some(t);
                         }
                     }
                 }
-                if let Some(t) = victim.steal_into(q, last) {
+                if let Some(t) = p.with_runq(|q| victim.steal_into(q, last)) {
                     shared.stats.steals.fetch_add(1, Relaxed);
                     tracing::trace!(thief = p.id, victim = victim.id, "steal");
                     return Some(t);

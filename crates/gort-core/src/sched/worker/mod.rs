@@ -33,7 +33,7 @@ use std::sync::Arc;
 use super::context;
 use super::handle::Handle;
 use super::idle::MPark;
-use super::p::P;
+use super::p::{OwnedP, P};
 use super::Shared;
 use crate::loom::{lock, Ordering::*};
 use crate::task::Notified;
@@ -332,18 +332,37 @@ impl Worker {
     /// touched between `lock_owner` and `unlock_owner` (module doc of
     /// `p.rs`); `None` if the P is gone.
     #[inline]
-    pub(crate) fn with_owned_p<R>(&self, f: impl FnOnce(&P) -> R) -> Option<R> {
-        let p = self.current_p()?;
+    pub(crate) fn with_owned_p<R>(&self, f: impl FnOnce(&OwnedP<'_>) -> R) -> Option<R> {
         if !self.in_poll.get() {
-            return Some(f(p));
+            return self.current_p().map(|_| f(&self.owned_p()));
         }
+        let p = self.current_p()?;
         let word = self.pword.get();
         if !p.lock_owner(word) {
             return None;
         }
-        let r = f(p);
+        // SAFETY: inside a poll, between `lock_owner` and `unlock_owner`:
+        // sysmon cannot retake the P meanwhile (p.rs, "Hand-off"), and the
+        // guard lives only for `f`.
+        let r = f(&unsafe { p.owned() });
         p.unlock_owner(word);
         Some(r)
+    }
+
+    /// This M's P, as its owner, between polls.
+    ///
+    /// # Panics
+    ///
+    /// Without a P, or inside a poll (where `with_owned_p` takes the
+    /// owner's lock first).
+    pub(super) fn owned_p(&self) -> OwnedP<'_> {
+        assert!(!self.in_poll.get(), "owned_p inside a poll");
+        let p = self.current_p().expect("owned_p without a P");
+        // SAFETY: between polls this M holds its P: only this M lets go of
+        // it (`release` in `stop`, or a hand-off it makes), and sysmon
+        // retakes only a P whose word says POLLING or SYSCALL, which this
+        // M's P does not between polls (p.rs, "Ownership protocol").
+        unsafe { p.owned() }
     }
 
     /// Whether this M still holds `p` (always, between polls; inside one,
@@ -358,9 +377,8 @@ impl Worker {
     /// one M for what this M will not get to soon, if the queues hold more
     /// than one task; that M wakes more as it finds work (`wakep`'s usual
     /// chain).
-    fn wake_for_backlog(&self, p: &P) {
-        // SAFETY: this M holds P.
-        if unsafe { p.queued() } > 1 {
+    fn wake_for_backlog(&self, p: &OwnedP<'_>) {
+        if p.queued() > 1 {
             self.shared.wakep();
         }
     }
@@ -406,16 +424,14 @@ impl Worker {
         let pushed = self.with_owned_p(|p| {
             let t = task.take().expect("pushed once");
             let t = if self.firing_timers() {
-                // SAFETY: `with_owned_p` runs this while the M holds P.
-                match unsafe { p.timer_ready_put(t) } {
+                match p.timer_ready_put(t) {
                     Ok(()) => return false,
                     Err(t) => t,
                 }
             } else {
                 t
             };
-            // SAFETY: as above.
-            unsafe { p.runqput(t, next, &self.shared.inject) }
+            p.runqput(t, next, &self.shared.inject)
         });
         match pushed {
             Some(wake) => Ok(wake && !self.netpoll_batch()),

@@ -32,7 +32,7 @@
 
 use super::Worker;
 use crate::loom::{lock, Ordering::*};
-use crate::sched::p::P;
+use crate::sched::p::OwnedP;
 use crate::time::{clock::now_nanos, queue::NO_TIMER};
 
 /// The time between two polls of `netpoll_spin`. Polling back to back
@@ -49,7 +49,7 @@ impl Worker {
     /// false in those cases (the caller stops), true once it has blocked or
     /// found work to look for.
     #[cfg(not(loom))]
-    pub(super) fn netpoll_holding_p(&self, p: &P) -> bool {
+    pub(super) fn netpoll_holding_p(&self, p: &OwnedP<'_>) -> bool {
         let shared = &*self.shared;
         if !shared.poller.has_sources() {
             return false;
@@ -178,7 +178,7 @@ impl Worker {
     /// moved out of the scheduler's comments".) Returns the number of
     /// sources made ready.
     #[cfg(not(loom))]
-    pub(super) fn netpoll_now(&self, p: &P) -> usize {
+    pub(super) fn netpoll_now(&self, p: &OwnedP<'_>) -> usize {
         let n = self.netpoll_batched(Some(std::time::Duration::ZERO), false);
         if n > 0 {
             self.wake_for_backlog(p);

@@ -105,9 +105,8 @@ impl Worker {
                 // SeqCst fence: as step 3's, so a P released after our
                 // `try_idle_p` either sees the queue or is seen by `wakep`.
                 fence(SeqCst);
-                let backlog = if let Some(p) = got_p.then(|| self.current_p()).flatten() {
-                    // SAFETY: this M holds P.
-                    shared.inject.len() + unsafe { p.queued() } > 1
+                let backlog = if got_p {
+                    shared.inject.len() + self.owned_p().queued() > 1
                 } else {
                     !shared.inject.is_empty()
                 };
