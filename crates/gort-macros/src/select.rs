@@ -27,6 +27,14 @@ use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Expr, Pat, Token};
 
+/// The most branches one `select!` may have: the engine's
+/// `gort_sync::select::MAX_CASES`, which a proc-macro crate cannot import
+/// (it does not link the crates its expansions call). This copy gives the
+/// error at the user's span; every expansion asserts at compile time that
+/// it equals the engine's constant (see `expand`), so the two cannot drift
+/// apart unnoticed.
+const MAX_BRANCHES: usize = 64;
+
 struct Branch {
     pat: Pat,
     expr: Expr,
@@ -111,10 +119,10 @@ impl Parse for Select {
                 body,
             });
         }
-        if branches.len() > 64 {
+        if branches.len() > MAX_BRANCHES {
             return Err(syn::Error::new(
-                branches[64].pat.span(),
-                "`select!` supports at most 64 branches",
+                branches[MAX_BRANCHES].pat.span(),
+                format!("`select!` supports at most {MAX_BRANCHES} branches"),
             ));
         }
         Ok(Select { branches, default })
@@ -205,8 +213,14 @@ pub(crate) fn expand(sel: Select) -> TokenStream {
     };
     let enum_def = quote! { enum #out_ty<#(#generics),*> { #(#variants(#generics)),* } };
     let drops = cases.iter().map(|c| quote! { ::core::mem::drop(#c); });
+    let max = proc_macro2::Literal::usize_unsuffixed(MAX_BRANCHES);
 
     quote! {{
+        // This macro's branch limit is the engine's (`MAX_BRANCHES`).
+        const _: () = ::core::assert!(
+            #max == #private::MAX_CASES,
+            "gort-macros' select! branch limit differs from gort_sync::select::MAX_CASES",
+        );
         #[allow(non_camel_case_types, dead_code)]
         #enum_def
         #(#case_inits)*

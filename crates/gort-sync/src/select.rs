@@ -14,9 +14,10 @@
 //!    "Two selects", rule 3). With a future case, it goes on...
 //! 2. ...and claims the selector (`WAITING → BUSY`). If a peer committed a
 //!    case in between, that case completes as in 1.
-//! 3. Shuffles the enabled cases into a fresh uniformly random order (a full
+//! 3. Shuffles the cases into a fresh uniformly random order (a full
 //!    Fisher–Yates shuffle, as Go's `pollorder`, so with three ready cases
-//!    each wins a third of the time).
+//!    each wins a third of the time). A disabled case keeps its place and
+//!    is never ready.
 //! 4. Pass 1: tries each case in that order without blocking: a channel
 //!    case tries its send or receive (never matching a sudog of this same
 //!    select: Go's self-select rule), a future case is polled. The first that
@@ -83,10 +84,6 @@ pub trait Case<O> {
     fn enqueue(&mut self, sel: &Arc<Selector>, idx: usize) -> Poll<O>;
     /// A peer committed this case: collect its result.
     fn take_committed(&mut self) -> O;
-    /// Whether the case takes part (a disabled case is Go's nil channel).
-    fn enabled(&self) -> bool {
-        true
-    }
     /// Whether the case must be looked at on every poll (a future case)
     /// rather than waiting in a channel's queue (module doc, step 1).
     fn needs_poll(&self) -> bool {
@@ -94,7 +91,8 @@ pub trait Case<O> {
     }
 }
 
-/// A disabled case is `None`.
+/// A disabled case (Go's nil channel) is `None`: never ready, never
+/// queued.
 impl<O, C: Case<O>> Case<O> for Option<C> {
     fn try_complete(&mut self, cx: &mut Context<'_>, sel: Option<&Selector>) -> Poll<O> {
         match self {
@@ -112,9 +110,6 @@ impl<O, C: Case<O>> Case<O> for Option<C> {
         self.as_mut()
             .expect("a disabled case cannot be committed")
             .take_committed()
-    }
-    fn enabled(&self) -> bool {
-        self.is_some()
     }
     fn needs_poll(&self) -> bool {
         self.as_ref().is_some_and(C::needs_poll)
@@ -590,8 +585,24 @@ pub struct Select {
     sel: Option<Arc<Selector>>,
 }
 
-/// The most cases one select may have (the macro enforces it).
+/// The most cases one select may have. A poll keeps its case order in a
+/// `[u8; MAX_CASES]` on its stack.
+///
+/// `select!` refuses more branches, at the first extra branch's span. The
+/// macro cannot import this constant (a proc-macro crate does not link the
+/// crates its expansions call), so `gort-macros` keeps a copy of the
+/// number, and every `select!` expansion asserts at compile time that the
+/// copy equals this constant: a change to one that forgets the other fails
+/// the first build that uses `select!` (gort's own tests do).
 pub const MAX_CASES: usize = 64;
+
+// The case order's indices are `u8`s.
+const _: () = assert!(MAX_CASES <= u8::MAX as usize + 1);
+
+/// The index a select that takes `default` records in its claim word
+/// (`DONE(DEFAULT_CASE)`, so that peers find its sudogs dead): no case's,
+/// since cases are numbered below [`MAX_CASES`].
+const DEFAULT_CASE: usize = MAX_CASES;
 
 impl Select {
     /// A fresh select.
@@ -654,8 +665,8 @@ impl Select {
         loop {
             shuffle(order);
             let me = self.sel.as_deref();
-            // A disabled case's `try_complete` and `enqueue` are `Pending`:
-            // no separate (virtual) `enabled` call per case.
+            // A disabled case's `try_complete` and `enqueue` are `Pending`,
+            // so the passes need no separate (virtual) check per case.
             for &i in order.iter() {
                 let i = usize::from(i);
                 if let Poll::Ready(out) = cases[i].try_complete(cx, me) {
@@ -698,7 +709,7 @@ impl Select {
                     }
                     continue;
                 }
-                sel.done(MAX_CASES);
+                sel.done(DEFAULT_CASE);
                 return Poll::Ready(Selected::Default);
             }
             // A peer skipped us while we were busy (or we skipped a busy

@@ -93,19 +93,41 @@ use futures::task::AtomicWaker;
 use gort_core::task::park_waker;
 
 use crate::loom::{AtomicUsize, UnsafeCell};
-use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
+// The claim word's states (module doc, "The claim word"). The first four
+// are single values; each case `k` has two more, from `COMMIT_BASE` up:
+// `COMMITTED(k)` and `DONE(k)` (`committed_word`, `done_word`).
+
+/// Nobody holds the word: a peer may commit a case.
 const WAITING: usize = 0;
+/// The owner is looking at its cases: peers leave it alone.
 const BUSY: usize = 1;
+/// `BUSY`, and a peer skipped the owner meanwhile (or the owner skipped a
+/// busy select that goes before it): the owner must look again.
 const BUSY_MISSED: usize = 2;
+/// The owner gave up (its operation was dropped) before any commit.
 const CANCELLED: usize = 3;
-/// `COMMITTED(case)` is `COMMIT_BASE + 2 * case`; `DONE(case)` is one more.
+/// The first of the per-case states.
 const COMMIT_BASE: usize = 4;
+
+/// The word of `COMMITTED(case)`: a peer completed `case`.
+const fn committed_word(case: usize) -> usize {
+    COMMIT_BASE + 2 * case
+}
+
+/// The word of `DONE(case)`: the owner completed `case` itself.
+const fn done_word(case: usize) -> usize {
+    committed_word(case) + 1
+}
 
 /// The case of a `COMMITTED(case)` state word.
 fn committed_case(s: usize) -> Option<usize> {
     (s >= COMMIT_BASE && (s - COMMIT_BASE).is_multiple_of(2)).then(|| (s - COMMIT_BASE) / 2)
 }
+
+/// The case index of a plain operation's sudog: its selector has no other.
+const PLAIN_CASE: usize = 0;
 
 /// What a peer's attempt to complete a sudog came to.
 #[derive(Debug, PartialEq, Eq)]
@@ -157,7 +179,7 @@ impl Selector {
         let mut cur = self.state.load(Acquire);
         loop {
             let next = match cur {
-                WAITING => COMMIT_BASE + 2 * case,
+                WAITING => committed_word(case),
                 BUSY | BUSY_MISSED if me.is_some_and(|me| self.goes_before(me)) => {
                     me.expect("checked").mark_self_missed();
                     return Claim::Busy;
@@ -205,17 +227,26 @@ impl Selector {
 
     /// The case a peer committed, if one did.
     pub(crate) fn committed(&self) -> Option<usize> {
+        // Acquire: pairs with the Release half of the peer's winning
+        // exchange in `try_commit`, so what the peer did before committing
+        // happens-before what the owner does on seeing it. (The slot is
+        // read under the channel lock, which orders it on its own.)
         committed_case(self.state.load(Acquire))
     }
 
     /// Whether a peer could commit to this selector now.
     pub(crate) fn is_waiting(&self) -> bool {
+        // Acquire: as in `committed`. (Only the channel's debug invariant
+        // checks ask, under the channel lock.)
         self.state.load(Acquire) == WAITING
     }
 
     /// Owner: `WAITING → BUSY` to examine the cases. `Err(case)` if a peer
     /// already committed that case.
     pub(crate) fn begin(&self) -> Result<(), usize> {
+        // Failure's Acquire reads a peer's `COMMITTED`: pairs with its
+        // exchange, as in `committed`. Success publishes nothing a peer
+        // needs: a peer that reads `BUSY` takes nothing of the owner's.
         match self.state.compare_exchange(WAITING, BUSY, AcqRel, Acquire) {
             Ok(_) => Ok(()),
             Err(s) => {
@@ -227,10 +258,17 @@ impl Selector {
     /// Owner: releases `BUSY`. Returns true (still holding `BUSY`) if a peer
     /// skipped us meanwhile and the cases must be examined again.
     pub(crate) fn end(&self) -> bool {
+        // Success's Release publishes the registered waker to the peer
+        // whose Acquire in `try_commit` reads `WAITING`. Failure's Acquire
+        // reads a peer's `BUSY_MISSED`: pairs with that peer's marking
+        // exchange (what the peer queued before marking, the owner's next
+        // look reads under the channel lock anyway).
         match self.state.compare_exchange(BUSY, WAITING, AcqRel, Acquire) {
             Ok(_) => false,
             Err(BUSY_MISSED) => {
-                self.state.store(BUSY, std::sync::atomic::Ordering::Release);
+                // A store, not an exchange: no peer changes `BUSY_MISSED`.
+                // Release, as in `begin`: a peer that reads it only skips.
+                self.state.store(BUSY, Release);
                 true
             }
             Err(s) => unreachable!("end in state {s}"),
@@ -255,6 +293,8 @@ impl Selector {
     /// Owner, holding `BUSY`: clears a `MISSED` mark, returning whether
     /// there was one.
     pub(crate) fn take_missed(&self) -> bool {
+        // Acquire on success: pairs with the peer's marking exchange, as in
+        // `end`; Release: as in `begin`.
         self.state
             .compare_exchange(BUSY_MISSED, BUSY, AcqRel, Acquire)
             .is_ok()
@@ -262,14 +302,16 @@ impl Selector {
 
     /// Owner, holding `BUSY`: it completed `case` itself.
     pub(crate) fn done(&self, case: usize) {
-        self.state.store(
-            COMMIT_BASE + 2 * case + 1,
-            std::sync::atomic::Ordering::Release,
-        );
+        // Release: pairs with a peer's Acquire load in `try_commit`, which
+        // then finds the sudog dead and drops it from its queue; nothing
+        // else is read through the word.
+        self.state.store(done_word(case), Release);
     }
 
     /// Owner: gives up. `Err(case)` if a peer committed first.
     pub(crate) fn cancel(&self) -> Result<(), usize> {
+        // Failure's Acquire reads a peer's `COMMITTED`: as in `committed`.
+        // Success's Release: as in `done` (a peer then drops the sudog).
         match self
             .state
             .compare_exchange(WAITING, CANCELLED, AcqRel, Acquire)
@@ -323,7 +365,7 @@ impl<T> Sudog<T> {
     pub(crate) fn plain(value: Option<T>) -> Sudog<T> {
         Sudog {
             sel: SelRef::Own(Selector::new()),
-            case: 0,
+            case: PLAIN_CASE,
             slot: UnsafeCell::new(value),
         }
     }
