@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::raw::{OutputMarker, RawTask};
+use super::refs::{OutputMarker, RawTask};
 use super::Id;
 
 /// An owned permission to await a task's output.

@@ -24,10 +24,12 @@
 //! from the owned list. The last reference frees the cell.
 
 mod current;
+mod harness;
 mod join;
 mod main;
 mod owned;
 mod raw;
+mod refs;
 mod state;
 #[cfg(all(test, not(loom)))]
 mod tests;
@@ -38,7 +40,8 @@ pub use current::set_wait_reason;
 pub use join::{JoinError, JoinHandle};
 pub(crate) use main::MainTask;
 pub(crate) use owned::OwnedTasks;
-pub(crate) use raw::{new_task, Header, Notified, Schedule, Task};
+pub(crate) use raw::{new_task, Header, Schedule};
+pub(crate) use refs::{Notified, Task};
 pub(crate) use waker::main_waker;
 pub use waker::{park_waker, same_waker};
 

@@ -155,12 +155,18 @@ fn nonnull(data: *const ()) -> NonNull<Header> {
     NonNull::new(data as *mut Header).expect("a task waker's data is its header")
 }
 
+/// # Safety
+/// `data` is the header of a live task, with a reference the waker owns
+/// (or borrows from the poll): see `header`.
 unsafe fn task_clone(data: *const ()) -> RawWaker {
     // SAFETY: see `header`.
     unsafe { header(data) }.state.ref_inc();
     RawWaker::new(data, &TASK_WAKER)
 }
 
+/// # Safety
+/// `data` is the header of a live task, with a reference the waker owns
+/// (or borrows from the poll): see `header`.
 unsafe fn parked_task_clone(data: *const ()) -> RawWaker {
     // SAFETY: see `header`.
     if unsafe { header(data) }.state.ref_inc_parked() {
@@ -171,16 +177,25 @@ unsafe fn parked_task_clone(data: *const ()) -> RawWaker {
     }
 }
 
+/// # Safety
+/// `data` is the header of a live task, with a reference the waker owns
+/// (or borrows from the poll): see `header`.
 unsafe fn task_wake_by_ref(data: *const ()) {
     // SAFETY: see `header`; the waker keeps its reference.
     unsafe { Header::wake_by_ref(nonnull(data)) }
 }
 
+/// # Safety
+/// `data` is the header of a live task, with a reference the waker owns
+/// (or borrows from the poll): see `header`.
 unsafe fn task_wake_by_val(data: *const ()) {
     // SAFETY: see `header`; the waker's reference is handed over.
     unsafe { wake_by_val(nonnull(data), false) }
 }
 
+/// # Safety
+/// `data` is the header of a live task, with a reference the waker owns
+/// (or borrows from the poll): see `header`.
 unsafe fn parked_task_wake_by_val(data: *const ()) {
     // SAFETY: as above.
     unsafe { wake_by_val(nonnull(data), true) }
@@ -202,11 +217,17 @@ unsafe fn wake_by_val(ptr: NonNull<Header>, parked: bool) {
     }
 }
 
+/// # Safety
+/// `data` is the header of a live task, with a reference the waker owns
+/// (or borrows from the poll): see `header`.
 unsafe fn task_drop(data: *const ()) {
     // SAFETY: see `header`; the waker's reference is given up.
     unsafe { Header::drop_ref(nonnull(data)) }
 }
 
+/// # Safety
+/// `data` is the header of a live task, with a reference the waker owns
+/// (or borrows from the poll): see `header`.
 unsafe fn parked_task_drop(data: *const ()) {
     let ptr = nonnull(data);
     // SAFETY: see `header`.
@@ -232,12 +253,18 @@ unsafe fn main_ref<'a>(data: *const ()) -> &'a MainTask {
     unsafe { &*(data as *const MainTask) }
 }
 
+/// # Safety
+/// `data` is an `Arc<MainTask>` from `into_raw` whose strong reference
+/// the waker owns (or borrows): see `main_ref`.
 unsafe fn main_clone(data: *const ()) -> RawWaker {
     // SAFETY: see `main_ref`.
     unsafe { Arc::increment_strong_count(data as *const MainTask) };
     RawWaker::new(data, &MAIN_WAKER)
 }
 
+/// # Safety
+/// `data` is an `Arc<MainTask>` from `into_raw` whose strong reference
+/// the waker owns (or borrows): see `main_ref`.
 unsafe fn parked_main_clone(data: *const ()) -> RawWaker {
     // SAFETY: see `main_ref`.
     unsafe { Arc::increment_strong_count(data as *const MainTask) };
@@ -248,17 +275,26 @@ unsafe fn parked_main_clone(data: *const ()) -> RawWaker {
     RawWaker::new(data, &PARKED_MAIN_WAKER)
 }
 
+/// # Safety
+/// `data` is an `Arc<MainTask>` from `into_raw` whose strong reference
+/// the waker owns (or borrows): see `main_ref`.
 unsafe fn main_wake_by_ref(data: *const ()) {
     // SAFETY: see `main_ref`.
     unsafe { main_ref(data) }.wake();
 }
 
+/// # Safety
+/// `data` is an `Arc<MainTask>` from `into_raw` whose strong reference
+/// the waker owns (or borrows): see `main_ref`.
 unsafe fn main_wake_by_val(data: *const ()) {
     // SAFETY: see `main_ref`; the waker's strong reference is handed over.
     let main = unsafe { Arc::from_raw(data as *const MainTask) };
     main.wake();
 }
 
+/// # Safety
+/// `data` is an `Arc<MainTask>` from `into_raw` whose strong reference
+/// the waker owns (or borrows): see `main_ref`.
 unsafe fn parked_main_wake_by_val(data: *const ()) {
     // SAFETY: as above.
     let main = unsafe { Arc::from_raw(data as *const MainTask) };
@@ -268,11 +304,17 @@ unsafe fn parked_main_wake_by_val(data: *const ()) {
     main.wake();
 }
 
+/// # Safety
+/// `data` is an `Arc<MainTask>` from `into_raw` whose strong reference
+/// the waker owns (or borrows): see `main_ref`.
 unsafe fn main_drop(data: *const ()) {
     // SAFETY: see `main_ref`; the waker's strong reference is given up.
     drop(unsafe { Arc::from_raw(data as *const MainTask) });
 }
 
+/// # Safety
+/// `data` is an `Arc<MainTask>` from `into_raw` whose strong reference
+/// the waker owns (or borrows): see `main_ref`.
 unsafe fn parked_main_drop(data: *const ()) {
     // SAFETY: as above.
     let main = unsafe { Arc::from_raw(data as *const MainTask) };

@@ -244,8 +244,7 @@ impl TimerQueue {
         lock(&self.heap).free.len()
     }
 
-    /// Number of queued entries (stopped ones included).
-    #[allow(dead_code)]
+    /// Number of queued entries (stopped ones included), for `scheddetail`.
     pub(crate) fn len(&self) -> usize {
         lock(&self.heap).items.len()
     }

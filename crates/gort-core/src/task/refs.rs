@@ -1,0 +1,163 @@
+//! The typed handles to a task cell, each owning one reference in the
+//! state word (`state.rs`, invariant 5): `Task` (the owned list's entry, or
+//! a plain reference), `Notified` (in a run queue) and `RawTask` (under the
+//! `JoinHandle`). They reach the cell only through the header's vtable.
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::task::Waker;
+
+use super::raw::Header;
+use super::state::Wake;
+
+/// A reference to a task that is not otherwise typed: the owned-list entry.
+pub(crate) struct Task {
+    pub(super) ptr: NonNull<Header>,
+}
+
+// SAFETY: a task's future and output are Send (required by `new_task`), and
+// the header is Sync; the reference may move between threads.
+unsafe impl Send for Task {}
+// SAFETY: as above; `&Task` only reads the header.
+unsafe impl Sync for Task {}
+
+impl Task {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: this handle holds a reference.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    pub(crate) fn header_ptr(&self) -> NonNull<Header> {
+        self.ptr
+    }
+
+    /// Rebuilds a handle from a pointer whose reference was leaked with
+    /// [`Task::into_raw`].
+    ///
+    /// # Safety
+    /// `ptr` must come from `into_raw` and be used once.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Task {
+        Task { ptr }
+    }
+
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        let ptr = self.ptr;
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// Cancels the task in place at shutdown, consuming this reference.
+    pub(crate) fn shutdown(self) {
+        let ptr = self.into_raw();
+        // SAFETY: the vtable matches the cell; the reference is handed over.
+        unsafe { (ptr.as_ref().vtable.shutdown)(ptr) }
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        let header = self.header();
+        if header.state.ref_dec() {
+            // SAFETY: last reference.
+            unsafe { (header.vtable.dealloc)(self.ptr) }
+        }
+    }
+}
+
+impl std::fmt::Debug for Task {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.header().id)
+            .finish()
+    }
+}
+
+/// A task in a run queue: holds the reference that `NOTIFIED` accounts for.
+#[derive(Debug)]
+pub(crate) struct Notified(pub(super) Task);
+
+impl Notified {
+    pub(crate) fn header(&self) -> &Header {
+        self.0.header()
+    }
+
+    /// Runs one poll of the task, consuming this reference, or handing it
+    /// back when the task was woken during the poll (or yielded): the
+    /// caller then queues it again, at the back of its line.
+    #[must_use = "a task handed back must be queued again"]
+    pub(crate) fn run(self) -> Option<Notified> {
+        let ptr = self.0.into_raw();
+        // SAFETY: the vtable matches the cell; the reference is handed over,
+        // and handed back when `poll` says so.
+        unsafe { (ptr.as_ref().vtable.poll)(ptr) }.then(|| Notified(Task { ptr }))
+    }
+
+    /// Runs the task until a poll leaves it idle or done, on the calling
+    /// thread: for callers with no queue of their own to put it back in.
+    pub(crate) fn run_to_rest(self) {
+        let mut task = self;
+        while let Some(again) = task.run() {
+            task = again;
+        }
+    }
+
+    pub(crate) fn into_raw(self) -> NonNull<Header> {
+        self.0.into_raw()
+    }
+
+    /// Cancels the task without polling it, consuming this reference: the
+    /// future is dropped in place unless a poller holds `RUNNING`. For a
+    /// queue's reference to a task in no owned list (an offload job).
+    pub(crate) fn shutdown(self) {
+        self.0.shutdown();
+    }
+
+    /// # Safety
+    /// `ptr` must come from [`Notified::into_raw`] and be used once.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Notified {
+        Notified(Task { ptr })
+    }
+}
+
+/// The join handle's untyped reference.
+pub(crate) struct RawTask {
+    pub(super) ptr: NonNull<Header>,
+}
+
+// SAFETY: see `Task`.
+unsafe impl Send for RawTask {}
+// SAFETY: see `Task`.
+unsafe impl Sync for RawTask {}
+
+impl RawTask {
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: this handle holds a reference.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// # Safety
+    /// `dst` must point to a `Poll<Result<T, JoinError>>` where `T` is the
+    /// task's output type.
+    pub(crate) unsafe fn try_read_output(&self, dst: *mut (), waker: &Waker) {
+        // SAFETY: per the contract.
+        unsafe { (self.header().vtable.try_read_output)(self.ptr, dst, waker) }
+    }
+
+    /// Requests cancellation.
+    pub(crate) fn abort(&self) {
+        if self.header().state.cancel() == Wake::Schedule {
+            // SAFETY: `cancel` took the reference the queue will own.
+            unsafe { (self.header().vtable.schedule)(self.ptr, false) }
+        }
+    }
+
+    /// Gives up the join interest and the reference.
+    pub(crate) fn drop_join_handle(self) {
+        let ptr = self.ptr;
+        // SAFETY: the vtable matches the cell; the reference is handed over.
+        unsafe { (ptr.as_ref().vtable.drop_join_handle_slow)(ptr) }
+    }
+}
+
+/// Marker so the typed JoinHandle can carry its output type.
+pub(crate) type OutputMarker<T> = PhantomData<fn() -> T>;
