@@ -70,6 +70,7 @@ use gort_core::WaitReason;
 use crate::backoff::Backoff;
 use crate::chan::waiter::{Selector, Sudog};
 use crate::chan::waitq::Waiter;
+use crate::chan::hchan::Side;
 use crate::chan::{wake_all, Chan, Receiver, Recv, Send, SendError, TryRecv, TrySend, Wakes};
 use crate::rand::fastrand;
 
@@ -219,9 +220,9 @@ impl<T, R: ChanRef<T>> RawCase for RecvCase<T, R> {
 
     fn take_committed(&mut self) -> Option<T> {
         let sg = self.sudog.take().expect("committed case has a sudog");
-        let _g = self.rx.chan().lock();
-        // SAFETY: we hold the lock of the channel the sudog was queued in.
-        unsafe { sg.take() }
+        let mut g = self.rx.chan().lock();
+        // SAFETY: the sudog was queued in this case's channel.
+        unsafe { g.take_from(&sg) }
     }
 
     fn give_back(&mut self, out: Option<T>) {
@@ -239,7 +240,7 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
     fn try_now(&mut self, me: Option<&Selector>) -> Poll<Option<T>> {
         let chan = self.rx.chan();
         let mut wakes = Wakes::new();
-        let r = match chan.lock().try_recv(chan.cap, me, &mut wakes) {
+        let r = match chan.lock().try_recv(chan.cap(), me, &mut wakes) {
             TryRecv::Got(v) => Poll::Ready(Some(v)),
             TryRecv::Closed => Poll::Ready(None),
             TryRecv::Empty => Poll::Pending,
@@ -261,7 +262,7 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
         let mut stale = None;
         let r = {
             let mut g = chan.lock();
-            match g.try_recv(chan.cap, Some(sel), &mut wakes) {
+            match g.try_recv(chan.cap(), Some(sel), &mut wakes) {
                 TryRecv::Got(v) => Poll::Ready(Some(v)),
                 TryRecv::Closed => Poll::Ready(None),
                 TryRecv::Empty => {
@@ -271,7 +272,7 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
                             g.dequeue(&old);
                             stale = Some(old);
                         }
-                        g.recvq.push_back(Waiter::Sudog(sg));
+                        g.enqueue(Side::Recv, Waiter::Sudog(sg));
                     }
                     Poll::Pending
                 }
@@ -302,8 +303,8 @@ impl<T, R: ChanRef<T>> RecvCase<T, R> {
                 Err(k) if k == sg.case_index() => {
                     // A peer committed this case but the select was dropped
                     // before collecting it: give the value back.
-                    // SAFETY: we hold this channel's lock.
-                    if let Some(v) = unsafe { sg.take() } {
+                    // SAFETY: the sudog was queued in this channel.
+                    if let Some(v) = unsafe { g.take_from(&sg) } {
                         g.hand_back(v, &mut wakes);
                     }
                 }
@@ -339,9 +340,9 @@ impl<T> RawCase for SendCase<'_, T> {
 
     fn take_committed(&mut self) -> Self::Output {
         let sg = self.sudog.take().expect("committed case has a sudog");
-        let _g = self.chan.lock();
-        // SAFETY: we hold the lock of the channel the sudog was queued in.
-        match unsafe { sg.take() } {
+        let mut g = self.chan.lock();
+        // SAFETY: the sudog was queued in this case's channel.
+        match unsafe { g.take_from(&sg) } {
             None => Ok(()),
             Some(v) => Err(SendError(v)),
         }
@@ -370,14 +371,14 @@ impl<T> SendCase<'_, T> {
                 Some(v) => Some(v),
                 None => self.sudog.as_ref().and_then(|sg| {
                     g.dequeue(sg);
-                    // SAFETY: we hold the lock of the sudog's channel.
-                    unsafe { sg.take() }
+                    // SAFETY: the sudog was queued in this channel.
+                    unsafe { g.take_from(sg) }
                 }),
             };
             let Some(v) = v else {
                 return Poll::Pending;
             };
-            match g.try_send(self.chan.cap, v, me, &mut wakes) {
+            match g.try_send(self.chan.cap(), v, me, &mut wakes) {
                 TrySend::Sent => {
                     stale = self.sudog.take();
                     Poll::Ready(Ok(()))
@@ -396,14 +397,14 @@ impl<T> SendCase<'_, T> {
                     };
                     match (current, register) {
                         (Some(sg), _) => {
-                            // SAFETY: we hold the lock of the sudog's channel.
-                            unsafe { sg.put(v) };
-                            g.sendq.push_back(Waiter::Sudog(sg.clone()));
+                            // SAFETY: the sudog was queued in this channel.
+                            unsafe { g.put_into(&sg, v) };
+                            g.enqueue(Side::Send, Waiter::Sudog(sg.clone()));
                             self.sudog = Some(sg);
                         }
                         (None, Some((sel, idx))) => {
                             let sg = Arc::new(Sudog::case(sel.clone(), idx, Some(v)));
-                            g.sendq.push_back(Waiter::Sudog(sg.clone()));
+                            g.enqueue(Side::Send, Waiter::Sudog(sg.clone()));
                             self.sudog = Some(sg);
                         }
                         (None, None) => self.value = Some(v),
@@ -434,8 +435,8 @@ impl<T> SendCase<'_, T> {
             let mut g = self.chan.lock();
             let _ = sg.sel().cancel();
             g.dequeue(&sg);
-            // SAFETY: we hold this channel's lock.
-            unsafe { sg.take() }
+            // SAFETY: the sudog was queued in this channel.
+            unsafe { g.take_from(&sg) }
         };
         drop(undelivered);
     }

@@ -64,29 +64,40 @@ use std::task::Waker;
 #[cfg(not(loom))]
 use super::lock::{ChanLock as Mutex, ChanLockGuard as MutexGuard};
 use super::waiter::{Claim, Selector, Sudog};
-use super::waitq::{Lone, LoneState, WaitQ, Waiter};
+use super::waitq::{Lone, WaitQ, Waiter};
 #[cfg(loom)]
 use crate::loom::{lock, Mutex, MutexGuard};
 
-/// The state under the channel's lock. `&mut Inner` is only reachable
-/// through the channel's mutex: holding one proves the lock is held.
+/// The state under the channel's lock. `&mut Inner` and `&Inner` are only
+/// reachable through the channel's mutex (`Chan::lock`'s guard): holding
+/// one proves the lock is held, so every method below runs under the
+/// channel's lock, and says so.
+///
+/// The fields are private: the ends (`mod.rs`), the blocking halves
+/// (`ops.rs`) and the select cases (`select/case.rs`) use the vocabulary
+/// below, in Go's terms: the non-blocking halves of `chansend` and
+/// `chanrecv` (`try_send`, `try_recv`, `hand_back`, `close`), queueing a
+/// waiter (`enqueue`, `dequeue`), a sudog's slot (`put_into`,
+/// `take_from`), the embedded waiter (`park_lone`, `poll_lone`,
+/// `leave_lone`), and the ends' counts (`add_sender`, `sender_dropped`,
+/// ...).
 #[derive(Debug)]
 pub struct Inner<T> {
-    pub(crate) buf: VecDeque<T>,
+    buf: VecDeque<T>,
     /// Closed by `close` or by the last `Sender` dropping.
-    pub(crate) closed: bool,
+    closed: bool,
     /// Every `Receiver` dropped: sends fail from now on.
-    pub(crate) rx_gone: bool,
-    pub(crate) recvq: WaitQ<T>,
-    pub(crate) sendq: WaitQ<T>,
+    rx_gone: bool,
+    recvq: WaitQ<T>,
+    sendq: WaitQ<T>,
     /// The waiter a plain operation uses without allocating (`waitq.rs`).
-    pub(crate) lone: Lone<T>,
+    lone: Lone<T>,
     /// `u32`: a parked task per channel makes every byte count.
-    pub(crate) senders: u32,
-    pub(crate) receivers: u32,
+    senders: u32,
+    receivers: u32,
     /// The last `Sender` dropping does not close the channel (the timer
     /// channels, which Go never closes).
-    pub(crate) keep_open: bool,
+    keep_open: bool,
 }
 
 /// A channel (opaque outside this crate; public only because `select!`
@@ -94,7 +105,17 @@ pub struct Inner<T> {
 #[derive(Debug)]
 pub struct Chan<T> {
     inner: Mutex<Inner<T>>,
-    pub(crate) cap: usize,
+    /// Go's `dataqsiz`; fixed at creation, so read without the lock.
+    cap: usize,
+}
+
+/// Which of the channel's wait queues a waiter goes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    /// `recvq`: a receive waiting for a value.
+    Recv,
+    /// `sendq`: a send waiting, holding its value.
+    Send,
 }
 
 /// Wakers to run once the lock is released. The first is kept inline: a
@@ -163,6 +184,14 @@ impl<T> Chan<T> {
         }
     }
 
+    /// The buffer's capacity (Go's `dataqsiz`). No lock: it never changes.
+    #[inline]
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Takes the channel's lock: the guard is the only way to its
+    /// [`Inner`].
     #[inline]
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         #[cfg(not(loom))]
@@ -176,7 +205,7 @@ impl<T> Chan<T> {
     }
 
     /// Closes the channel and wakes its waiters; true for the call that
-    /// closed it.
+    /// closed it. Takes the lock, and wakes after releasing it.
     pub(crate) fn close(&self) -> bool {
         let mut wakes = Wakes::new();
         let closed = self.lock().close(&mut wakes);
@@ -186,8 +215,8 @@ impl<T> Chan<T> {
 }
 
 impl<T> Inner<T> {
-    /// Takes the first live waiter of `q` that is not `me`'s and that can
-    /// be claimed. Busy selects are left in place (they will look again);
+    /// Under the lock: takes the first live waiter of `q` that is not
+    /// `me`'s and that can be claimed. Busy selects are left in place (they will look again);
     /// dead sudogs are dropped (Go removes them lazily the same way).
     ///
     /// The empty-queue check is inlined: most sends and receives find the
@@ -244,36 +273,73 @@ impl<T> Inner<T> {
         None
     }
 
-    /// Delivers `v` into a claimed receive waiter; the waker to wake.
+    /// Under the lock: delivers `v` into a claimed receive waiter; the
+    /// waker to wake.
     fn put(&mut self, c: Claimed<T>, v: T) -> Option<Waker> {
         match c {
             Claimed::Lone(waker) => {
-                self.lone.slot = Some(v);
+                self.lone.put(v);
                 waker
             }
             Claimed::Sudog(sg) => {
-                // SAFETY: `&mut self` means we hold the lock of this channel,
-                // whose queue `sg` was claimed from (waiter.rs, "The slot").
-                unsafe { sg.put(v) };
+                // SAFETY: `sg` was claimed from this channel's queue.
+                unsafe { self.put_into(&sg, v) };
                 sg.sel().take_waker()
             }
         }
     }
 
-    /// Takes the value of a claimed send waiter; the waker to wake.
+    /// Under the lock: takes the value of a claimed send waiter; the waker
+    /// to wake.
     fn take(&mut self, c: Claimed<T>) -> (T, Option<Waker>) {
         let (v, waker) = match c {
-            Claimed::Lone(waker) => (self.lone.slot.take(), waker),
+            Claimed::Lone(waker) => (self.lone.take(), waker),
             Claimed::Sudog(sg) => {
                 // SAFETY: as in `put`.
-                (unsafe { sg.take() }, sg.sel().take_waker())
+                (unsafe { self.take_from(&sg) }, sg.sel().take_waker())
             }
         };
         (v.expect("a waiting sender holds its value"), waker)
     }
 
-    /// Go's `chansend` without blocking: hand `v` to a waiting receiver, or
-    /// buffer it, or give it back.
+    /// Under the lock: moves the value out of `sg`'s slot (waiter.rs, "The
+    /// slot"): a receive's delivered value, or what is left of a send's.
+    ///
+    /// # Safety
+    ///
+    /// `sg` was queued in this channel (it may have left the queue since):
+    /// a slot is protected by the lock of its sudog's channel only, and
+    /// `&mut self` proves that this channel's lock is held.
+    #[inline]
+    pub(crate) unsafe fn take_from(&mut self, sg: &Sudog<T>) -> Option<T> {
+        // SAFETY: this channel's lock is held (`&mut self`) and `sg` is
+        // this channel's (the caller's promise): `Sudog::take`'s contract.
+        unsafe { sg.take() }
+    }
+
+    /// Under the lock: puts `v` in `sg`'s slot.
+    ///
+    /// # Safety
+    ///
+    /// As for [`take_from`](Inner::take_from).
+    #[inline]
+    pub(crate) unsafe fn put_into(&mut self, sg: &Sudog<T>, v: T) {
+        // SAFETY: as in `take_from`.
+        unsafe { sg.put(v) }
+    }
+
+    /// Under the lock: queues `w` at the back of `side`'s wait queue (Go's
+    /// `c.recvq.enqueue` / `c.sendq.enqueue`).
+    #[inline]
+    pub(crate) fn enqueue(&mut self, side: Side, w: Waiter<T>) {
+        match side {
+            Side::Recv => self.recvq.push_back(w),
+            Side::Send => self.sendq.push_back(w),
+        }
+    }
+
+    /// Under the lock: Go's `chansend` without blocking: hand `v` to a
+    /// waiting receiver, or buffer it, or give it back.
     pub(crate) fn try_send(
         &mut self,
         cap: usize,
@@ -296,7 +362,7 @@ impl<T> Inner<T> {
         TrySend::Full(v)
     }
 
-    /// Go's `chanrecv` without blocking.
+    /// Under the lock: Go's `chanrecv` without blocking.
     #[inline]
     pub(crate) fn try_recv(
         &mut self,
@@ -328,8 +394,9 @@ impl<T> Inner<T> {
         TryRecv::Empty
     }
 
-    /// Gives a value back to the channel: the value of a receive that a
-    /// sender committed to but whose future was dropped before it took it.
+    /// Under the lock: gives a value back to the channel: the value of a
+    /// receive that a sender committed to but whose future was dropped
+    /// before it took it.
     /// A waiting receiver gets it; otherwise it goes to the front of the
     /// buffer, to be received next.
     pub(crate) fn hand_back(&mut self, v: T, wakes: &mut Wakes) {
@@ -342,8 +409,8 @@ impl<T> Inner<T> {
         self.buf.push_front(v);
     }
 
-    /// Closes: every waiting receiver gets `None`, every waiting sender its
-    /// value back. Returns false if already closed.
+    /// Under the lock: closes; every waiting receiver gets `None`, every
+    /// waiting sender its value back. Returns false if already closed.
     pub(crate) fn close(&mut self, wakes: &mut Wakes) -> bool {
         if self.closed {
             return false;
@@ -353,12 +420,15 @@ impl<T> Inner<T> {
         true
     }
 
-    /// The last receiver is gone: waiting senders get their value back.
-    pub(crate) fn receivers_gone(&mut self, wakes: &mut Wakes) {
+    /// Under the lock: the last receiver is gone; waiting senders get their
+    /// value back.
+    fn receivers_gone(&mut self, wakes: &mut Wakes) {
         self.rx_gone = true;
         self.release_all_waiters(wakes);
     }
 
+    /// Under the lock: commits every waiter that can be claimed, its slot
+    /// untouched (`close`, `receivers_gone`).
     fn release_all_waiters(&mut self, wakes: &mut Wakes) {
         // Committing without touching the slot: a receive finds it empty
         // (closed), a send finds its value still there (given back). Busy
@@ -386,29 +456,118 @@ impl<T> Inner<T> {
         }
     }
 
-    /// Removes `sg` from whichever queue holds it.
+    /// Under the lock: removes `sg` from whichever queue holds it (Go's
+    /// `dequeueSudoG`).
     pub(crate) fn dequeue(&mut self, sg: &Arc<Sudog<T>>) {
         let _ = self.recvq.remove_first(|w| w.is(sg)) || self.sendq.remove_first(|w| w.is(sg));
     }
 
-    /// Removes the embedded waiter from whichever queue holds it.
-    pub(crate) fn dequeue_lone(&mut self) {
+    /// Under the lock: removes the embedded waiter from whichever queue
+    /// holds it.
+    fn dequeue_lone(&mut self) {
         let lone = |w: &Waiter<T>| matches!(w, Waiter::Lone);
         let _ = self.recvq.remove_first(lone) || self.sendq.remove_first(lone);
     }
 
-    /// Waiters a peer could commit to right now (a select busy looking at
-    /// its cases is not counted: it looks again before it sleeps).
+    /// Under the lock: a plain operation that must wait takes the embedded
+    /// waiter, if it is free (`waitq.rs`, [`Lone::try_park`]), holding
+    /// `value` (a send's) and `waker`; the caller then queues
+    /// [`Waiter::Lone`] with [`enqueue`](Inner::enqueue). `Err` gives the
+    /// value back: the embedded waiter is taken, park in a sudog instead.
+    #[inline]
+    pub(crate) fn park_lone(&mut self, value: Option<T>, waker: &Waker) -> Result<(), Option<T>> {
+        self.lone.try_park(value, waker)
+    }
+
+    /// Under the lock: the owner of the embedded waiter polls it again
+    /// ([`Lone::poll`]): `Some(slot)` once a peer committed, else its waker
+    /// re-registered. A replaced waker goes to `replaced`, to be dropped
+    /// after the lock is released.
+    #[inline]
+    pub(crate) fn poll_lone(
+        &mut self,
+        waker: &Waker,
+        replaced: &mut Option<Waker>,
+    ) -> Option<Option<T>> {
+        self.lone.poll(waker, replaced)
+    }
+
+    /// Under the lock: the owner of the embedded waiter gives it up (its
+    /// operation was dropped): out of its queue if it is still there, and
+    /// free again. Returns the slot's content: a value a peer delivered,
+    /// or a send's own value, for the caller to hand back or drop (after
+    /// the lock).
+    pub(crate) fn leave_lone(&mut self) -> Option<T> {
+        if self.lone.is_waiting() {
+            self.dequeue_lone();
+        }
+        self.lone.release()
+    }
+
+    /// Under the lock: values in the buffer (Go's `len(ch)`).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Under the lock: whether the channel has been closed.
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Under the lock: the last `Sender` dropping will not close the
+    /// channel (`chan_kept_open`).
+    pub(crate) fn keep_open(&mut self) {
+        self.keep_open = true;
+    }
+
+    /// Under the lock: a `Sender` was cloned.
+    pub(crate) fn add_sender(&mut self) {
+        self.senders += 1;
+    }
+
+    /// Under the lock: a `Receiver` was cloned.
+    pub(crate) fn add_receiver(&mut self) {
+        self.receivers += 1;
+    }
+
+    /// Under the lock: a `Sender` was dropped; the last one closes the
+    /// channel (unless it is kept open).
+    pub(crate) fn sender_dropped(&mut self, wakes: &mut Wakes) {
+        self.senders -= 1;
+        if self.senders == 0 && !self.keep_open {
+            self.close(wakes);
+        }
+    }
+
+    /// Under the lock: a `Receiver` was dropped. When it was the last one,
+    /// waiting senders get their values back and the buffer is returned:
+    /// nobody can receive those values any more, and the caller drops them
+    /// after the lock is released (module doc).
+    pub(crate) fn receiver_dropped(&mut self, wakes: &mut Wakes) -> VecDeque<T> {
+        self.receivers -= 1;
+        if self.receivers == 0 {
+            self.receivers_gone(wakes);
+            std::mem::take(&mut self.buf)
+        } else {
+            VecDeque::new()
+        }
+    }
+
+    /// Under the lock: waiters a peer could commit to right now (a select
+    /// busy looking at its cases is not counted: it looks again before it
+    /// sleeps).
     fn live(&self, q: &WaitQ<T>) -> usize {
         q.iter()
             .filter(|w| match w {
-                Waiter::Lone => self.lone.state == LoneState::Waiting,
+                Waiter::Lone => self.lone.is_waiting(),
                 Waiter::Sudog(sg) => sg.sel().is_waiting(),
             })
             .count()
     }
 
-    /// The invariants in the module doc.
+    /// Under the lock: the invariants in the module doc.
     pub(crate) fn check_invariants(&self, cap: usize) {
         if cfg!(debug_assertions) && !cfg!(loom) {
             let (r, s) = (self.live(&self.recvq), self.live(&self.sendq));

@@ -88,7 +88,7 @@ pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 /// waits rather than seeing a close.
 pub(crate) fn chan_kept_open<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
     let (tx, rx) = chan(cap);
-    tx.chan.lock().keep_open = true;
+    tx.chan.lock().keep_open();
     (tx, rx)
 }
 
@@ -142,7 +142,7 @@ impl<T> Sender<T> {
         let r = self
             .chan
             .lock()
-            .try_send(self.chan.cap, v, None, &mut wakes);
+            .try_send(self.chan.cap(), v, None, &mut wakes);
         wake_all(wakes);
         match r {
             TrySend::Sent => Ok(()),
@@ -196,7 +196,7 @@ impl<T> Receiver<T> {
     /// [`TryRecvError::Closed`] once closed and drained.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
         let mut wakes = Wakes::new();
-        let r = self.chan.lock().try_recv(self.chan.cap, None, &mut wakes);
+        let r = self.chan.lock().try_recv(self.chan.cap(), None, &mut wakes);
         wake_all(wakes);
         match r {
             TryRecv::Got(v) => Ok(v),
@@ -221,7 +221,7 @@ macro_rules! common_methods {
         impl<T> $ty<T> {
             /// Values in the buffer (Go's `len(ch)`).
             pub fn len(&self) -> usize {
-                self.chan.lock().buf.len()
+                self.chan.lock().len()
             }
 
             /// Whether the buffer is empty.
@@ -231,12 +231,12 @@ macro_rules! common_methods {
 
             /// The buffer's capacity (Go's `cap(ch)`); 0 when unbuffered.
             pub fn cap(&self) -> usize {
-                self.chan.cap
+                self.chan.cap()
             }
 
             /// Whether the channel has been closed.
             pub fn is_closed(&self) -> bool {
-                self.chan.lock().closed
+                self.chan.lock().is_closed()
             }
         }
 
@@ -244,9 +244,9 @@ macro_rules! common_methods {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 let g = self.chan.lock();
                 f.debug_struct(stringify!($ty))
-                    .field("len", &g.buf.len())
-                    .field("cap", &self.chan.cap)
-                    .field("closed", &g.closed)
+                    .field("len", &g.len())
+                    .field("cap", &self.chan.cap())
+                    .field("closed", &g.is_closed())
                     .finish()
             }
         }
@@ -262,7 +262,7 @@ impl<T> Unpin for RecvOwned<T> {}
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
-        self.chan.lock().senders += 1;
+        self.chan.lock().add_sender();
         Sender {
             chan: self.chan.clone(),
             sink: None,
@@ -272,7 +272,7 @@ impl<T> Clone for Sender<T> {
 
 impl<T> Clone for Receiver<T> {
     fn clone(&self) -> Self {
-        self.chan.lock().receivers += 1;
+        self.chan.lock().add_receiver();
         Receiver {
             chan: self.chan.clone(),
             pending: Wait::Idle,
@@ -286,13 +286,7 @@ impl<T> Drop for Sender<T> {
             ops::cancel_send(&self.chan, &mut st);
         }
         let mut wakes = Wakes::new();
-        {
-            let mut g = self.chan.lock();
-            g.senders -= 1;
-            if g.senders == 0 && !g.keep_open {
-                g.close(&mut wakes);
-            }
-        }
+        self.chan.lock().sender_dropped(&mut wakes);
         wake_all(wakes);
     }
 }
@@ -301,18 +295,9 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         ops::cancel_recv(&self.chan, &mut self.pending);
         let mut wakes = Wakes::new();
-        let drained = {
-            let mut g = self.chan.lock();
-            g.receivers -= 1;
-            if g.receivers == 0 {
-                g.receivers_gone(&mut wakes);
-                // Nobody can receive these any more: drop them now, outside
-                // the lock.
-                std::mem::take(&mut g.buf)
-            } else {
-                Default::default()
-            }
-        };
+        // With the last receiver gone, nobody can receive the buffered
+        // values any more: they are dropped here, outside the lock.
+        let drained = self.chan.lock().receiver_dropped(&mut wakes);
         wake_all(wakes);
         drop(drained);
     }

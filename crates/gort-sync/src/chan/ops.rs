@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 
 use gort_core::WaitReason;
 
-use super::hchan::{wake_all, Chan, TryRecv, TrySend, Wakes};
+use super::hchan::{wake_all, Chan, Inner, Side, TryRecv, TrySend, Wakes};
 use super::waiter::Sudog;
 use super::waitq::Waiter;
 
@@ -47,7 +47,7 @@ fn poll_parked<T>(chan: &Chan<T>, state: &mut Wait<T>, cx: &mut Context<'_>) -> 
         Wait::Idle => unreachable!("poll_parked on an idle operation"),
         Wait::Lone => {
             let mut replaced = None;
-            let slot = chan.lock().lone.poll(cx.waker(), &mut replaced);
+            let slot = chan.lock().poll_lone(cx.waker(), &mut replaced);
             drop(replaced); // after the lock (`Lone::poll`)
             slot?
         }
@@ -58,9 +58,9 @@ fn poll_parked<T>(chan: &Chan<T>, state: &mut Wait<T>, cx: &mut Context<'_>) -> 
                 // have taken the old waker.
                 sg.sel().committed()?;
             }
-            let _g = chan.lock();
-            // SAFETY: we hold the lock of the channel the sudog was queued in.
-            unsafe { sg.take() }
+            let mut g = chan.lock();
+            // SAFETY: the sudog was queued in this channel.
+            unsafe { g.take_from(sg) }
         }
     };
     *state = Wait::Idle;
@@ -69,13 +69,8 @@ fn poll_parked<T>(chan: &Chan<T>, state: &mut Wait<T>, cx: &mut Context<'_>) -> 
 
 /// Parks a plain operation that found nothing to do, under the lock `g`:
 /// in the embedded waiter if it is free, else in a sudog of its own.
-fn park<T>(
-    g: &mut super::hchan::Inner<T>,
-    send: bool,
-    value: Option<T>,
-    cx: &mut Context<'_>,
-) -> Wait<T> {
-    let (w, st) = match g.lone.try_park(value, cx.waker()) {
+fn park<T>(g: &mut Inner<T>, side: Side, value: Option<T>, cx: &mut Context<'_>) -> Wait<T> {
+    let (w, st) = match g.park_lone(value, cx.waker()) {
         Ok(()) => (Waiter::Lone, Wait::Lone),
         Err(value) => {
             let sg = Arc::new(Sudog::plain(value));
@@ -83,11 +78,7 @@ fn park<T>(
             (Waiter::Sudog(sg.clone()), Wait::Sudog(sg))
         }
     };
-    if send {
-        g.sendq.push_back(w);
-    } else {
-        g.recvq.push_back(w);
-    }
+    g.enqueue(side, w);
     st
 }
 
@@ -104,12 +95,12 @@ pub(crate) fn poll_recv<T>(
     }
     let mut wakes = Wakes::new();
     let mut g = chan.lock();
-    let r = match g.try_recv(chan.cap, None, &mut wakes) {
+    let r = match g.try_recv(chan.cap(), None, &mut wakes) {
         TryRecv::Got(v) => Poll::Ready(Some(v)),
         TryRecv::Closed => Poll::Ready(None),
         TryRecv::Empty => {
-            *state = park(&mut g, false, None, cx);
-            g.check_invariants(chan.cap);
+            *state = park(&mut g, Side::Recv, None, cx);
+            g.check_invariants(chan.cap());
             Poll::Pending
         }
     };
@@ -137,10 +128,7 @@ fn cancel_parked_recv<T>(chan: &Chan<T>, state: &mut RecvState<T>) {
         Wait::Idle => return,
         Wait::Lone => {
             let mut g = chan.lock();
-            if g.lone.state == super::waitq::LoneState::Waiting {
-                g.dequeue_lone();
-            }
-            if let Some(v) = g.lone.release() {
+            if let Some(v) = g.leave_lone() {
                 g.hand_back(v, &mut wakes);
             }
         }
@@ -149,8 +137,8 @@ fn cancel_parked_recv<T>(chan: &Chan<T>, state: &mut RecvState<T>) {
             match sg.sel().cancel() {
                 Ok(()) => g.dequeue(&sg),
                 Err(_) => {
-                    // SAFETY: we hold this channel's lock.
-                    if let Some(v) = unsafe { sg.take() } {
+                    // SAFETY: the sudog was queued in this channel.
+                    if let Some(v) = unsafe { g.take_from(&sg) } {
                         g.hand_back(v, &mut wakes);
                     }
                 }
@@ -193,12 +181,12 @@ pub(crate) fn poll_send<T>(
     let v = st.value.take().expect("send polled after completion");
     let mut wakes = Wakes::new();
     let mut g = chan.lock();
-    let r = match g.try_send(chan.cap, v, None, &mut wakes) {
+    let r = match g.try_send(chan.cap(), v, None, &mut wakes) {
         TrySend::Sent => Poll::Ready(Ok(())),
         TrySend::Closed(v) => Poll::Ready(Err(v)),
         TrySend::Full(v) => {
-            st.wait = park(&mut g, true, Some(v), cx);
-            g.check_invariants(chan.cap);
+            st.wait = park(&mut g, Side::Send, Some(v), cx);
+            g.check_invariants(chan.cap());
             Poll::Pending
         }
     };
@@ -222,20 +210,14 @@ pub(crate) fn cancel_send<T>(chan: &Chan<T>, st: &mut SendState<T>) {
 fn cancel_parked_send<T>(chan: &Chan<T>, st: &mut SendState<T>) {
     let undelivered = match std::mem::replace(&mut st.wait, Wait::Idle) {
         Wait::Idle => return,
-        Wait::Lone => {
-            let mut g = chan.lock();
-            if g.lone.state == super::waitq::LoneState::Waiting {
-                g.dequeue_lone();
-            }
-            g.lone.release()
-        }
+        Wait::Lone => chan.lock().leave_lone(),
         Wait::Sudog(sg) => {
             let mut g = chan.lock();
             if sg.sel().cancel().is_ok() {
                 g.dequeue(&sg);
             }
-            // SAFETY: we hold this channel's lock.
-            unsafe { sg.take() }
+            // SAFETY: the sudog was queued in this channel.
+            unsafe { g.take_from(&sg) }
         }
     };
     drop(undelivered);

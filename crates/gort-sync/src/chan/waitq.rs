@@ -175,7 +175,7 @@ impl<T> WaitQ<T> {
 
 /// Where the embedded waiter is in its life (module doc).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LoneState {
+enum LoneState {
     /// No operation uses it.
     Free,
     /// Queued in `recvq` or `sendq` as [`Waiter::Lone`].
@@ -190,10 +190,10 @@ pub(crate) enum LoneState {
 /// the channel's lock protects every field.
 #[derive(Debug)]
 pub(crate) struct Lone<T> {
-    pub(crate) state: LoneState,
-    pub(crate) waker: Option<Waker>,
+    state: LoneState,
+    waker: Option<Waker>,
     /// A receive's delivered value, or a send's value until taken.
-    pub(crate) slot: Option<T>,
+    slot: Option<T>,
 }
 
 impl<T> Lone<T> {
@@ -244,6 +244,24 @@ impl<T> Lone<T> {
     pub(crate) fn release(&mut self) -> Option<T> {
         self.state = LoneState::Free;
         self.waker = None;
+        self.slot.take()
+    }
+
+    /// Whether it is queued, waiting for a peer.
+    #[inline]
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.state == LoneState::Waiting
+    }
+
+    /// Peer, after [`commit`](Lone::commit): delivers a receive's value.
+    #[inline]
+    pub(crate) fn put(&mut self, v: T) {
+        self.slot = Some(v);
+    }
+
+    /// Peer, after [`commit`](Lone::commit): takes a send's value.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Option<T> {
         self.slot.take()
     }
 
