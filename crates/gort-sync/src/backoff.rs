@@ -2,7 +2,7 @@
 //! lock's waiters (`chan/lock.rs`), the other primitives' lock before it
 //! blocks (`loom::lock`), and a `select` that has to look at its cases
 //! again while another select holds the claim word it needs
-//! (`select.rs`, step 8).
+//! (`select/mod.rs`, step 8).
 //!
 //! # The policy
 //!

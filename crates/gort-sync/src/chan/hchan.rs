@@ -36,7 +36,7 @@
 //! moved (into the buffer, into a waiter's slot, out to the caller), and
 //! every value to be dropped is carried out of the locked region and
 //! dropped after the unlock: a cancelled send's value (`ops.rs`,
-//! `SendCase::cancel` in `select.rs`), the buffer when the last receiver
+//! `SendCase::cancel` in `select/case.rs`), the buffer when the last receiver
 //! goes (`Receiver::drop`). Values that go back (a full `try_send`, a send
 //! on a closed channel, the senders a close or the last receiver releases)
 //! are returned to their caller. A sudog a queue gives up under the lock

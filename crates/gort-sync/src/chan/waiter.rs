@@ -61,13 +61,13 @@
 //!    than once in one poll waits a step of the crate's back-off first
 //!    (`backoff.rs`), with `BUSY` released (`Selector::pause`): the
 //!    select it waits for, looking at it meanwhile, commits to it instead
-//!    of marking it (`select.rs`, after step 8).
+//!    of marking it (`select/mod.rs`, after step 8).
 //! 3. **No needless looks.** A select with only channel cases that is
 //!    polled again without a commit does not take `BUSY` at all (every
 //!    sudog of a waiting select stays queued until a peer commits to it:
 //!    there is nothing to look at): a select polled again and again,
 //!    without being woken, does not keep making itself unclaimable
-//!    (`select.rs`, step 1).
+//!    (`select/mod.rs`, step 1).
 //!
 //! `loom_select_vs_select_opposite_roles` models the two selects. Without
 //! the rules it found them marking each other for ever: with a back-off
