@@ -14,13 +14,21 @@
 //! to the OS on every further step ([`Backoff::snooze`]: the channel lock,
 //! whose waiters never sleep in the kernel, and `select`).
 //!
-//! The rounds are long on purpose: every look a waiter takes pulls the
-//! watched cache line away from the core that is working on it, and a
-//! waiter that looked every 1, 2, 4 … `PAUSE`s made most of a busy channel
-//! lock holder's acquisitions misses (`chan/lock.rs`, "Waiting"). The
-//! yield is what lets a holder that the OS preempted run again; nothing
-//! that gort-sync waits for this way stays held for longer than that
-//! (no user code runs while it is held).
+//! The rounds are long on purpose. When a lock is contended, its holder
+//! is usually not in one critical section but in a run of them (a
+//! producer filling a channel's buffer, a consumer draining it, one task
+//! after another on its M), and every look a waiter takes pulls the
+//! watched cache line, and the state beside it, away from the holder's
+//! core: its next acquisition, a few instructions later, misses. A waiter
+//! that looked every 1, 2, 4 … `PAUSE`s made most of a busy channel lock
+//! holder's acquisitions misses; one that looks once a round lets the
+//! holder run at cache speed meanwhile. Longer rounds still would serve
+//! such a workload better (a waiter that never gets in leaves one core
+//! doing all the work), but hold each waiter longer; Go's counts are the
+//! bound. (The measurements: `docs/perf-log.md`, "figures moved out of
+//! gort-sync's comments", the channel lock.) The yield is what lets a holder that the OS preempted
+//! run again; nothing that gort-sync waits for this way stays held for
+//! longer than that (no user code runs while it is held).
 //!
 //! Under `--cfg loom` every step is `loom::thread::yield_now()`: a spin
 //! loop that never yields makes loom explore it forever, and the spin

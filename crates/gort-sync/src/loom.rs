@@ -20,14 +20,18 @@ pub(crate) use gort_core::__private::UnsafeCell;
 /// panics (user code never runs under these locks). Channels have their own
 /// lock (`chan/lock.rs`); the other primitives use this one.
 ///
-/// Spins briefly before blocking, as Go's runtime lock does (`lock_futex.go`:
-/// a few rounds of `PAUSE`, then sleep; the crate's one back-off policy,
-/// `backoff.rs`): the critical sections are tens of
-/// nanoseconds, so a contended lock is usually free again before a futex
-/// sleep and wake-up (microseconds) could complete. Measured on the
-/// `chan_mpmc` workload when channels used it (4 producers, 4 consumers,
-/// 2 Ps): blocking at once spent a third of the time in `lock_contended`
-/// and futex system calls.
+/// Waits by the crate's one back-off policy (`backoff.rs`): Go's
+/// `lock_futex.go` counts, rounds of `PAUSE`s with one `try_lock` between
+/// rounds, in the policy's blocking form (`Backoff::spin`): once the rounds
+/// are spent, it sleeps in the mutex's own (futex) wait, as Go's runtime
+/// lock does. The critical sections are short, so a contended lock is
+/// usually free again long before a futex sleep and wake-up could
+/// complete; blocking at once spent much of a contended workload's time in
+/// the kernel (`docs/perf-log.md`, "figures moved out of gort-sync's
+/// comments", the other primitives' lock). The channel lock
+/// (`chan/lock.rs`) follows the same policy but yields instead of sleeping
+/// once the rounds are spent: its unlock is a plain store that wakes
+/// nobody.
 ///
 /// The uncontended first try is inlined into the caller; the spinning and
 /// blocking are not.

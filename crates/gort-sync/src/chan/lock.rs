@@ -2,50 +2,37 @@
 //!
 //! # Why not `std::sync::Mutex`
 //!
-//! A channel operation is a few tens of nanoseconds of work between a lock
-//! and an unlock, and on the machines we measure on a locked read-modify-write
-//! instruction costs about 5 ns whether or not another core wants the line
-//! (`lock cmpxchg` and `xchg` alike). `std::sync::Mutex` (and Go's runtime
-//! lock, and parking_lot's) pays one to lock and one more to unlock, because
-//! the unlock must learn, atomically with the release, whether a sleeper has
-//! to be woken. A lock whose waiters never sleep in the kernel has nobody to
-//! wake: its unlock is a `Release` store, a plain `mov` on x86-64. On
-//! `select2` (one select over two buffered channels per message) that is two
-//! and a half locked instructions fewer per message.
+//! A channel operation is a short run of work between a lock and an
+//! unlock, and a locked read-modify-write instruction (`lock cmpxchg`,
+//! `xchg`) is a large part of it, whether or not another core wants the
+//! line. `std::sync::Mutex` (and Go's runtime lock, and parking_lot's)
+//! pays one to lock and one more to unlock, because the unlock must learn,
+//! atomically with the release, whether a sleeper has to be woken. A lock
+//! whose waiters never sleep in the kernel has nobody to wake: its unlock
+//! is a `Release` store, a plain `mov` on x86-64. On `select2` (one select
+//! over two buffered channels per message) that is two and a half locked
+//! instructions fewer per message. (The runs that chose this lock, and
+//! parking_lot's that did not pay: `docs/perf-log.md`, "figures moved out
+//! of gort-sync's comments", the channel lock.)
 //!
 //! # Waiting
 //!
 //! The critical sections are short and never run user code (values are
 //! moved, not dropped, under the lock; wakers are woken after it), so a
-//! waiter normally finds the lock free again within a few hundred cycles.
-//! It spins on a plain load (test-and-test-and-set), as Go's `lock_futex.go`
-//! does before it sleeps and with its counts, the crate's one back-off
-//! policy (`backoff.rs`): a few rounds of `PAUSE`s, a load between rounds.
+//! waiter normally finds the lock free again within a round or two. It
+//! waits by the crate's one back-off policy (`backoff.rs`, which says why
+//! its rounds are long): Go's `lock_futex.go` counts, rounds of `PAUSE`s
+//! with one look at the lock between rounds, a plain load
+//! (test-and-test-and-set), in the policy's never-blocking form
+//! (`Backoff::snooze`): once the rounds are spent, the waiter yields its
+//! thread to the OS before each further look, where Go's runtime lock
+//! sleeps on a futex. It cannot sleep: its unlock wakes nobody.
 //!
-//! The rounds are long on purpose. When the lock is contended, its holder
-//! is usually not in one critical section but in a run of them (a producer
-//! filling the buffer, a consumer draining it, one task after another on
-//! its M), and every load a waiter makes pulls the lock's cache line, and
-//! with it the channel's state, away from the holder's core: its next
-//! acquisition, a few nanoseconds later, misses. A waiter that looked every
-//! 1, 2, 4 … `PAUSE`s (about 24 ns each on the 2-core machine we measure
-//! on) made most of the holder's acquisitions misses; one that looks every
-//! 30 lets the holder run its ops at cache speed meanwhile. On `chan_mpmc`
-//! (4 producers, 4 consumers, 2 Ms) the time per message went from 60 to
-//! 52 ns, and from 51 to 26 ns while the machine's two CPUs sat in their
-//! faster placement (alternating runs of the two builds); the uncontended
-//! workloads and `select2` were unchanged within their noise. Longer
-//! rounds are faster still on that workload (130 `PAUSE`s: 36 ns), since a
-//! waiter that never gets in leaves one core doing all the work at cache
-//! speed; Go's counts keep a waiter's delay to about 0.7 µs a round here
-//! (more where `PAUSE` is slower: about 140 cycles on recent Intel cores).
-//!
-//! Where Go would then sleep on a futex, this lock yields its thread to
-//! the OS instead: the only
-//! way a holder stays inside for long is to have been preempted by the OS,
-//! and yielding is what lets it run again. The cost is a waiter that keeps
-//! yielding, rather than sleeping, while an OS-preempted holder waits for a
-//! CPU; with channel critical sections that window is one OS time slice.
+//! Yielding, not sleeping, is also what such a wait needs: the only way a
+//! holder stays inside for long is to have been preempted by the OS, and
+//! yielding is what lets it run again. The cost is a waiter that keeps yielding, rather than
+//! sleeping, while an OS-preempted holder waits for a CPU; with channel
+//! critical sections that window is one OS time slice.
 //! `docs/semantics.md` records this as a deviation from Go.
 //!
 //! # Orderings

@@ -85,46 +85,38 @@
 //! served by a sharded map.
 //!
 //! Entries inline rather than shared (`Arc<Entry>` in both maps, as Go
-//! shares `*entry`): the first version did that, and `read90` ran 1.5×
-//! behind `dashmap`. Its profile (cachegrind with a 512 KiB last-level
-//! cache, this machine's per-core L2) showed memory, not instructions:
-//! a load touched the table's slot, the `Arc` (a 48-byte allocation) and
-//! the value box, 10,000 `u64` keys took ~950 KB, and a load missed L2 1.5
-//! times against `dashmap`'s 0.02, at a similar instruction count. Inline
-//! entries take one of those steps and about 350 KB away: 0.47 misses per
-//! operation. The price is the promotion above (a copy of the snapshot, where
-//! Go's is a pointer swap; Go copies when it builds the dirty map instead,
-//! so both are O(n) once per promotion) and the stale state. What is left
-//! is the value box: `V` is generic, so it is behind a pointer, as in Go.
+//! shares `*entry`): the first version did that, and `read90` trailed
+//! `dashmap`'s. Its profile showed memory, not instructions: a load
+//! touched the table's slot, the `Arc` (an allocation of its own) and the
+//! value box, and the table with its shared entries outgrew the per-core
+//! cache, so loads missed where `dashmap`'s did not, at a similar
+//! instruction count. Inline entries take one of those steps away and
+//! shrink the working set. The price is the promotion above (a copy of the
+//! snapshot, where Go's is a pointer swap; Go copies when it builds the
+//! dirty map instead, so both are O(n) once per promotion) and the stale
+//! state. What is left is the value box: `V` is generic, so it is behind a
+//! pointer, as in Go.
 //!
 //! Stores of existing keys (`mixed50`: half the operations) allocate a box
 //! and retire one. With `Box::new` and a `defer` per retired box to
-//! crossbeam-epoch, a store took ~570 instructions (callgrind,
-//! `--fair-sched=yes`, `u64` keys and values), ~330 of them in glibc's
-//! `malloc` and `free`: epochs free in lumps, on whichever thread collects,
-//! which overflows glibc's per-thread cache into its fast bins, and
-//! crossbeam's 2 KiB bag allocations then consolidate those. `gort` was at
-//! parity with Go there (39 against 38 ns/op on a quiet machine). Now a
-//! retired box goes into a per-thread batch of 14 (one `defer` per batch)
-//! and, once freed, into a per-thread free list backed by a global depot
-//! ([`recycle`]); the next store takes its box from there. Measured with
-//! `valgrind --tool=callgrind --fair-sched=yes gort-bench --procs 2 --child
-//! syncmap_mixed50 gort` (one round: fill, then 2,000,000 operations): 1,035M
-//! instructions before, 701M after (517 → 350 per operation; stores'
-//! `malloc` calls 1,000,000 → 10,000, the fill's); `syncmap_read90`:
-//! 645M → 584M (323 → 292), since loads pay for collecting, which now
-//! frees into the pool. With a 512 KiB last-level cache simulated, last-level
-//! misses per operation went 2.15 → 1.35 (`mixed50`) and 0.81 → 0.64
-//! (`read90`). Wall clock, alternating the two builds three times on this
-//! shared 2-core machine (load ~4): `mixed50` 64/51/52 → 39/34/40 ns/op
-//! (Go 65–75 in the same runs), `read90` 28/24/28 → 25/23/27.
-//! What did not pay: batching without recycling (the frees still went
-//! through glibc: ~2% fewer instructions); per-thread free lists without
-//! the depot (one store in six still allocated); batches of 31 (crossbeam
-//! frees whole bags of 64 closures, so lumps of ~16,000 boxes overflowed
-//! the lists). What is left per operation is mostly SipHash (~80
-//! instructions, `RandomState`, as `dashmap`'s) and crossbeam's pin and
-//! unpin (~35, a `lock cmpxchg` among them).
+//! crossbeam-epoch, most of a store's instructions were glibc's `malloc`
+//! and `free`: epochs free in lumps, on whichever thread collects, which
+//! overflows glibc's per-thread cache into its fast bins, and crossbeam's
+//! 2 KiB bag allocations then consolidate those. Now a retired box goes
+//! into a per-thread batch of 14 (one `defer` per batch) and, once freed,
+//! into a per-thread free list backed by a global depot ([`recycle`]); the
+//! next store takes its box from there, so stores stop calling `malloc`
+//! once the map is filled. Loads gain too: they pay for collecting, which
+//! now frees into the pool. What did not pay: batching without recycling
+//! (the frees still went through glibc); per-thread free lists without the
+//! depot (a box is often freed by another thread than the one that stores
+//! next); larger batches (crossbeam frees whole bags of 64 closures, so
+//! batches of 31 made lumps of ~16,000 boxes, which overflowed the lists).
+//! What is left per operation is mostly SipHash (`RandomState`, as
+//! `dashmap`'s) and crossbeam's pin and unpin (a `lock cmpxchg` among
+//! them). The profiles and runs behind this paragraph and the one above,
+//! with their commands: `docs/perf-log.md`, "figures moved out of
+//! gort-sync's comments", sync.Map.
 //!
 //! Rejected: a `RwLock<HashMap>` (every load writes the lock's counter, a
 //! shared cache line); an `Arc` snapshot swapped with `arc-swap` (one more
@@ -548,8 +540,8 @@ where
     }
 
     /// `key`'s hash. `BuildHasher::hash_one` does the same, but was compiled
-    /// as an out-of-line call: with it a `read90` load took 266 instructions,
-    /// with this 211 (callgrind, `u64` keys, SipHash).
+    /// as an out-of-line call, which every load then paid for (module doc,
+    /// "Why this design": the figures are in `docs/perf-log.md`).
     #[allow(clippy::manual_hash_one)] // on purpose, as said above
     #[inline]
     fn hash(&self, key: &K) -> u64 {

@@ -11,9 +11,10 @@
 //! guard's lifetime, whatever other threads store meanwhile.
 //!
 //! **Batches.** A retired box is not handed to crossbeam-epoch one by one
-//! (a `defer` each: ~50 instructions, and a 2 KiB bag allocated and copied
-//! per 64): it goes into this thread's *limbo*, and every `BATCH` (14)
-//! boxes the limbo is deferred as one closure. Deferring later than the
+//! (a `defer` each is a closure stored in crossbeam's bag, and a 2 KiB bag
+//! is allocated and copied per 64 of them): it goes into this thread's
+//! *limbo*, and every `BATCH` (14) boxes the limbo is deferred as one
+//! closure. Deferring later than the
 //! unlink is sound: crossbeam runs the closure after every thread pinned at
 //! the time of the `defer` has unpinned; a thread that was pinned at the
 //! unlink and is not pinned at the `defer` has dropped its guard, and with

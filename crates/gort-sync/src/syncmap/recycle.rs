@@ -8,8 +8,9 @@
 //! rest of a lump goes to the fast bins, and the next large allocation
 //! (crossbeam-epoch allocates a ~2 KiB node per bag of deferred frees)
 //! consolidates them, so that the next small allocations are carved out of
-//! coalesced chunks. On `syncmap_mixed50` (callgrind, `u64` values)
-//! `malloc` and `free` took ~330 of a store's ~570 instructions.
+//! coalesced chunks. On `syncmap_mixed50` `malloc` and `free` took most
+//! of a store's instructions (`docs/perf-log.md`, "figures moved out of
+//! gort-sync's comments", sync.Map).
 //!
 //! So a retired box, once epochs say nobody can read it, is not freed: its
 //! value is dropped and its memory is kept, by size, for the next
@@ -18,15 +19,15 @@
 //! blocks); beyond that it moves one (`MAG` blocks) to a global depot,
 //! and when it has none it takes one from there: one lock per `MAG`
 //! blocks, a `try_lock` (a thread that finds it held frees or allocates
-//! as if there were no depot, rather than wait). The depot matters twice. A box is often freed by another thread
-//! than the one that stores next (whoever collects frees): with
-//! thread-local lists alone, one store in six still called `malloc`. And
-//! epochs free in lumps as large as what was retired while some thread
-//! stayed pinned (a thread descheduled mid-operation holds everyone's
-//! garbage back): with a depot of 4,096 blocks a round of `mixed50` still
-//! made a third of its boxes with `malloc` on this (shared, 2-core)
-//! machine; with `DEPOT_BYTES` (1 MiB per size) about none, and it ran in
-//! half the time.
+//! as if there were no depot, rather than wait). The depot matters twice.
+//! A box is often freed by another thread than the one that stores next
+//! (whoever collects frees): with thread-local lists alone, many stores
+//! still called `malloc`. And epochs free in lumps as large as what was
+//! retired while some thread stayed pinned (a thread descheduled
+//! mid-operation holds everyone's garbage back): a depot smaller than such
+//! a lump sends the rest back to `malloc`, so the depot is bounded in bytes
+//! (`DEPOT_BYTES`, 1 MiB per size), not in a few thousand blocks. (The
+//! runs: `docs/perf-log.md`, as above.)
 //!
 //! Each block is one that the global allocator returned for exactly its
 //! layout, so a `Box` made from it may be freed as any other
