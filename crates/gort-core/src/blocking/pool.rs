@@ -1,7 +1,10 @@
 //! The offload pool itself: a lock-free job queue, a packed word counting
 //! live and idle threads, and a token semaphore that idle threads sleep on.
 //! The protocol is described in the parent module's documentation; the step
-//! numbers below refer to it.
+//! numbers below refer to it. The pool sits below the scheduler and knows
+//! nothing of the runtime: what its threads enter before they run jobs (the
+//! runtime's context) comes through the [`Entry`] trait, which
+//! `crate::blocking` implements for the runtime's handle.
 
 use std::time::{Duration, Instant};
 

@@ -65,7 +65,8 @@ impl Registration {
     /// the OS's error registering the source.
     #[cfg(not(loom))]
     pub fn new(source: &mut impl mio::event::Source, interest: mio::Interest) -> io::Result<Self> {
-        let handle = crate::Handle::try_current().ok_or_else(|| io::Error::other(NoRuntime))?;
+        let handle =
+            crate::sched::context::try_current().ok_or_else(|| io::Error::other(NoRuntime))?;
         Self::new_with(&handle, source, interest)
     }
 
@@ -76,7 +77,7 @@ impl Registration {
     /// The OS's error registering the source, or [`RuntimeShutdown`].
     #[cfg(not(loom))]
     pub fn new_with(
-        handle: &crate::Handle,
+        handle: &crate::sched::handle::Handle,
         source: &mut impl mio::event::Source,
         interest: mio::Interest,
     ) -> io::Result<Self> {

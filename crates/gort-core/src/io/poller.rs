@@ -5,7 +5,7 @@
 //!
 //! - The first M to run out of work blocks in [`Poller::poll`] with a
 //!   timeout equal to the earliest timer, once any source is registered,
-//!   keeping its P (the netpoll holder, `sched/worker.rs`; Go's M releases
+//!   keeping its P (the netpoll holder, `sched/worker/netpoll.rs`; Go's M releases
 //!   its P first, `findRunnable` → `netpoll(delay)`).
 //!   `Shared::kick_timer_sleeper`, `wakep`, an M back from a syscall and
 //!   shutdown break the wait through a `mio::Waker`.

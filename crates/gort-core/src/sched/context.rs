@@ -1,7 +1,7 @@
 //! Which runtime, M and P the current thread belongs to.
 //!
 //! Two thread-locals, both documented entry points rather than hidden state
-//! (this file and `worker.rs` import each other: the M sets `WORKER` to its
+//! (this file and `worker/mod.rs` import each other: the M sets `WORKER` to its
 //! own record, which the rest of the scheduler reaches through here):
 //!
 //! - `HANDLE`: the runtime entered by this thread (an M, or a thread inside

@@ -22,6 +22,14 @@
 //! the current poll returns, and waking a parked thread is dear (`Shared`
 //! docs and `docs/perf-log.md`).
 //!
+//! # One layer
+//!
+//! This file, `worker/`, `context.rs`, `handle.rs`, `sysmon.rs` and
+//! `trace.rs` import each other: the Ms, sysmon and the thread contexts all
+//! act on `Shared`, which starts them. They are one layer, below `rt.rs`
+//! and above the queues, timers, netpoller and offload pool they own
+//! (`tests/layers.rs` checks that no circle leaves it).
+//!
 //! # Rejected designs
 //!
 //! - One M per P with no hand-off (tokio's shape): simpler, but a P could

@@ -12,6 +12,11 @@
 //!   keep are *parked* ([`park_waker`], `waker.rs`), for the deadlock
 //!   detector.
 //!
+//! The files of this folder import each other through this one (its
+//! shared types, `Id` and `WaitReason`, and its re-exports): one
+//! subsystem, whose imports leave it only for the loom facade and
+//! `time/clock.rs` (`tests/layers.rs`).
+//!
 //! Public here: [`park_waker`] and [`same_waker`], for gort-sync's waiting
 //! structures (and any library's that wants the detector to count its
 //! waiters as gort's), besides the types the crate root re-exports.

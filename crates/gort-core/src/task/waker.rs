@@ -22,8 +22,10 @@
 //! waker's kind is one pointer comparison; a task waker reaches its typed
 //! functions through the header's own vtable.
 //!
-//! This file and `raw.rs` import each other: a task waker reaches the typed
-//! functions through the header's vtable, and a poll makes its waker here.
+//! This file, `raw.rs`, `harness.rs` and `refs.rs` import each other (one
+//! protocol, `raw.rs`'s header): a task waker reaches the typed functions
+//! through the header's vtable, and `harness.rs`'s poll makes its waker
+//! here.
 //!
 //! Every function here takes the waker's data pointer, never a reference
 //! derived from it, into a call that may free the cell: a task waker's

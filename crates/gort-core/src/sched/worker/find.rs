@@ -17,7 +17,9 @@
 //! 4. a batch from the global queue;
 //! 5. a P whose queue has not moved for 100 µs: half of it
 //!    (`steal_from_stalled`);
-//! 6. the network, without blocking, unless an M blocks there already,
+//! 6. the network, without blocking, unless the netpoll holder is asleep
+//!    there (it takes the events; an M asleep there without a P, parking
+//!    step 4, is not counted),
 //!    spinning or not (Go polls here, before it spins); what it readies
 //!    goes to this P's queue, with one `wakep` if more than one task came
 //!    (`netpoll.rs`, `netpoll_now`);
@@ -27,7 +29,7 @@
 //!    order; the last pass also fires other Ps' due timers and may take a
 //!    `runnext`; a spinning M does not poll the network again here;
 //! 8. with sockets registered and no M asleep in the netpoller, block there
-//!    keeping the P (`netpoll.rs`, "The netpoll holder");
+//!    keeping the P (`netpoll.rs`, its header);
 //! 9. otherwise stop (`park.rs`).
 //!
 //! A spinning M that finds work stops spinning (`reset_spinning`) and, if
