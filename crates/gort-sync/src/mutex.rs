@@ -80,6 +80,9 @@ use gort_core::WaitReason;
 use crate::loom::{lock, AtomicUsize, Mutex as RawLock, UnsafeCell};
 use crate::waitq::{WaitQueue, Wake};
 
+/// The whole word of a free mutex: not locked, nobody woken, normal mode,
+/// no waiters.
+const UNLOCKED: usize = 0;
 /// Someone owns the mutex.
 const LOCKED: usize = 1;
 /// A waiter has been woken (normal mode) and has not retried yet; while
@@ -185,7 +188,7 @@ impl<T> Mutex<T> {
     /// An unlocked mutex holding `value`.
     pub fn new(value: T) -> Mutex<T> {
         Mutex {
-            state: AtomicUsize::new(0),
+            state: AtomicUsize::new(UNLOCKED),
             queue: RawLock::new(WaitQueue::new()),
             data: UnsafeCell::new(value),
         }
@@ -296,7 +299,7 @@ impl<T> Mutex<T> {
         // Release: publishes the critical section to the next owner (its
         // Acquire CAS, or the queue lock for a hand-off).
         let new = self.state.fetch_sub(LOCKED, Release).wrapping_sub(LOCKED);
-        if new != 0 {
+        if new != UNLOCKED {
             self.unlock_slow(new);
         }
     }
@@ -427,7 +430,7 @@ impl<'a, T> Future for Lock<'a, T> {
         if self.key.is_none() {
             // Fast path. Acquire: pairs with the previous owner's Release.
             if m.state
-                .compare_exchange(0, LOCKED, Acquire, Relaxed)
+                .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
                 .is_ok()
             {
                 return Poll::Ready(m.guard());

@@ -35,11 +35,17 @@ use crate::mutex::Mutex;
 /// ```
 #[derive(Debug, Default)]
 pub struct Once {
-    /// 1 once the action has run (or panicked).
+    /// `DONE` once the action has run (or panicked), `INCOMPLETE`
+    /// before (Go's `done uint32`).
     done: AtomicUsize,
     /// Held by the caller running the action.
     m: Mutex<()>,
 }
+
+/// `Once::done` before the action has completed (0, as `Default` makes it).
+const INCOMPLETE: usize = 0;
+/// `Once::done` once the action has run (or panicked).
+const DONE: usize = 1;
 
 /// Sets `done` if dropped during a panic (Go's deferred store).
 struct DoneOnPanic<'a>(&'a AtomicUsize);
@@ -48,7 +54,7 @@ impl Drop for DoneOnPanic<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             // Release: as the normal store below.
-            self.0.store(1, Release);
+            self.0.store(DONE, Release);
         }
     }
 }
@@ -93,16 +99,16 @@ impl Once {
     {
         // Acquire: pairs with the Release store after the action, so its
         // effects are visible to us.
-        if self.done.load(Acquire) != 0 {
+        if self.done.load(Acquire) == DONE {
             return;
         }
         let _running = self.m.lock().await;
         // Relaxed: the mutex orders us after whoever set it.
-        if self.done.load(Relaxed) == 0 {
+        if self.done.load(Relaxed) == INCOMPLETE {
             let on_panic = DoneOnPanic(&self.done);
             f().await;
             // Release: pairs with the fast path's Acquire load.
-            self.done.store(1, Release);
+            self.done.store(DONE, Release);
             drop(on_panic);
         }
     }
@@ -116,7 +122,7 @@ impl Once {
     /// Whether a call has completed (or panicked).
     pub fn is_completed(&self) -> bool {
         // Acquire: as the fast path of `do_once`.
-        self.done.load(Acquire) != 0
+        self.done.load(Acquire) == DONE
     }
 }
 

@@ -50,9 +50,17 @@ use crate::loom::{lock, AtomicUsize, Mutex as RawLock, MutexGuard as RawGuard, U
 use crate::mutex::TryLockError;
 use crate::waitq::{wake_all, WaitQueue, Wake};
 
+// The state word's bits (module doc, "The state word").
+
+/// The whole word of a free lock: no writer, no reader, nobody queued.
+const UNLOCKED: usize = 0;
+/// A writer owns the lock.
 const WRITER: usize = 1;
+/// A writer is queued: new readers must queue too.
 const WRITER_WAITING: usize = 1 << 1;
+/// Readers are queued.
 const READER_WAITING: usize = 1 << 2;
+/// One reader holding the lock, in the count from bit 3 up.
 const READER: usize = 1 << 3;
 const READER_SHIFT: u32 = 3;
 
@@ -101,7 +109,7 @@ impl<T> RwMutex<T> {
     /// An unlocked `RwMutex` holding `value`.
     pub fn new(value: T) -> RwMutex<T> {
         RwMutex {
-            state: AtomicUsize::new(0),
+            state: AtomicUsize::new(UNLOCKED),
             queues: RawLock::new(Queues::default()),
             data: UnsafeCell::new(value),
         }
@@ -165,7 +173,7 @@ impl<T> RwMutex<T> {
     pub fn try_write(&self) -> Result<RwMutexWriteGuard<'_, T>, TryLockError> {
         // Acquire: pairs with the Release of the previous unlocks.
         self.state
-            .compare_exchange(0, WRITER, Acquire, Relaxed)
+            .compare_exchange(UNLOCKED, WRITER, Acquire, Relaxed)
             .map(|_| self.write_guard())
             .map_err(|_| TryLockError)
     }
@@ -269,7 +277,7 @@ impl<T> RwMutex<T> {
         // Release: publishes the writer's changes to the next owner.
         if self
             .state
-            .compare_exchange(WRITER, 0, Release, Relaxed)
+            .compare_exchange(WRITER, UNLOCKED, Release, Relaxed)
             .is_ok()
         {
             return;

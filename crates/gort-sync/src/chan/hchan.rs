@@ -122,7 +122,7 @@ pub(crate) enum Side {
 /// send or receive completes at most one waiter, and a `Vec` would cost an
 /// allocation per hand-off; only `close` and the last receiver going
 /// release more, which spill into the vector.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Wakes {
     first: Option<Waker>,
     more: Vec<Waker>,
