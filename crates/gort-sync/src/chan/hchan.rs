@@ -363,7 +363,12 @@ impl<T> Inner<T> {
     }
 
     /// Under the lock: Go's `chanrecv` without blocking.
-    #[inline]
+    ///
+    /// Always inlined: it is the body of every receive, plain or select
+    /// case, and left to LLVM's heuristics whether it was inlined into the
+    /// plain receive's poll changed with the layout of unrelated modules
+    /// (`docs/perf-log.md`, "gort-sync's refactor for issue 19").
+    #[inline(always)]
     pub(crate) fn try_recv(
         &mut self,
         cap: usize,
