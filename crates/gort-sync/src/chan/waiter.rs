@@ -32,6 +32,13 @@
 //! under the channel lock before the select's second look takes that lock,
 //! the second look finds it: no wake-up is lost.
 //!
+//! This file is the whole claim protocol: the word's states and every
+//! transition, as methods of [`Selector`] named for who may make them
+//! (owner or peer). The owner's side runs in the select engine
+//! (`select/mod.rs`, steps 1–8) and in a plain operation's poll and drop
+//! (`ops.rs`); the peer's side in the channel's hand-offs under its lock
+//! (`hchan.rs`, `claim_first` and `release_all_waiters`).
+//!
 //! # Two selects
 //!
 //! A select that finds another select's sudog `BUSY` may itself be `BUSY`
