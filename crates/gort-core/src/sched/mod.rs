@@ -192,6 +192,7 @@ impl Shared {
     }
 
     /// Pushes to the global queue and wakes an M if one is needed.
+    #[inline]
     pub(crate) fn inject(self: &Arc<Self>, task: Notified) {
         self.inject.push(task);
         // `wakep` begins with a SeqCst fence (`Idle::want_spinning_m`), which
@@ -222,6 +223,7 @@ impl Shared {
 
     /// Go's `wakep`: start one spinning M if there is an idle P and no M is
     /// already spinning (a spinning M that finds work wakes the next one).
+    #[inline]
     pub(crate) fn wakep(self: &Arc<Self>) {
         if self.idle.want_spinning_m() {
             self.startm(true);
@@ -530,6 +532,7 @@ impl Shared {
     /// `self` is used after `task` is published, so it is never the handle
     /// inside a task's cell (state.rs invariant 7; `Schedule for
     /// Arc<Shared>` below passes the M's own or a clone).
+    #[inline]
     fn push_runnable(
         self: &Arc<Self>,
         task: Notified,
@@ -540,6 +543,7 @@ impl Shared {
 
     /// [`Shared::push_runnable`], with this thread's M record (if any)
     /// already looked up.
+    #[inline]
     fn push_runnable_on(
         self: &Arc<Self>,
         w: Option<&worker::Worker>,
@@ -576,12 +580,14 @@ impl Shared {
 
 /// Marks `task` as made runnable now, for the scheduling-latency sample
 /// (`latency.rs`). A stamp of 0 means "not sampled", so 0 ns reads as 1.
+#[inline]
 pub(crate) fn stamp_runnable(task: &Notified) {
     let now = crate::time::clock::now_nanos().max(1);
     task.header().runnable_since.store(now, Relaxed);
 }
 
 impl Schedule for Arc<Shared> {
+    #[inline]
     unsafe fn schedule(this: *const Self, task: Notified, yielded: bool) {
         // Woken by the task this M is polling: runnext (Go's `ready`).
         // Yielding, or woken by a timer between polls: the queue's tail.

@@ -187,6 +187,7 @@ impl P {
     /// Owner, before a poll: `RUNNING -> POLLING(seq + 1)`. Returns the
     /// word, which the owner keeps for the calls below. A plain store:
     /// nobody else writes a RUNNING word.
+    #[inline]
     pub(crate) fn begin_poll(&self) -> u64 {
         let cur = self.status.load(Relaxed);
         debug_assert_eq!(state(cur), PRUNNING);
@@ -199,6 +200,7 @@ impl P {
 
     /// Owner, after a poll: `POLLING -> RUNNING`; false if sysmon retook
     /// the P meanwhile (the caller no longer holds it).
+    #[inline]
     pub(crate) fn end_poll(&self, word: u64) -> bool {
         // Acquire on failure is not needed: a caller that lost the P
         // touches nothing of it. Release on success: nothing to publish;
@@ -212,6 +214,7 @@ impl P {
     /// without holding the P: `runnext` is an atomic slot thieves also take
     /// from, so a wake-up inside a poll needs no `lock_owner` unless it
     /// displaces a task into the queue.
+    #[inline]
     pub(crate) fn put_runnext(&self, task: Notified) -> Option<Notified> {
         let new = task.into_raw().as_ptr();
         // AcqRel: Release publishes the task to a thief's CAS; Acquire
@@ -223,6 +226,7 @@ impl P {
 
     /// Whether the status word is still `word` (the owner's poll has not
     /// been retaken).
+    #[inline]
     pub(crate) fn still(&self, word: u64) -> bool {
         self.status.load(Acquire) == word
     }
@@ -230,6 +234,7 @@ impl P {
     /// Owner, inside a poll, before touching the owner-only queue:
     /// `POLLING -> LOCKED`, so sysmon cannot retake the P in the middle.
     /// False if it was retaken: the caller must not touch the queue.
+    #[inline]
     pub(crate) fn lock_owner(&self, word: u64) -> bool {
         // Acquire pairs with `unlock_owner`'s Release (ours, from the last
         // lock) only trivially; what matters is that a retake CAS and this
@@ -240,6 +245,7 @@ impl P {
     }
 
     /// Owner: `LOCKED -> POLLING` after touching the queue.
+    #[inline]
     pub(crate) fn unlock_owner(&self, word: u64) {
         // Release: the queue accesses happen before a later retake (whose
         // CAS Acquires) hands the P to another M.
@@ -294,6 +300,7 @@ impl P {
     /// not let it go, and, inside a poll, it is between `lock_owner` and
     /// `unlock_owner` (module doc). The guard is dropped before that ends;
     /// it is not `Send`, so it stays on the M's thread.
+    #[inline]
     pub(crate) unsafe fn owned(&self) -> OwnedP<'_> {
         OwnedP {
             p: self,
@@ -361,6 +368,7 @@ impl P {
     }
 
     /// Whether a task is queued here (any of the queues or `runnext`).
+    #[inline]
     pub(crate) fn has_work(&self) -> bool {
         !self.stealer.is_empty()
             || !self.timer_stealer.is_empty()
@@ -399,18 +407,21 @@ pub(crate) struct OwnedP<'a> {
 
 impl std::ops::Deref for OwnedP<'_> {
     type Target = P;
+    #[inline]
     fn deref(&self) -> &P {
         self.p
     }
 }
 
 impl<'a> OwnedP<'a> {
+    #[inline]
     fn with<R>(&self, f: impl FnOnce(&Local) -> R) -> R {
         // SAFETY: the guard exists only for the owner (`P::owned`), and
         // the owner is one thread, so no other access overlaps this one.
         self.p.local.with(|l| f(unsafe { &*l }))
     }
 
+    #[inline]
     fn with_mut<R>(&self, f: impl FnOnce(&mut Local) -> R) -> R {
         // SAFETY: as `with`; the closure cannot reach the guard again, so
         // no shared access overlaps this one.
@@ -419,15 +430,18 @@ impl<'a> OwnedP<'a> {
 
     /// Runs `f` with the owner's end of the local queue: the destination
     /// of a steal or of a global batch.
+    #[inline]
     pub(crate) fn with_runq<R>(&self, f: impl FnOnce(&Deque<Notified>) -> R) -> R {
         self.with(|l| f(&l.runq))
     }
 
     /// Consecutive `runnext` polls without taking from the queue.
+    #[inline]
     pub(crate) fn runnext_streak(&self) -> u32 {
         self.with(|l| l.runnext_streak)
     }
 
+    #[inline]
     pub(crate) fn set_runnext_streak(&self, n: u32) {
         self.with_mut(|l| l.runnext_streak = n);
     }
@@ -437,6 +451,7 @@ impl<'a> OwnedP<'a> {
     /// (the stealable part) got a new task, which is when idle Ms may be worth
     /// waking. On overflow, half the queue moves to `global`.
     ///
+    #[inline]
     pub(crate) fn runqput(
         &self,
         task: Notified,
@@ -488,6 +503,7 @@ impl<'a> OwnedP<'a> {
     /// `Worker::fire`). At most `LOCAL_QUEUE_CAP` wait here; beyond that
     /// they take the normal path. Returns the task back when full.
     ///
+    #[inline]
     pub(crate) fn timer_ready_put(&self, task: Notified) -> Result<(), Notified> {
         self.with(|l| {
             if l.timer_ready.len() >= LOCAL_QUEUE_CAP {
@@ -500,6 +516,7 @@ impl<'a> OwnedP<'a> {
 
     /// Takes the oldest timer-readied task.
     ///
+    #[inline]
     pub(crate) fn timer_ready_get(&self) -> Option<Notified> {
         self.with(|l| l.timer_ready.pop())
     }
@@ -507,6 +524,7 @@ impl<'a> OwnedP<'a> {
     /// Tasks in this P's two queues (not `runnext`): after a batch of
     /// wake-ups, more than one means work this M will not get to next.
     ///
+    #[inline]
     pub(crate) fn queued(&self) -> usize {
         self.with(|l| l.runq.len() + l.timer_ready.len())
     }
@@ -514,6 +532,7 @@ impl<'a> OwnedP<'a> {
     /// Go's `runqget`: `runnext` first, then the head of the queue. The bool
     /// says whether it came from `runnext`.
     ///
+    #[inline]
     pub(crate) fn runqget(&self) -> Option<(Notified, bool)> {
         if !self.p.runnext.load(Relaxed).is_null() {
             // Acquire: pairs with the Release of the swap that stored it.
@@ -529,6 +548,7 @@ impl<'a> OwnedP<'a> {
     /// Like `runqget` but the queue first: used when `runnext` has been taken
     /// too many times in a row, so queued tasks are not starved.
     ///
+    #[inline]
     pub(crate) fn runqget_fair(&self) -> Option<(Notified, bool)> {
         if let Some(t) = self.with(|l| l.runq.pop()) {
             return Some((t, false));

@@ -21,6 +21,7 @@ thread_local! {
 
 /// A wait-reason word: the reason in the low byte, the coarse clock (ms)
 /// when it was set above it; 0 when not waiting.
+#[inline]
 pub(crate) fn encode(r: WaitReason) -> u64 {
     match r {
         WaitReason::None => 0,
@@ -36,6 +37,7 @@ pub(crate) fn decode(v: u64) -> (WaitReason, u64) {
 /// Marks `word` as the wait reason of what this thread polls until the
 /// guard drops (restoring the outer one: a `block_on` inside a poll). The
 /// reason starts cleared: a poll that completes or parks anew says so.
+#[inline]
 pub(crate) fn enter(word: &AtomicU64) -> Polling {
     word.store(0, Relaxed);
     Polling(POLLING.with(|p| p.replace(word as *const AtomicU64)))
@@ -46,6 +48,7 @@ pub(crate) fn enter(word: &AtomicU64) -> Polling {
 pub(crate) struct Polling(*const AtomicU64);
 
 impl Drop for Polling {
+    #[inline]
     fn drop(&mut self) {
         let _ = POLLING.try_with(|p| p.set(self.0));
     }

@@ -94,6 +94,7 @@ pub(super) unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool 
 
 /// # Safety
 /// The caller holds `RUNNING` (or is the last reference).
+#[inline]
 pub(super) unsafe fn set_stage<F: Future, S>(cell: &Cell<F, S>, stage: Stage<F>) {
     // SAFETY: exclusive access per the contract. The old stage is dropped
     // here, possibly running the future's destructor.
@@ -122,6 +123,7 @@ pub(super) fn cancel_and_complete<F: Future, S: Schedule>(ptr: NonNull<Header>) 
 
 /// Sets `COMPLETE`, hands the output to the join handle (or drops it), and
 /// releases the task from the owned list. Consumes the caller's reference.
+#[inline]
 pub(super) fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller's reference keeps the cell alive.
     let cell = unsafe { cell::<F, S>(ptr) };
@@ -159,6 +161,7 @@ pub(super) fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     }
 }
 
+#[inline]
 pub(super) fn drop_reference<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: the caller holds a reference.
     let cell = unsafe { cell::<F, S>(ptr) };
@@ -181,6 +184,7 @@ pub(super) unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
 /// # Safety
 /// As [`Header::schedule`]: `ptr` is the header of a live `Cell<F, S>`,
 /// and the caller hands this call the queue's reference.
+#[inline]
 pub(super) unsafe fn schedule<F: Future, S: Schedule>(ptr: NonNull<Header>, yielded: bool) {
     // A pointer to the handle, not a reference: the call may free the cell
     // (invariant 7).

@@ -88,6 +88,7 @@ unsafe impl Sync for Header {}
 
 impl Header {
     /// The wait reason and the coarse time (ms) it was set at.
+    #[inline]
     pub(crate) fn wait_reason(&self) -> (WaitReason, u64) {
         super::current::decode(self.wait_reason.load(Relaxed))
     }
@@ -97,6 +98,7 @@ impl Header {
     /// # Safety
     /// `ptr` is a live task's header and the caller holds a reference to it
     /// until this returns.
+    #[inline]
     pub(crate) unsafe fn wake_by_ref(ptr: NonNull<Header>) {
         // SAFETY: per the contract.
         let header = unsafe { ptr.as_ref() };
@@ -114,6 +116,7 @@ impl Header {
     /// `ptr` is a live task's header and the caller gives this call the
     /// queue's reference. Unless it holds another, the caller does not
     /// touch the cell after the call, which may free it (invariant 7).
+    #[inline]
     pub(crate) unsafe fn schedule(ptr: NonNull<Header>, yielded: bool) {
         // SAFETY: per the contract; the vtable matches the cell.
         unsafe { (ptr.as_ref().vtable.schedule)(ptr, yielded) }
@@ -123,6 +126,7 @@ impl Header {
     ///
     /// # Safety
     /// `ptr` is a live task's header and the caller gives up a reference.
+    #[inline]
     pub(crate) unsafe fn drop_ref(ptr: NonNull<Header>) {
         // SAFETY: the caller's reference keeps the cell alive until the
         // decrement; nothing touches it after, unless that was the last.
@@ -136,6 +140,7 @@ impl Header {
     ///
     /// # Safety
     /// No reference to the task remains.
+    #[inline]
     pub(crate) unsafe fn dealloc(ptr: NonNull<Header>) {
         // SAFETY: per the contract; the vtable matches the cell.
         unsafe { (ptr.as_ref().vtable.dealloc)(ptr) }
@@ -211,6 +216,7 @@ where
 
 /// # Safety
 /// `ptr` must point to a live `Cell<F, S>` (the vtable guarantees the types).
+#[inline]
 pub(super) unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     // SAFETY: per the function contract; the cell lives while a reference
     // is held, and the caller holds one.

@@ -22,11 +22,13 @@ unsafe impl Send for Task {}
 unsafe impl Sync for Task {}
 
 impl Task {
+    #[inline]
     pub(crate) fn header(&self) -> &Header {
         // SAFETY: this handle holds a reference.
         unsafe { self.ptr.as_ref() }
     }
 
+    #[inline]
     pub(crate) fn header_ptr(&self) -> NonNull<Header> {
         self.ptr
     }
@@ -36,10 +38,12 @@ impl Task {
     ///
     /// # Safety
     /// `ptr` must come from `into_raw` and be used once.
+    #[inline]
     pub(crate) unsafe fn from_raw(ptr: NonNull<Header>) -> Task {
         Task { ptr }
     }
 
+    #[inline]
     pub(crate) fn into_raw(self) -> NonNull<Header> {
         let ptr = self.ptr;
         std::mem::forget(self);
@@ -55,6 +59,7 @@ impl Task {
 }
 
 impl Drop for Task {
+    #[inline]
     fn drop(&mut self) {
         let header = self.header();
         if header.state.ref_dec() {
@@ -85,6 +90,7 @@ impl Notified {
     /// back when the task was woken during the poll (or yielded): the
     /// caller then queues it again, at the back of its line.
     #[must_use = "a task handed back must be queued again"]
+    #[inline]
     pub(crate) fn run(self) -> Option<Notified> {
         let ptr = self.0.into_raw();
         // SAFETY: the vtable matches the cell; the reference is handed over,

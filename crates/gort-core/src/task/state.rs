@@ -180,12 +180,14 @@ impl State {
         State(AtomicU64::new(NOTIFIED | JOIN_INTEREST | (refs * REF_ONE)))
     }
 
+    #[inline]
     pub(crate) fn load(&self) -> Snapshot {
         Snapshot(self.0.load(Acquire))
     }
 
     /// Applies `f` in a CAS loop. `f` returns the new word and a result, or
     /// `None` for the result to return without writing.
+    #[inline]
     fn update<R>(&self, mut f: impl FnMut(Snapshot) -> (Option<u64>, R)) -> (Snapshot, R) {
         let mut cur = self.0.load(Acquire);
         loop {
@@ -206,6 +208,7 @@ impl State {
 
     /// Poller: takes `RUNNING` and clears `NOTIFIED`. The caller holds the
     /// queue's reference, which becomes the running reference.
+    #[inline]
     pub(crate) fn start_poll(&self) -> StartPoll {
         self.update(|s| {
             debug_assert!(
@@ -233,6 +236,7 @@ impl State {
     /// reference goes back to the caller of `Notified::run`, which requeues
     /// it through its own scheduler handle, not the cell's (so invariant 7
     /// needs no second reference there).
+    #[inline]
     pub(crate) fn after_pending(&self) -> AfterPoll {
         self.update(|s| {
             debug_assert!(s.is_running() && !s.is_complete(), "after_pending: {s:?}");
@@ -251,6 +255,7 @@ impl State {
 
     /// Poller, after the output (or the cancellation error) has been stored:
     /// sets `COMPLETE`, clears `RUNNING`. Returns the state before.
+    #[inline]
     pub(crate) fn complete(&self) -> Snapshot {
         let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE, AcqRel));
         debug_assert!(
@@ -261,6 +266,7 @@ impl State {
     }
 
     /// Waker: idle becomes notified with one more reference (the queue's).
+    #[inline]
     pub(crate) fn wake(&self) -> Wake {
         self.update(|s| {
             if s.idle() {
@@ -281,6 +287,7 @@ impl State {
     /// With `parked`, the waker was a parked one, and it leaves the parked
     /// count in this update either way: once woken it is no longer in any
     /// waiting structure.
+    #[inline]
     pub(crate) fn wake_by_val(&self, parked: bool) -> WakeByVal {
         let unpark = if parked { PARKED_ONE } else { 0 };
         self.update(|s| {
@@ -381,6 +388,7 @@ impl State {
     }
 
     /// Takes one more reference.
+    #[inline]
     pub(crate) fn ref_inc(&self) {
         // Relaxed: a new reference is made from an existing one, which keeps
         // the cell alive; no data is published by the increment (as in
@@ -395,6 +403,7 @@ impl State {
     /// Takes one more reference, counted as a parked waker too. Returns
     /// false, having taken a plain reference, once the parked count is at
     /// its limit.
+    #[inline]
     pub(crate) fn ref_inc_parked(&self) -> bool {
         // Relaxed: as `ref_inc`.
         let prev = Snapshot(self.0.fetch_add(REF_ONE + PARKED_ONE, Relaxed));
@@ -411,6 +420,7 @@ impl State {
 
     /// Drops one reference that was a parked waker; returns true if it was
     /// the last.
+    #[inline]
     pub(crate) fn ref_dec_parked(&self) -> bool {
         // AcqRel: as `ref_dec`.
         let prev = Snapshot(self.0.fetch_sub(REF_ONE + PARKED_ONE, AcqRel));
@@ -419,6 +429,7 @@ impl State {
     }
 
     /// Drops one reference; returns true if it was the last.
+    #[inline]
     pub(crate) fn ref_dec(&self) -> bool {
         // AcqRel: Release orders this holder's uses of the cell before the
         // decrement; the Acquire half lets the last holder see all of them
@@ -429,6 +440,7 @@ impl State {
     }
 
     /// Drops `n` references at once; returns true if they were the last.
+    #[inline]
     pub(crate) fn ref_dec_n(&self, n: u64) -> bool {
         let prev = Snapshot(self.0.fetch_sub(n * REF_ONE, AcqRel));
         debug_assert!(prev.ref_count() >= n);

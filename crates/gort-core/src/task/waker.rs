@@ -94,6 +94,7 @@ static PARKED_MAIN_WAKER: RawWakerVTable = RawWakerVTable::new(
 /// slot.register(&Context::from_waker(Waker::noop()));
 /// assert!(slot.0.is_some());
 /// ```
+#[inline]
 pub fn park_waker(waker: &Waker) -> Waker {
     let vtable = waker.vtable();
     if std::ptr::eq(vtable, &TASK_WAKER) || std::ptr::eq(vtable, &PARKED_TASK_WAKER) {
@@ -113,6 +114,7 @@ pub fn park_waker(waker: &Waker) -> Waker {
 /// that a parked waker (from [`park_waker`]) and the plain waker it was made
 /// from count as the same. A waiting structure uses it to keep the waker it
 /// holds when the same task polls again.
+#[inline]
 pub fn same_waker(a: &Waker, b: &Waker) -> bool {
     match (kind(a), kind(b)) {
         (Some(x), Some(y)) => x == y && a.data() == b.data(),
@@ -122,6 +124,7 @@ pub fn same_waker(a: &Waker, b: &Waker) -> bool {
 
 /// Which party a gort waker wakes: `Some(true)` a task, `Some(false)` a
 /// `block_on` future, `None` not gort's.
+#[inline]
 fn kind(w: &Waker) -> Option<bool> {
     let v = w.vtable();
     if std::ptr::eq(v, &TASK_WAKER) || std::ptr::eq(v, &PARKED_TASK_WAKER) {
@@ -140,6 +143,7 @@ fn kind(w: &Waker) -> Option<bool> {
 /// # Safety
 /// `ptr` is the header of a live task whose reference the caller holds for
 /// the waker's whole life.
+#[inline]
 pub(crate) unsafe fn borrowed_task_waker(ptr: NonNull<Header>) -> Waker {
     // SAFETY: per the contract; TASK_WAKER's functions expect a header.
     unsafe { Waker::from_raw(RawWaker::new(ptr.as_ptr() as *const (), &TASK_WAKER)) }
@@ -148,11 +152,13 @@ pub(crate) unsafe fn borrowed_task_waker(ptr: NonNull<Header>) -> Waker {
 /// # Safety (all task functions)
 /// `data` is the header pointer of a task waker holding (or borrowing) one
 /// reference to a live cell.
+#[inline]
 unsafe fn header<'a>(data: *const ()) -> &'a Header {
     // SAFETY: per the contract above.
     unsafe { &*(data as *const Header) }
 }
 
+#[inline]
 fn nonnull(data: *const ()) -> NonNull<Header> {
     NonNull::new(data as *mut Header).expect("a task waker's data is its header")
 }
@@ -205,6 +211,7 @@ unsafe fn parked_task_wake_by_val(data: *const ()) {
 
 /// # Safety
 /// The caller hands over one waker reference to the cell at `ptr`.
+#[inline]
 unsafe fn wake_by_val(ptr: NonNull<Header>, parked: bool) {
     // SAFETY: the waker's reference keeps the cell alive until it is handed
     // on or dropped below.

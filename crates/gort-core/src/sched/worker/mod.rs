@@ -203,6 +203,7 @@ impl Worker {
     /// by at most one trip through the scheduler, while a server that arms
     /// a 30 s timeout per request (hyper's header-read timeout) reads no
     /// clock for it.
+    #[inline]
     pub(crate) fn has_passed(&self, when: u64) -> bool {
         let last = self.last_now.get();
         if last != 0 {
@@ -278,6 +279,7 @@ impl Worker {
         t.is_multiple_of(super::latency::SAMPLE_PERIOD)
     }
 
+    #[inline]
     fn execute(&self, task: Notified) {
         let p = self.current_p().expect("execute without a P");
         let header = task.header();
@@ -309,6 +311,7 @@ impl Worker {
 
     /// The end of `execute`'s poll: this M's P goes back to `RUNNING`, or
     /// this M learns it lost it.
+    #[inline]
     fn end_poll(&self) {
         // The poll may have moved this M to another P (a syscall whose P
         // was retaken), or lost its P to sysmon (a poll that ran too long).
@@ -355,6 +358,7 @@ impl Worker {
     ///
     /// Without a P, or inside a poll (where `with_owned_p` takes the
     /// owner's lock first).
+    #[inline]
     pub(super) fn owned_p(&self) -> OwnedP<'_> {
         assert!(!self.in_poll.get(), "owned_p inside a poll");
         let p = self.current_p().expect("owned_p without a P");
@@ -377,6 +381,7 @@ impl Worker {
     /// one M for what this M will not get to soon, if the queues hold more
     /// than one task; that M wakes more as it finds work (`wakep`'s usual
     /// chain).
+    #[inline]
     fn wake_for_backlog(&self, p: &OwnedP<'_>) {
         if p.queued() > 1 {
             self.shared.wakep();
@@ -405,6 +410,7 @@ impl Worker {
     /// part of a queue grew (or the P was retaken under a `runnext` put),
     /// outside a batched poll, which wakes one M for its whole batch
     /// afterwards (`wake_for_backlog`, and `park.rs` step 4).
+    #[inline]
     pub(crate) fn place(&self, task: Notified, next: bool) -> Result<bool, Notified> {
         let mut task = task;
         let mut next = next;
