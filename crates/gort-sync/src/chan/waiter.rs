@@ -21,6 +21,8 @@
 //!    │
 //!    └── owner ──▶ DONE(case)                 the owner completed `case` itself
 //! WAITING ──owner──▶ CANCELLED                the owner gave up (dropped)
+//!  BUSY ──owner──▶ PAUSED ──owner──▶ BUSY      a back-off step inside a poll;
+//!                    └──peer CAS──▶ COMMITTED(case)   claimable as WAITING
 //! ```
 //!
 //! A peer (a task on the other side of a channel, holding that channel's
@@ -102,7 +104,7 @@ use gort_core::task::park_waker;
 use crate::loom::{AtomicUsize, UnsafeCell};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
-// The claim word's states (module doc, "The claim word"). The first four
+// The claim word's states (module doc, "The claim word"). The first five
 // are single values; each case `k` has two more, from `COMMIT_BASE` up:
 // `COMMITTED(k)` and `DONE(k)` (`committed_word`, `done_word`).
 
@@ -115,8 +117,14 @@ const BUSY: usize = 1;
 const BUSY_MISSED: usize = 2;
 /// The owner gave up (its operation was dropped) before any commit.
 const CANCELLED: usize = 3;
+/// The owner released `BUSY` for a back-off step inside its poll
+/// (`pause`) and will take it back and look again: a peer may commit a case
+/// as in `WAITING`, but the owner is not parked, so a channel with it and a
+/// parked peer on opposite queues is not stuck (the channel's debug
+/// invariant counts only parked waiters, `is_waiting`).
+const PAUSED: usize = 4;
 /// The first of the per-case states.
-const COMMIT_BASE: usize = 4;
+const COMMIT_BASE: usize = 5;
 
 /// The word of `COMMITTED(case)`: a peer completed `case`.
 const fn committed_word(case: usize) -> usize {
@@ -186,7 +194,7 @@ impl Selector {
         let mut cur = self.state.load(Acquire);
         loop {
             let next = match cur {
-                WAITING => committed_word(case),
+                WAITING | PAUSED => committed_word(case),
                 BUSY | BUSY_MISSED if me.is_some_and(|me| self.goes_before(me)) => {
                     me.expect("checked").mark_self_missed();
                     return Claim::Busy;
@@ -241,7 +249,8 @@ impl Selector {
         committed_case(self.state.load(Acquire))
     }
 
-    /// Whether a peer could commit to this selector now.
+    /// Whether the owner is parked on this selector (`WAITING`, not a
+    /// `PAUSED` back-off step inside its poll).
     pub(crate) fn is_waiting(&self) -> bool {
         // Acquire: as in `committed`. (Only the channel's debug invariant
         // checks ask, under the channel lock.)
@@ -254,10 +263,18 @@ impl Selector {
         // Failure's Acquire reads a peer's `COMMITTED`: pairs with its
         // exchange, as in `committed`. Success publishes nothing a peer
         // needs: a peer that reads `BUSY` takes nothing of the owner's.
-        match self.state.compare_exchange(WAITING, BUSY, AcqRel, Acquire) {
-            Ok(_) => Ok(()),
-            Err(s) => {
-                Err(committed_case(s).unwrap_or_else(|| panic!("select: begin in state {s}")))
+        let mut cur = self.state.load(Acquire);
+        loop {
+            match cur {
+                WAITING | PAUSED => match self.state.compare_exchange(cur, BUSY, AcqRel, Acquire) {
+                    Ok(_) => return Ok(()),
+                    Err(actual) => cur = actual,
+                },
+                s => {
+                    return Err(
+                        committed_case(s).unwrap_or_else(|| panic!("select: begin in state {s}"))
+                    )
+                }
             }
         }
     }
@@ -293,7 +310,7 @@ impl Selector {
         // (the only transition a peer makes out of either state).
         // AcqRel, as `end`: Release publishes the registered waker to the
         // peer whose Acquire in `try_commit` reads WAITING.
-        let prev = self.state.swap(WAITING, AcqRel);
+        let prev = self.state.swap(PAUSED, AcqRel);
         debug_assert!(prev == BUSY || prev == BUSY_MISSED, "pause in state {prev}");
     }
 
@@ -319,15 +336,24 @@ impl Selector {
     pub(crate) fn cancel(&self) -> Result<(), usize> {
         // Failure's Acquire reads a peer's `COMMITTED`: as in `committed`.
         // Success's Release: as in `done` (a peer then drops the sudog).
-        match self
-            .state
-            .compare_exchange(WAITING, CANCELLED, AcqRel, Acquire)
-        {
-            Ok(_) => Ok(()),
-            Err(s) => match committed_case(s) {
-                Some(k) => Err(k),
-                None => Ok(()),
-            },
+        let mut cur = self.state.load(Acquire);
+        loop {
+            match cur {
+                // (Never `PAUSED` in practice: a pause ends inside the poll
+                // that made it, before the operation can be dropped.)
+                WAITING | PAUSED => {
+                    match self.state.compare_exchange(cur, CANCELLED, AcqRel, Acquire) {
+                        Ok(_) => return Ok(()),
+                        Err(actual) => cur = actual,
+                    }
+                }
+                s => {
+                    return match committed_case(s) {
+                        Some(k) => Err(k),
+                        None => Ok(()),
+                    }
+                }
+            }
         }
     }
 
