@@ -14,6 +14,13 @@ fn task(q: &std::sync::Arc<Queue>, id: u64) -> (crate::task::Task, Notified) {
     (t, n)
 }
 
+/// The ids the owner and the thief took, together, in order.
+fn sorted_ids(mine: &[crate::task::Id], theirs: &[crate::task::Id]) -> Vec<u64> {
+    let mut all: Vec<u64> = mine.iter().chain(theirs).map(|id| id.as_u64()).collect();
+    all.sort();
+    all
+}
+
 /// One steal from `p` (with `runnext` on the last pass when asked), and
 /// every task it brought: their ids.
 fn steal_all(p: &P, steal_runnext: bool) -> Vec<crate::task::Id> {
@@ -51,12 +58,7 @@ fn loom_runnext_owner_vs_thief() {
             mine.push(t.header().id);
         }
         let theirs = thief.join().unwrap();
-        let mut all: Vec<u64> = mine
-            .iter()
-            .chain(theirs.iter())
-            .map(|id| id.as_u64())
-            .collect();
-        all.sort();
+        let all = sorted_ids(&mine, &theirs);
         assert_eq!(all, vec![1, 2], "owner {mine:?} thief {theirs:?}");
         drop((t1, t2));
     });
@@ -88,12 +90,7 @@ fn loom_timer_ready_owner_vs_thief() {
             mine.push(t.header().id);
         }
         let theirs = thief.join().unwrap();
-        let mut all: Vec<u64> = mine
-            .iter()
-            .chain(theirs.iter())
-            .map(|id| id.as_u64())
-            .collect();
-        all.sort();
+        let all = sorted_ids(&mine, &theirs);
         assert_eq!(all, vec![1, 2, 3], "owner {mine:?} thief {theirs:?}");
         assert!(!p.has_work());
         drop((t1, t2, t3));

@@ -12,15 +12,25 @@ use loom::thread;
 use super::support::{counting_waker, Counted, Gate, Queue, Tracked};
 use crate::task::{new_task, Id, JoinHandle};
 
-fn gate_task(
-    q: &std::sync::Arc<Queue>,
-    dropped: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
-) -> (
+type GateTask = (
     crate::task::Task,
     JoinHandle<Counted>,
     Arc<Mutex<Option<std::task::Waker>>>,
     Arc<AtomicUsize>,
-) {
+);
+
+fn gate_task(
+    q: &std::sync::Arc<Queue>,
+    dropped: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> GateTask {
+    gate_task_on(q.clone(), dropped)
+}
+
+/// A `Gate` task on scheduler `sched`, polled once (its waker stored).
+fn gate_task_on<S: crate::task::Schedule>(
+    sched: S,
+    dropped: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> GateTask {
     let slot = Arc::new(Mutex::new(None));
     let open = Arc::new(AtomicUsize::new(0));
     let fut = Gate {
@@ -28,7 +38,7 @@ fn gate_task(
         open: open.clone(),
         out: Counted(Some(dropped.clone())),
     };
-    let (task, notified, raw) = new_task(fut, q.clone(), Id(1), std::panic::Location::caller());
+    let (task, notified, raw) = new_task(fut, sched, Id(1), std::panic::Location::caller());
     assert!(notified.run().is_none()); // first poll: stores the waker, pending
     (task, JoinHandle::new(raw), slot, open)
 }
@@ -162,25 +172,17 @@ fn wake_by_val_racing_completion(reads_cell_after_push: bool) {
         let alive = Arc::new(AtomicUsize::new(1));
         let pushes = Arc::new(AtomicUsize::new(0));
         let dropped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let slot = Arc::new(Mutex::new(None));
-        let open = Arc::new(AtomicUsize::new(0));
-        let fut = Gate {
-            slot: slot.clone(),
-            open: open.clone(),
-            out: Counted(Some(dropped.clone())),
-        };
         let sched = Tracked {
             q: q.clone(),
             alive: alive.clone(),
             pushes: pushes.clone(),
             reads_cell_after_push,
         };
-        let (task, notified, raw) = new_task(fut, sched, Id(1), std::panic::Location::caller());
+        let (task, jh, slot, open) = gate_task_on(sched, &dropped);
         // Detached, and not in any owned list: the waker and the queue hold
         // the only references once the first poll is done.
-        drop(JoinHandle::<Counted>::new(raw));
+        drop(jh);
         drop(task);
-        assert!(notified.run().is_none());
         let waker = slot.lock().unwrap().take().expect("waker stored");
         let t = thread::spawn(move || {
             open.store(1, SeqCst);
