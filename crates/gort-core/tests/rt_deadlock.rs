@@ -30,6 +30,19 @@ fn in_child() -> bool {
     std::env::var_os(CHILD).is_some()
 }
 
+/// Runs `test` in a child; its stderr, after checking that the child
+/// failed with the deadlock report.
+fn child_deadlocks(test: &str) -> String {
+    let out = run_child(test);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "the child should have panicked");
+    assert!(
+        stderr.contains("all goroutines are asleep - deadlock!"),
+        "stderr: {stderr}"
+    );
+    stderr
+}
+
 /// A wait nobody can end: block_on awaits a task that awaits a task that
 /// waits on nothing (no waker of it exists anywhere). Every reference to
 /// each is gort's own: the detector fires, and the dump lists main first.
@@ -43,13 +56,7 @@ fn fires_on_a_wait_nobody_can_end() {
         });
         return;
     }
-    let out = run_child("fires_on_a_wait_nobody_can_end");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the child should have panicked");
-    assert!(
-        stderr.contains("all goroutines are asleep - deadlock!"),
-        "stderr: {stderr}"
-    );
+    let stderr = child_deadlocks("fires_on_a_wait_nobody_can_end");
     // Main is in the dump, first, with its wait reason and location.
     let main_line = stderr
         .lines()
@@ -248,11 +255,5 @@ fn fires_once_the_foreign_waker_is_dropped() {
         });
         return;
     }
-    let out = run_child("fires_once_the_foreign_waker_is_dropped");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "the child should have panicked");
-    assert!(
-        stderr.contains("all goroutines are asleep - deadlock!"),
-        "stderr: {stderr}"
-    );
+    child_deadlocks("fires_once_the_foreign_waker_is_dropped");
 }
