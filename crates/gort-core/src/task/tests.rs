@@ -329,3 +329,46 @@ fn wake_by_val_racing_completion_on_another_thread() {
         assert_eq!(Arc::strong_count(&sched), 1, "the cell was freed");
     }
 }
+
+/// Parked wakers (`park_waker`) of a task: each counts as a reference and
+/// as parked, their clones too; dropping one and waking one by value take
+/// both counts back, and the wake-up schedules the task. Under Miri this
+/// checks the parked vtable's pointer accesses and that the cell is freed.
+#[test]
+fn parked_task_wakers_count_and_wake() {
+    use super::{park_waker, same_waker};
+    struct ParksTwice(Arc<Mutex<Vec<Waker>>>, bool);
+    impl Future for ParksTwice {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.1 {
+                return Poll::Ready(());
+            }
+            self.1 = true;
+            let a = park_waker(cx.waker());
+            assert!(same_waker(&a, cx.waker()));
+            let b = a.clone();
+            self.0.lock().unwrap().extend([a, b]);
+            Poll::Pending
+        }
+    }
+    let q = Arc::new(Queue::default());
+    let slot = Arc::new(Mutex::new(Vec::new()));
+    let (task, jh) = spawn(&q, ParksTwice(slot.clone(), false));
+    assert_eq!(q.run_all(), 1);
+    let s = task.header().state.load();
+    // The owned entry (`task`), the join handle, and two parked wakers.
+    assert_eq!((s.ref_count(), s.parked_count()), (4, 2));
+    let mut wakers = std::mem::take(&mut *slot.lock().unwrap());
+    drop(wakers.pop());
+    let s = task.header().state.load();
+    assert_eq!((s.ref_count(), s.parked_count()), (3, 1));
+    wakers.pop().unwrap().wake();
+    let s = task.header().state.load();
+    assert!(s.is_notified());
+    assert_eq!((s.ref_count(), s.parked_count()), (3, 0), "the queue's now");
+    assert_eq!(q.run_all(), 1);
+    assert!(jh.is_finished());
+    drop(jh);
+    drop(task);
+}
