@@ -30,6 +30,44 @@ pub use gort_core::{
 };
 pub use gort_macros::{main, select, test};
 
+/// Tasks: spawning (Go's `go` statement), groups of tasks, names, and
+/// `!Send` tasks.
+///
+/// - [`spawn`](crate::spawn) and [`JoinHandle`]: one task; dropping the
+///   handle detaches it, as a goroutine runs on.
+/// - [`JoinSet`]: a group of tasks owned together, joined as they finish;
+///   dropping the set aborts them (in Go, a `WaitGroup` and a results
+///   channel, or `errgroup`).
+/// - [`AbortHandle`]: abort a task from anywhere without owning its output.
+/// - [`Builder`]: spawn with a name, shown by [`runtime::dump`] and in
+///   tracing spans.
+/// - [`LocalSet`] and [`spawn_local`]: futures that are not `Send`, run
+///   on the one thread that drives the set.
+///
+/// ```
+/// use gort::task::JoinSet;
+///
+/// #[gort::main(procs = 2)]
+/// async fn main() {
+///     let mut set = JoinSet::new();
+///     for i in 0..100u64 {
+///         set.spawn(async move { i });
+///     }
+///     let mut sum = 0;
+///     while let Some(r) = set.join_next().await {
+///         sum += r.unwrap();
+///     }
+///     assert_eq!(sum, 4950);
+/// }
+/// ```
+pub mod task {
+    pub use gort_core::task::{spawn_local, AbortHandle, LocalSet, RunUntil};
+    pub use gort_core::{
+        spawn, spawn_blocking, yield_now, Id, JoinError, JoinHandle, JoinSet,
+        TaskBuilder as Builder,
+    };
+}
+
 /// Go's `runtime` package: introspection of the current runtime.
 pub mod runtime {
     pub use gort_core::runtime::*;

@@ -15,6 +15,7 @@ pub(crate) mod loom;
 
 mod blocking;
 pub mod io;
+mod join_set;
 #[doc(hidden)]
 pub mod __private {
     //! Shared with gort-sync; not public API.
@@ -24,16 +25,19 @@ mod metrics;
 mod rt;
 pub(crate) mod sched;
 pub mod task;
+mod task_builder;
 pub mod time;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
 
+pub use join_set::JoinSet;
 pub use metrics::{LatencyHistogram, Metrics};
 pub use rt::{
     spawn, spawn_blocking, syscall, yield_now, BuildError, Builder, EnterGuard, Handle, Runtime,
 };
 pub use task::{Id, JoinError, JoinHandle, WaitReason};
+pub use task_builder::Builder as TaskBuilder;
 
 /// Go's `runtime` package: introspection of the current runtime.
 pub mod runtime {

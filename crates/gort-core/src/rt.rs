@@ -14,7 +14,7 @@ use crate::metrics::Metrics;
 pub(crate) use crate::sched::config::Config;
 pub use crate::sched::handle::Handle;
 use crate::sched::{block_on, context, Shared};
-use crate::task::{new_task, Id, JoinHandle};
+use crate::task::{new_task_unchecked, Id, JoinHandle};
 
 /// Go's default limit on OS threads (`debug.SetMaxThreads`).
 const DEFAULT_MAX_THREADS: usize = 10_000;
@@ -427,8 +427,24 @@ impl Handle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        self.spawn_named(future, None, at)
+    }
+
+    /// `spawn_at` with the task's name (`task::Builder::name`).
+    pub(crate) fn spawn_named<F>(
+        &self,
+        future: F,
+        name: Option<Box<str>>,
+        at: &'static std::panic::Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
         let id = Id::next();
-        let (task, notified, raw) = new_task(future, self.shared.clone(), id, at);
+        // SAFETY: the future and its output are Send.
+        let (task, notified, raw) =
+            unsafe { new_task_unchecked(future, self.shared.clone(), id, at, name) };
         let join = JoinHandle::new(raw);
         if let Err(task) = self.shared.owned.insert(task) {
             drop(notified);

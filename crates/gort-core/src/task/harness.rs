@@ -226,6 +226,21 @@ pub(super) unsafe fn try_read_output<F: Future, S>(
     }
 }
 
+/// `JoinSet`'s registration: the join handshake of [`try_read_output`]
+/// without taking the output. Returns true when the task is complete (the
+/// output can be read now, and `waker` may not have been stored).
+///
+/// # Safety
+/// As [`try_read_output`]: the caller is the task's `JoinHandle`.
+pub(super) unsafe fn register_join_waker<F: Future, S>(
+    ptr: NonNull<Header>,
+    waker: &Waker,
+) -> bool {
+    // SAFETY: the JoinHandle's reference keeps the cell alive.
+    let cell = unsafe { cell::<F, S>(ptr) };
+    can_read_output(&cell.header, &cell.join_waker, waker)
+}
+
 /// The join waker handshake (invariant 4). Returns true when the output can
 /// be read.
 pub(super) fn can_read_output(

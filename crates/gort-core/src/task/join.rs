@@ -7,7 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::refs::{OutputMarker, RawTask};
+use super::refs::{OutputMarker, RawTask, Task};
 use super::Id;
 
 /// An owned permission to await a task's output.
@@ -34,14 +34,33 @@ use super::Id;
 pub struct JoinHandle<T> {
     raw: Option<RawTask>,
     _out: OutputMarker<T>,
+    /// `!Send` and `!Sync` by default: the impls below add them back when
+    /// the output may cross threads (a local task's output may not).
+    _local: std::marker::PhantomData<*const ()>,
 }
+
+// SAFETY: the handle reads the output (moves a `T` to this thread) and
+// drops it if unread; both are fine from any thread when `T: Send`. The
+// future is never touched through the handle (abort only flags and queues
+// the task for its own scheduler).
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` only reads the header (id, state) and aborts; the
+// output is taken only through `&mut` (polling), as tokio's handle.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
 
 impl<T> JoinHandle<T> {
     pub(crate) fn new(raw: RawTask) -> JoinHandle<T> {
         JoinHandle {
             raw: Some(raw),
             _out: std::marker::PhantomData,
+            _local: std::marker::PhantomData,
         }
+    }
+
+    /// Stores `waker` to be woken when the task finishes, without taking
+    /// the output; true if it has finished already (`JoinSet`).
+    pub(crate) fn register(&self, waker: &std::task::Waker) -> bool {
+        self.raw().register_join_waker(waker)
     }
 
     fn raw(&self) -> &RawTask {
@@ -65,6 +84,85 @@ impl<T> JoinHandle<T> {
     /// The task's id.
     pub fn id(&self) -> Id {
         self.raw().header().id
+    }
+
+    /// A handle that can abort the task (and tell whether it finished)
+    /// without owning its output: `Clone`, `Send` and `Sync` whatever the
+    /// output type, so it can go to another thread or be kept after the
+    /// `JoinHandle` was awaited or dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gort_core::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let h = gort_core::spawn(std::future::pending::<()>());
+    ///     let abort = h.abort_handle();
+    ///     std::thread::spawn(move || abort.abort()).join().unwrap();
+    ///     assert!(h.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            task: self.raw().to_task(),
+        }
+    }
+}
+
+/// Aborts a task from anywhere: made by [`JoinHandle::abort_handle`] or
+/// returned by `JoinSet::spawn`. Holding one does not keep the task's
+/// output; dropping it does nothing to the task.
+///
+/// # Examples
+///
+/// ```
+/// let rt = gort_core::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let h = gort_core::spawn(std::future::pending::<()>());
+///     let a = h.abort_handle();
+///     assert!(!a.is_finished());
+///     a.abort();
+///     assert!(h.await.unwrap_err().is_cancelled());
+///     assert!(a.is_finished());
+/// });
+/// ```
+pub struct AbortHandle {
+    task: Task,
+}
+
+impl AbortHandle {
+    /// Asks the task to stop, as [`JoinHandle::abort`]: its future is
+    /// dropped by its scheduler the next time it is reached (at once if it
+    /// is idle), and its join handle reports cancellation. A no-op on a
+    /// finished task.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+
+    /// Whether the task has finished (completed, panicked or been aborted).
+    pub fn is_finished(&self) -> bool {
+        self.task.header().state.load().is_complete()
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> Id {
+        self.task.header().id
+    }
+}
+
+impl Clone for AbortHandle {
+    fn clone(&self) -> AbortHandle {
+        AbortHandle {
+            task: self.task.clone_ref(),
+        }
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("id", &self.id())
+            .finish()
     }
 }
 

@@ -31,6 +31,7 @@
 mod current;
 mod harness;
 mod join;
+mod local;
 mod main;
 mod owned;
 mod raw;
@@ -42,10 +43,12 @@ mod waker;
 
 pub(crate) use current::enter as current_enter;
 pub use current::set_wait_reason;
-pub use join::{JoinError, JoinHandle};
+pub use join::{AbortHandle, JoinError, JoinHandle};
+pub(crate) use local::spawn_local_named;
+pub use local::{spawn_local, LocalSet, RunUntil};
 pub(crate) use main::MainTask;
 pub(crate) use owned::OwnedTasks;
-pub(crate) use raw::{new_task, Header, Schedule};
+pub(crate) use raw::{new_task, new_task_unchecked, Header, Schedule};
 pub(crate) use refs::{Notified, Task};
 pub(crate) use waker::main_waker;
 pub use waker::{park_waker, same_waker};
@@ -143,7 +146,8 @@ impl WaitReason {
 
 /// Formats the `block_on` futures of `mains` (as `goroutine 0`, marked
 /// `main`, as Go lists goroutine 1 first) and every live task of `owned`,
-/// as Go formats goroutines in a dump.
+/// as Go formats goroutines in a dump; a named task's name follows its
+/// state (`goroutine 17 [IO wait, 3 ms] conn-42:`).
 pub(crate) fn dump(owned: &OwnedTasks, mains: &[std::sync::Arc<MainTask>]) -> String {
     use std::fmt::Write;
     crate::time::clock::refresh_coarse(crate::time::clock::now_nanos());
@@ -191,9 +195,13 @@ pub(crate) fn dump(owned: &OwnedTasks, mains: &[std::sync::Arc<MainTask>]) -> St
         if shown != state || (state == "waiting" && reason != WaitReason::None) {
             let _ = write!(out, ", {} ms", now_ms.saturating_sub(since_ms));
         }
+        let _ = write!(out, "]");
+        if let Some(name) = &h.name {
+            let _ = write!(out, " {name}");
+        }
         let _ = writeln!(
             out,
-            "]:\n\tspawned at {}:{}\n",
+            ":\n\tspawned at {}:{}\n",
             h.spawned_at.file(),
             h.spawned_at.line()
         );

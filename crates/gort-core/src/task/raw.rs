@@ -55,6 +55,9 @@ pub(crate) struct Vtable {
     pub(super) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
     pub(super) drop_join_handle_slow: unsafe fn(NonNull<Header>),
     pub(super) shutdown: unsafe fn(NonNull<Header>),
+    /// The join handshake without reading the output: registers the waker
+    /// (true: the task is already complete).
+    pub(super) register_join_waker: unsafe fn(NonNull<Header>, &Waker) -> bool,
 }
 
 /// The part of a task every handle can read without knowing its types.
@@ -78,6 +81,10 @@ pub(crate) struct Header {
     /// A std atomic even under loom: a diagnostic the models need not
     /// explore.
     pub(crate) runnable_since: std::sync::atomic::AtomicU64,
+    /// The name given by `task::Builder::name`, shown by the dump and in
+    /// the poll's tracing span. Written before the task is published, then
+    /// only read.
+    pub(crate) name: Option<Box<str>>,
 }
 
 // SAFETY: the header's non-Sync fields are the owned-list links, which are
@@ -179,6 +186,33 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
+    // SAFETY: the future and its output are Send, so the task may be
+    // polled, dropped and joined on any thread.
+    unsafe { new_task_unchecked(future, scheduler, id, spawned_at, None) }
+}
+
+/// [`new_task`] with a name and without the `Send` bounds: for named tasks
+/// and for the local tasks of a `LocalSet`.
+///
+/// # Safety
+///
+/// Unless `F` and `F::Output` are `Send`, the caller guarantees that the
+/// future is polled and dropped only on one thread (the scheduler `S` only
+/// ever runs it there, and drops it there at shutdown), and that the output
+/// is read or dropped off that thread only through a `JoinHandle<T>`, which
+/// is `Send` only when `T` is.
+pub(crate) unsafe fn new_task_unchecked<F, S>(
+    future: F,
+    scheduler: S,
+    id: Id,
+    spawned_at: &'static Location<'static>,
+    name: Option<Box<str>>,
+) -> (Task, Notified, RawTask)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+    S: Schedule,
+{
     let cell = Box::new(Cell {
         header: Header {
             state: State::new(3),
@@ -189,6 +223,7 @@ where
             spawned_at,
             wait_reason: std::sync::atomic::AtomicU64::new(0),
             runnable_since: std::sync::atomic::AtomicU64::new(0),
+            name,
         },
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
@@ -200,9 +235,9 @@ where
     (Task { ptr }, Notified(Task { ptr }), RawTask { ptr })
 }
 
-fn vtable<F: Future + Send + 'static, S: Schedule>() -> &'static Vtable
+fn vtable<F: Future + 'static, S: Schedule>() -> &'static Vtable
 where
-    F::Output: Send + 'static,
+    F::Output: 'static,
 {
     &Vtable {
         poll: harness::poll::<F, S>,
@@ -211,6 +246,7 @@ where
         try_read_output: harness::try_read_output::<F, S>,
         drop_join_handle_slow: harness::drop_join_handle_slow::<F, S>,
         shutdown: harness::shutdown::<F, S>,
+        register_join_waker: harness::register_join_waker::<F, S>,
     }
 }
 

@@ -15,8 +15,11 @@ pub(crate) struct Task {
     pub(super) ptr: NonNull<Header>,
 }
 
-// SAFETY: a task's future and output are Send (required by `new_task`), and
-// the header is Sync; the reference may move between threads.
+// SAFETY: a task's future and output are Send (required by `new_task`), or
+// it is a local task whose scheduler polls and drops it on one thread only
+// (`new_task_unchecked`'s contract; `local.rs`), and the header is Sync; a
+// reference only reaches the future through the vtable's functions, which
+// those schedulers call on the right thread. The reference itself may move.
 unsafe impl Send for Task {}
 // SAFETY: as above; `&Task` only reads the header.
 unsafe impl Sync for Task {}
@@ -48,6 +51,17 @@ impl Task {
         let ptr = self.ptr;
         std::mem::forget(self);
         ptr
+    }
+
+    /// Another reference to the same task.
+    pub(crate) fn clone_ref(&self) -> Task {
+        self.header().state.ref_inc();
+        Task { ptr: self.ptr }
+    }
+
+    /// Requests cancellation (see [`RawTask::abort`]).
+    pub(crate) fn abort(&self) {
+        abort(self.ptr)
     }
 
     /// Cancels the task in place at shutdown, consuming this reference.
@@ -92,6 +106,17 @@ impl Notified {
     #[must_use = "a task handed back must be queued again"]
     #[inline]
     pub(crate) fn run(self) -> Option<Notified> {
+        // One span per poll, with the task's id and name; its fields are
+        // read only when a subscriber wants the span (off, the macro is a
+        // relaxed load of the level filter), and it refers to nothing in
+        // the cell, which the poll may free.
+        let header = self.header();
+        let _span = tracing::trace_span!(
+            "poll",
+            task.id = header.id.0,
+            task.name = header.name.as_deref()
+        )
+        .entered();
         let ptr = self.0.into_raw();
         // SAFETY: the vtable matches the cell; the reference is handed over,
         // and handed back when `poll` says so.
@@ -149,12 +174,25 @@ impl RawTask {
         unsafe { (self.header().vtable.try_read_output)(self.ptr, dst, waker) }
     }
 
-    /// Requests cancellation.
+    /// Requests cancellation: an idle task is queued so that its scheduler
+    /// drops the future (never in place: a local task's future may only be
+    /// dropped on its own thread); a running one is cancelled when its poll
+    /// ends.
     pub(crate) fn abort(&self) {
-        if self.header().state.cancel() == Wake::Schedule {
-            // SAFETY: `cancel` took the reference the queue will own.
-            unsafe { (self.header().vtable.schedule)(self.ptr, false) }
-        }
+        abort(self.ptr)
+    }
+
+    /// A plain reference to the task (for an `AbortHandle`).
+    pub(crate) fn to_task(&self) -> Task {
+        self.header().state.ref_inc();
+        Task { ptr: self.ptr }
+    }
+
+    /// The join handshake without reading the output: stores `waker` to be
+    /// woken when the task completes; true if it already has.
+    pub(crate) fn register_join_waker(&self, waker: &Waker) -> bool {
+        // SAFETY: this is the JoinHandle's reference; the vtable matches.
+        unsafe { (self.header().vtable.register_join_waker)(self.ptr, waker) }
     }
 
     /// Gives up the join interest and the reference.
@@ -162,6 +200,16 @@ impl RawTask {
         let ptr = self.ptr;
         // SAFETY: the vtable matches the cell; the reference is handed over.
         unsafe { (ptr.as_ref().vtable.drop_join_handle_slow)(ptr) }
+    }
+}
+
+fn abort(ptr: NonNull<Header>) {
+    // SAFETY: the caller holds a reference.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.cancel() == Wake::Schedule {
+        // SAFETY: `cancel` took the reference the queue will own; the
+        // caller's keeps the cell alive through the call.
+        unsafe { Header::schedule(ptr, false) }
     }
 }
 
