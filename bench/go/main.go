@@ -59,6 +59,7 @@ var workloads = []workload{
 	{name: "yield_many", run: yieldMany},
 	{name: "ping_pong", run: pingPong},
 	{name: "chained_spawn", run: chainedSpawn},
+	{name: "joinset_join", run: joinSetJoin},
 	{name: "timers", maxRounds: 3, run: timers},
 	{name: "timer_stop", run: timerStop},
 	{name: "timer_burst_hog", run: timerBurstHog},

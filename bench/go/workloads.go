@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math/rand"
 	"runtime"
 	"sync"
@@ -16,6 +17,7 @@ const (
 	yieldsPerTask  = 1_000
 	pingPongPairs  = 1_000
 	chainLength    = 1_000
+	joinSetCount   = 10_000
 	timerCount     = 100_000
 	timerMinMs     = 1
 	timerMaxMs     = 50 // inclusive
@@ -149,6 +151,29 @@ func chainedSpawn() roundResult {
 		return time.Since(start)
 	})
 	return roundResult{value: nsPerOp(d, chainLength)}
+}
+
+// joinset_join: joinSetCount goroutines each send their index to a
+// results channel buffered for all of them, Go's idiom for a task group
+// (what a JoinSet is in Rust); the spawner receives and sums every result.
+func joinSetJoin() roundResult {
+	var sum uint64
+	d := onGoroutine(false, func() time.Duration {
+		start := time.Now()
+		results := make(chan uint64, joinSetCount)
+		for i := 0; i < joinSetCount; i++ {
+			go func(i uint64) { results <- i }(uint64(i))
+		}
+		sum = 0
+		for i := 0; i < joinSetCount; i++ {
+			sum += <-results
+		}
+		return time.Since(start)
+	})
+	if want := uint64(joinSetCount) * (joinSetCount - 1) / 2; sum != want {
+		panic(fmt.Sprintf("joinset_join: sum %d, want %d", sum, want))
+	}
+	return roundResult{value: nsPerOp(d, joinSetCount)}
 }
 
 // timers: timerCount goroutines each sleep a uniformly random whole number

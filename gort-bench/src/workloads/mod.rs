@@ -159,6 +159,15 @@ pub(crate) const ALL: &[Workload] = &[
         others: &[],
     },
     Workload {
+        name: "joinset_join",
+        unit: "ns/task",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(spawn::joinset_join_gort),
+        tokio: Some(spawn::joinset_join_tokio),
+        others: &[],
+    },
+    Workload {
         name: "timers",
         unit: "ns/timer",
         max_rounds: Some(3),

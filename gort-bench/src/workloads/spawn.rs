@@ -1,5 +1,5 @@
-//! Spawn throughput: `spawn_many_local`, `spawn_many_remote` and
-//! `chained_spawn`.
+//! Spawn throughput: `spawn_many_local`, `spawn_many_remote`,
+//! `chained_spawn`, and `joinset_join` (a task group's spawn and join).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -102,4 +102,53 @@ fn link<S: System>(remaining: usize, done: oneshot::Sender<()>) {
         return;
     }
     S::go(async move { link::<S>(remaining - 1, done) });
+}
+
+/// Tasks per round of `joinset_join` (Go: `joinSetCount`).
+const JOINSET: u64 = 10_000;
+
+/// `joinset_join` on gort: from a task, spawn [`JOINSET`] tasks into a
+/// `gort::task::JoinSet`, each returning its index, and join them all,
+/// summing the outputs. ns per task (spawn and join). Go's twin collects
+/// the results from a buffered channel, Go's idiom for a task group.
+pub(crate) fn joinset_join_gort(rt: &gort::Runtime) -> RoundResult {
+    let (sum, elapsed) = on_task::<crate::system::Gort, _>(rt, async {
+        let start = Instant::now();
+        let mut set = gort::task::JoinSet::new();
+        for i in 0..JOINSET {
+            set.spawn(async move { i });
+        }
+        let mut sum = 0;
+        while let Some(r) = set.join_next().await {
+            sum += r.expect("joinset_join: a task failed");
+        }
+        (sum, start.elapsed())
+    });
+    check_joinset(sum, elapsed)
+}
+
+/// `joinset_join` on tokio, with `tokio::task::JoinSet`.
+pub(crate) fn joinset_join_tokio(rt: &tokio::runtime::Runtime) -> RoundResult {
+    let (sum, elapsed) = on_task::<crate::system::Tokio, _>(rt, async {
+        let start = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..JOINSET {
+            set.spawn(async move { i });
+        }
+        let mut sum = 0;
+        while let Some(r) = set.join_next().await {
+            sum += r.expect("joinset_join: a task failed");
+        }
+        (sum, start.elapsed())
+    });
+    check_joinset(sum, elapsed)
+}
+
+fn check_joinset(sum: u64, elapsed: Duration) -> RoundResult {
+    assert_eq!(
+        sum,
+        JOINSET * (JOINSET - 1) / 2,
+        "joinset_join: a task is missing"
+    );
+    RoundResult::ns_per_op(elapsed, JOINSET as usize)
 }
