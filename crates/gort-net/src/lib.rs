@@ -66,11 +66,18 @@
 //!   pure-Go resolver.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
-#![forbid(unsafe_code)]
+// No unsafe code, except in the `hyper` feature's module: filling hyper's
+// uninitialised read buffer needs two `unsafe` calls (see hyper.rs). With
+// the feature off the crate forbids unsafe outright.
+#![cfg_attr(not(feature = "hyper"), forbid(unsafe_code))]
+#![cfg_attr(feature = "hyper", deny(unsafe_code))]
 
 mod accept;
 mod addr;
 mod evented;
+#[cfg(feature = "hyper")]
+#[allow(unsafe_code)]
+pub mod hyper;
 #[macro_use]
 mod stream_io;
 mod split;
