@@ -11,12 +11,15 @@
 //!   syscall exit racing sysmon's retake and the next owner.
 //! - `loom_io`: a readiness event racing a task's registration, and a
 //!   clear racing a newer event.
+//! - `loom_local`: a `LocalSet`'s queue (a foreign wake-up racing the end
+//!   of a batch; a foreign abort racing a wake-up of a local task).
 //! - `loom_blocking`: the offload pool's idle handshake (a submission racing
 //!   a thread going idle, retiring, or shutdown).
 
 mod loom_blocking;
 mod loom_handoff;
 mod loom_io;
+mod loom_local;
 mod loom_park;
 mod loom_runnext;
 mod loom_task;
