@@ -12,7 +12,9 @@ use std::time::Duration;
 use crate::blocking::spawn_blocking_at;
 use crate::metrics::Metrics;
 pub(crate) use crate::sched::config::Config;
+use crate::sched::config::ThreadHooks;
 pub use crate::sched::handle::Handle;
+use crate::sched::shutdown::Wait;
 use crate::sched::{block_on, context, Shared};
 use crate::task::{new_task_unchecked, Id, JoinHandle};
 
@@ -90,6 +92,9 @@ pub struct Builder {
     blocking_keep_alive: Option<Duration>,
     detect_deadlock: bool,
     netpoll_spin: Option<Duration>,
+    /// `on_thread_start`, `on_thread_stop`, `thread_name_fn` (its `Debug`
+    /// says which are set).
+    hooks: ThreadHooks,
 }
 
 impl Builder {
@@ -112,7 +117,9 @@ impl Builder {
         self
     }
 
-    /// The prefix of the worker threads' names.
+    /// The prefix of the runtime's threads' names: Ms are `{prefix}-N`,
+    /// sysmon `{prefix}-sysmon`, offload threads `{prefix}-blocking-N`
+    /// (default prefix `gort-m`). [`Builder::thread_name_fn`] overrides it.
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Builder {
         self.thread_name = Some(prefix.into());
         self
@@ -192,6 +199,94 @@ impl Builder {
         self
     }
 
+    /// Runs `f` on every thread the runtime starts (Ms, sysmon, offload
+    /// threads), first, before the thread does any work, with the runtime
+    /// entered (`Handle::current` works in it). Not on a thread that calls
+    /// `block_on`: that thread is the caller's. Tokio's `on_thread_start`.
+    ///
+    /// A panic in `f` is reported on stderr and otherwise ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let s = started.clone();
+    /// let rt = gort_core::Builder::new()
+    ///     .procs(1)
+    ///     .on_thread_start(move || {
+    ///         s.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(gort_core::spawn(async {})).unwrap();
+    /// drop(rt);
+    /// // At least one M and sysmon.
+    /// assert!(started.load(Ordering::SeqCst) >= 2);
+    /// ```
+    pub fn on_thread_start(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
+        self.hooks.start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on every thread the runtime starts, as its last act: when
+    /// it exits at shutdown, and when it exits because it was idle (an
+    /// offload thread after [`Builder::blocking_keep_alive`]). The runtime
+    /// is still entered. Every started thread's stop hook has run when the
+    /// runtime's drop returns (see [`Runtime`]). Tokio's `on_thread_stop`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let (started, stopped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    /// let (s, t) = (started.clone(), stopped.clone());
+    /// let rt = gort_core::Builder::new()
+    ///     .on_thread_start(move || {
+    ///         s.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .on_thread_stop(move || {
+    ///         t.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(rt.spawn_blocking(|| ())).unwrap();
+    /// drop(rt);
+    /// assert_eq!(started.load(Ordering::SeqCst), stopped.load(Ordering::SeqCst));
+    /// ```
+    pub fn on_thread_stop(mut self, f: impl Fn() + Send + Sync + 'static) -> Builder {
+        self.hooks.stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Names every thread the runtime starts with what `f` returns (called
+    /// once per thread, on the thread that starts it), in place of the
+    /// [`Builder::thread_name`] prefix. Tokio's `thread_name_fn`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// static N: AtomicUsize = AtomicUsize::new(0);
+    /// let rt = gort_core::Builder::new()
+    ///     .thread_name_fn(|| format!("app-{}", N.fetch_add(1, Ordering::Relaxed)))
+    ///     .build()
+    ///     .unwrap();
+    /// let name = rt
+    ///     .block_on(rt.spawn_blocking(|| std::thread::current().name().map(String::from)))
+    ///     .unwrap();
+    /// assert!(name.unwrap().starts_with("app-"));
+    /// ```
+    pub fn thread_name_fn(mut self, f: impl Fn() -> String + Send + Sync + 'static) -> Builder {
+        self.hooks.name = Some(Arc::new(f));
+        self
+    }
+
     /// Builds the runtime. No thread starts until there is work.
     ///
     /// # Errors
@@ -228,6 +323,7 @@ impl Builder {
                 .unwrap_or(DEFAULT_BLOCKING_KEEP_ALIVE),
             detect_deadlock: self.detect_deadlock,
             netpoll_spin: self.netpoll_spin.unwrap_or(DEFAULT_NETPOLL_SPIN),
+            hooks: self.hooks,
         };
         tracing::debug!(procs, max_threads, "runtime built");
         Ok(Runtime {
@@ -259,8 +355,14 @@ fn procs_from_env(var: Result<String, std::env::VarError>) -> Result<usize, Buil
 
 /// A gort runtime: Ps, the Ms that run them, timers.
 ///
-/// Dropping it stops every M, drops every task's future (their
-/// `JoinHandle`s report cancellation) and joins the threads.
+/// Dropping it cancels every task (each future is dropped, and its
+/// `JoinHandle` reports cancellation), cancels the queued
+/// `spawn_blocking` jobs, and waits for every thread the runtime started
+/// to exit: the Ms (each after the poll it is in, if any), sysmon, and the
+/// offload threads, including those running a blocking job, which cannot
+/// be interrupted (tokio's behaviour). When the drop returns, every
+/// thread's [`Builder::on_thread_stop`] hook has run. To wait less, use
+/// [`Runtime::shutdown_timeout`] or [`Runtime::shutdown_background`].
 ///
 /// # Examples
 ///
@@ -367,15 +469,78 @@ impl Runtime {
     pub fn metrics(&self) -> Metrics {
         Metrics::collect(&self.handle.shared)
     }
+
+    /// Shuts the runtime down, waiting at most `d` for its threads: cancels
+    /// every task (as drop does: futures nobody is polling are dropped on
+    /// this thread; one being polled is dropped by its M when the poll
+    /// returns) and every queued `spawn_blocking` job, then waits up to
+    /// `d` for the Ms, sysmon and offload threads, running blocking jobs
+    /// included, to exit, and returns.
+    ///
+    /// Threads still running past `d` (an M inside a long poll, a blocking
+    /// job) finish on their own; the last of them to exit drops what is
+    /// left of the runtime (queued references, timers). Tokio's
+    /// `shutdown_timeout`; Go has no runtime shutdown.
+    ///
+    /// Called from inside one of the runtime's own tasks, it cannot wait
+    /// for that task's M, so it waits the whole of `d`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = gort_core::Runtime::new().unwrap();
+    /// // A job stuck for longer than we care to wait.
+    /// let job = rt.spawn_blocking(|| std::thread::sleep(Duration::from_millis(500)));
+    /// let task = rt.spawn(std::future::pending::<()>());
+    /// rt.shutdown_timeout(Duration::from_millis(10));
+    /// assert!(futures::executor::block_on(task).unwrap_err().is_cancelled());
+    /// # drop(job);
+    /// ```
+    pub fn shutdown_timeout(self, d: Duration) {
+        let deadline = std::time::Instant::now().checked_add(d);
+        let wait = deadline.map_or(Wait::Forever, Wait::Until);
+        self.handle.shared.shutdown(wait);
+    }
+
+    /// Shuts the runtime down without waiting for its threads: cancels
+    /// every task and queued `spawn_blocking` job, as
+    /// [`shutdown_timeout`](Runtime::shutdown_timeout) does, and returns at
+    /// once. Running polls and blocking jobs finish on their own threads;
+    /// the last thread to exit drops what is left of the runtime. It may be
+    /// called from inside one of the runtime's own tasks (where dropping
+    /// the runtime panics). Tokio's `shutdown_background`.
+    ///
+    /// `#[gort::main]` ends this way, so that a program exits when its
+    /// main returns, as a Go program does, even while a blocking job is
+    /// stuck (reading stdin, say).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let rt = gort_core::Runtime::new().unwrap();
+    /// let job = rt.spawn_blocking(|| std::thread::sleep(std::time::Duration::from_millis(200)));
+    /// rt.shutdown_background(); // returns without waiting for the job
+    /// # drop(job);
+    /// ```
+    pub fn shutdown_background(self) {
+        self.handle
+            .shared
+            .shutdown(Wait::Until(std::time::Instant::now()));
+    }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        if context::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, &self.handle.shared)))
-        {
-            panic!("a gort Runtime cannot be dropped from inside one of its own tasks");
+        let shared = &self.handle.shared;
+        if shared.shutdown_begun() {
+            // `shutdown_timeout` or `shutdown_background` did it.
+            return;
         }
-        self.handle.shared.shutdown();
+        if context::with_worker(|w| w.is_some_and(|w| Arc::ptr_eq(&w.shared, shared))) {
+            panic!("a gort Runtime cannot be dropped from inside one of its own tasks: its drop waits for its threads, this one included (use shutdown_background)");
+        }
+        shared.shutdown(Wait::Forever);
     }
 }
 
@@ -476,9 +641,11 @@ impl Handle {
     /// running (the handle reports cancellation once a pool thread reaches
     /// the job). A job that is running cannot be stopped: abort is then a
     /// no-op and the handle gives its result. Dropping the handle detaches
-    /// the job. When the runtime is dropped, queued jobs are cancelled and
-    /// running ones finish on their own; the drop does not wait for them.
-    /// After shutdown, the job is cancelled at once.
+    /// the job. When the runtime shuts down, queued jobs are cancelled and
+    /// running ones finish; dropping the runtime waits for them (tokio's
+    /// behaviour), [`Runtime::shutdown_timeout`] waits up to its deadline,
+    /// [`Runtime::shutdown_background`] not at all. After shutdown, a new
+    /// job is cancelled at once.
     ///
     /// # Examples
     ///

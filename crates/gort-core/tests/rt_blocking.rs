@@ -192,7 +192,7 @@ fn abort_before_start_prevents_running() {
 }
 
 #[test]
-fn shutdown_cancels_queued_and_detaches_running() {
+fn shutdown_cancels_queued_and_leaves_running_to_finish() {
     let rt = rt(2, 1);
     let (release, gate) = mpsc::channel::<()>();
     let (started_tx, started) = mpsc::channel::<()>();
@@ -206,16 +206,17 @@ fn shutdown_cancels_queued_and_detaches_running() {
     let q = queued_ran.clone();
     let queued = rt.spawn_blocking(move || q.store(true, SeqCst));
     let handle = rt.handle();
-    // Drop the runtime on another thread, so that a hang fails the test
-    // instead of stalling it.
+    // Shut down on another thread, so that a hang fails the test instead
+    // of stalling it. The running job is still gated: the shutdown gives
+    // up waiting for it.
     let (dropped_tx, dropped) = mpsc::channel();
     std::thread::spawn(move || {
-        drop(rt);
+        rt.shutdown_timeout(Duration::from_millis(20));
         dropped_tx.send(()).unwrap();
     });
     dropped
         .recv_timeout(Duration::from_secs(10))
-        .expect("dropping the runtime hung on a running blocking job");
+        .expect("shutdown_timeout hung on a running blocking job");
     assert!(futures::executor::block_on(queued)
         .unwrap_err()
         .is_cancelled());
@@ -224,8 +225,37 @@ fn shutdown_cancels_queued_and_detaches_running() {
     assert!(futures::executor::block_on(late)
         .unwrap_err()
         .is_cancelled());
-    // The running job finishes, detached, and its result still arrives.
+    // The running job finishes, and its result still arrives.
     release.send(()).unwrap();
     assert_eq!(futures::executor::block_on(running).unwrap(), 7);
     assert!(!queued_ran.load(SeqCst));
+}
+
+#[test]
+fn drop_waits_for_a_running_job() {
+    let rt = rt(2, 1);
+    let (release, gate) = mpsc::channel::<()>();
+    let (started_tx, started) = mpsc::channel::<()>();
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let running = rt.spawn_blocking(move || {
+        started_tx.send(()).unwrap();
+        gate.recv().unwrap();
+        d.store(true, SeqCst);
+    });
+    started.recv().unwrap();
+    let (dropped_tx, dropped) = mpsc::channel();
+    std::thread::spawn(move || {
+        drop(rt);
+        dropped_tx.send(()).unwrap();
+    });
+    // The job is gated, so the drop cannot have returned.
+    assert!(dropped.recv_timeout(Duration::from_millis(100)).is_err());
+    release.send(()).unwrap();
+    dropped
+        .recv_timeout(Duration::from_secs(10))
+        .expect("dropping the runtime hung after its job finished");
+    // The job finished before the drop returned.
+    assert!(done.load(SeqCst));
+    futures::executor::block_on(running).unwrap();
 }

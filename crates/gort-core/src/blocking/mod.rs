@@ -58,13 +58,16 @@
 //!
 //! # Shutdown
 //!
-//! Dropping the runtime sets the pool's flag, wakes every idle thread (they
-//! exit), and cancels every queued job (its `JoinHandle` reports
+//! Shutting the runtime down sets the pool's flag, wakes every idle thread
+//! (they exit), and cancels every queued job (its `JoinHandle` reports
 //! cancellation). A job already running cannot be interrupted: it finishes
-//! on its thread, detached, and the runtime's drop does not wait for it
-//! (tokio waits; Go has no pool to wait for). A submission racing shutdown
-//! pushes, fences and re-reads the flag, and `shutdown` sets the flag,
-//! fences and drains: one of the two cancels the job.
+//! on its thread, which then exits. Every pool thread is counted among the
+//! runtime's threads (`Entry::register`, before it is spawned), so the
+//! runtime's drop waits for running jobs, as tokio's does, and
+//! `shutdown_timeout` waits for them up to its deadline
+//! (`sched/shutdown.rs`; Go has no pool to wait for). A submission racing
+//! shutdown pushes, fences and re-reads the flag, and `shutdown` sets the
+//! flag, fences and drains: one of the two cancels the job.
 //!
 //! # Rejected designs
 //!
@@ -84,8 +87,8 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crate::sched::context;
 use crate::sched::handle::Handle;
+use crate::sched::shutdown;
 use crate::task::{new_task, Id, JoinHandle, Notified, Schedule, Task};
 pub(crate) use pool::Job;
 
@@ -101,9 +104,21 @@ impl Clone for RuntimeEntry {
 }
 
 impl pool::Entry for RuntimeEntry {
-    type Guard = context::EnterGuard;
-    fn enter(self) -> context::EnterGuard {
-        context::enter(self.0)
+    type Ticket = shutdown::Ticket;
+    type Guard = shutdown::Running;
+
+    fn register(&self) -> Option<shutdown::Ticket> {
+        shutdown::Ticket::register(&self.0.shared)
+    }
+
+    fn thread_name(&self, default: String) -> String {
+        self.0.shared.config.hooks.thread_name(|| default)
+    }
+
+    /// Enters the runtime and runs the start hook; the guard runs the stop
+    /// hook and uncounts the thread when it drops.
+    fn enter(self, ticket: shutdown::Ticket) -> shutdown::Running {
+        ticket.start()
     }
 }
 

@@ -25,11 +25,23 @@ pub(crate) trait Job: Send + 'static {
 /// What a pool thread enters before it runs jobs: the runtime's context,
 /// so that `gort::spawn` works inside a job. The pool knows only this
 /// trait; `crate::blocking` implements it for the runtime's handle.
+///
+/// The runtime also counts its threads, so that its shutdown can wait for
+/// them, and runs the user's thread hooks on them: a thread is counted on
+/// the submitter's side before it is spawned (`register`) and uncounted
+/// when its guard drops, as its last act.
 pub(crate) trait Entry: Clone + Send + 'static {
+    /// A thread counted before it is spawned; dropping it uncounts it.
+    type Ticket: Send + 'static;
     /// Held by the thread for as long as it runs.
     type Guard;
-    /// Enters, on the calling (new) thread.
-    fn enter(self) -> Self::Guard;
+    /// Counts a thread about to be spawned, on the submitter's thread.
+    /// `None`: no thread may start any more (the runtime has ended).
+    fn register(&self) -> Option<Self::Ticket>;
+    /// The new thread's name, given the pool's own.
+    fn thread_name(&self, default: String) -> String;
+    /// Enters, on the calling (new) thread, before any job.
+    fn enter(self, ticket: Self::Ticket) -> Self::Guard;
 }
 
 /// No entry: for pools driven by hand (the loom models).
@@ -38,8 +50,15 @@ pub(crate) trait Entry: Clone + Send + 'static {
 pub(crate) struct NoEntry;
 
 impl Entry for NoEntry {
+    type Ticket = ();
     type Guard = ();
-    fn enter(self) {}
+    fn register(&self) -> Option<()> {
+        Some(())
+    }
+    fn thread_name(&self, default: String) -> String {
+        default
+    }
+    fn enter(self, _ticket: ()) {}
 }
 
 /// The pool's settings, from the `Builder`.
@@ -188,15 +207,31 @@ impl<J: Job> Pool<J> {
 
     /// Starts a thread already counted in `state`.
     fn start_thread<E: Entry>(self: &std::sync::Arc<Self>, entry: Option<&E>) {
+        let entry = match entry {
+            None => None,
+            Some(e) => match e.register() {
+                Some(ticket) => Some((e.clone(), ticket)),
+                None => {
+                    // The runtime ended while we decided to start a thread:
+                    // uncount it. Our job was queued before shutdown's
+                    // drain, which cancelled it (`submit`'s fence).
+                    self.state.fetch_sub(THREAD_ONE, SeqCst);
+                    return;
+                }
+            },
+        };
         let id = self.next_id.fetch_add(1, Relaxed);
-        let name = format!("{}-blocking-{id}", self.config.name);
+        let default = format!("{}-blocking-{id}", self.config.name);
+        let name = match &entry {
+            Some((e, _)) => e.thread_name(default),
+            None => default,
+        };
         let pool = self.clone();
-        let entry = entry.cloned();
         #[cfg(loom)]
         {
             let _ = (name, self.config.stack_size);
             loom::thread::spawn(move || {
-                let _entered = entry.map(Entry::enter);
+                let _entered = entry.map(|(e, t)| e.enter(t));
                 pool.run()
             });
         }
@@ -206,8 +241,12 @@ impl<J: Job> Pool<J> {
             if let Some(size) = self.config.stack_size {
                 b = b.stack_size(size);
             }
+            // If the spawn fails, the closure and its ticket drop here,
+            // uncounting the thread that never ran.
             let res = b.spawn(move || {
-                let _entered = entry.map(Entry::enter);
+                // Dropped last, after `run` returns (shutdown or the
+                // keep-alive): the stop hook, then the thread's uncounting.
+                let _entered = entry.map(|(e, t)| e.enter(t));
                 tracing::debug!(thread = %name, "blocking thread started");
                 pool.run();
                 tracing::debug!(thread = %name, "blocking thread exits");
@@ -388,7 +427,9 @@ impl<J: Job> Pool<J> {
     }
 
     /// Runtime shutdown: idle threads exit, queued jobs are cancelled,
-    /// running ones finish on their own (nothing waits for them).
+    /// running ones finish, and their threads exit after them. The pool
+    /// waits for nothing: the runtime counts its threads (`Entry`) and its
+    /// shutdown waits for them (`sched/shutdown.rs`).
     pub(crate) fn shutdown(&self) {
         if self.shutdown.swap(true, SeqCst) {
             return;

@@ -2,9 +2,62 @@
 //! layer below the user's API reads (the scheduler, the offload pool, the
 //! trace), kept apart from `rt.rs` so that none of them imports the API.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::blocking::pool::PoolConfig;
+
+/// A hook run on a runtime thread (`Builder::on_thread_start`, `on_thread_stop`).
+pub(crate) type Hook = Arc<dyn Fn() + Send + Sync + 'static>;
+/// Names a runtime thread (`Builder::thread_name_fn`).
+pub(crate) type NameFn = Arc<dyn Fn() -> String + Send + Sync + 'static>;
+
+/// What the user asked to run on, and call, every thread the runtime
+/// starts (Ms, sysmon, offload threads), not the thread in `block_on`.
+#[derive(Clone, Default)]
+pub(crate) struct ThreadHooks {
+    /// Runs on the new thread, runtime entered, before any work.
+    pub(crate) start: Option<Hook>,
+    /// Runs on the thread as its last act, runtime still entered.
+    pub(crate) stop: Option<Hook>,
+    /// Names each new thread, in place of the `thread_name` prefix.
+    pub(crate) name: Option<NameFn>,
+}
+
+impl ThreadHooks {
+    /// The name of a thread about to start: `name_fn`'s, else `default`.
+    pub(crate) fn thread_name(&self, default: impl FnOnce() -> String) -> String {
+        match &self.name {
+            Some(f) => f(),
+            None => default(),
+        }
+    }
+
+    /// Runs the start hook, if any (on the new thread).
+    pub(crate) fn on_start(&self) {
+        if let Some(f) = &self.start {
+            f();
+        }
+    }
+
+    /// Runs the stop hook, if any (on the exiting thread).
+    pub(crate) fn on_stop(&self) {
+        if let Some(f) = &self.stop {
+            f();
+        }
+    }
+}
+
+impl fmt::Debug for ThreadHooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadHooks")
+            .field("start", &self.start.is_some())
+            .field("stop", &self.stop.is_some())
+            .field("name", &self.name.is_some())
+            .finish()
+    }
+}
 
 /// Everything `Builder` settles, for the layers below it.
 #[derive(Debug, Clone)]
@@ -19,6 +72,8 @@ pub(crate) struct Config {
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) detect_deadlock: bool,
     pub(crate) netpoll_spin: Duration,
+    /// `on_thread_start`, `on_thread_stop`, `thread_name_fn`.
+    pub(crate) hooks: ThreadHooks,
 }
 
 impl Config {

@@ -36,6 +36,8 @@
 //!   then never move away from a blocked thread; Ps here are indices that
 //!   any M can acquire, so a later hand-off only moves an index.
 //! - A global timer wheel: see `time::queue` for why timers are per P.
+//!
+//! Shutdown, and who drains the runtime last, is in `shutdown.rs`.
 
 pub(crate) mod block_on;
 pub(crate) mod config;
@@ -46,6 +48,7 @@ pub(crate) mod idle;
 pub(crate) mod latency;
 mod os_policy;
 pub(crate) mod p;
+pub(crate) mod shutdown;
 pub(crate) mod sysmon;
 pub(crate) mod trace;
 pub(crate) mod worker;
@@ -55,7 +58,7 @@ use std::task::Waker;
 
 use crossbeam_deque::{Injector, Steal};
 
-use crate::loom::{fence, lock, AtomicU64, Condvar, Mutex, Ordering::*};
+use crate::loom::{lock, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::task::{Notified, OwnedTasks, Schedule, Task};
 use crate::time::{entry::TimerEntry, queue::NO_TIMER};
 use config::Config;
@@ -129,6 +132,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) timer_sleep: Mutex<TimerSleep>,
     pub(crate) timer_cv: Condvar,
+    /// The Ms' and sysmon's join handles (offload threads are counted in
+    /// `lifecycle` only), joined by a shutdown whose wait saw them all done.
     pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     pub(crate) stats: Stats,
     /// The `spawn_blocking` pool (`crate::blocking`).
@@ -149,6 +154,8 @@ pub(crate) struct Shared {
     /// the dump and the deadlock detector: with more than one, a parked
     /// one cannot tell what the others' futures may wake.
     pub(crate) mains: Mutex<Vec<Arc<crate::task::MainTask>>>,
+    /// The runtime's threads and its shutdown (`shutdown.rs`).
+    pub(crate) lifecycle: shutdown::Lifecycle,
 }
 
 impl Shared {
@@ -174,6 +181,7 @@ impl Shared {
             user_handles: std::sync::atomic::AtomicUsize::new(0),
             detached_ms: std::sync::atomic::AtomicUsize::new(0),
             mains: Mutex::new(Vec::new()),
+            lifecycle: shutdown::Lifecycle::new(),
         })
     }
 
@@ -197,7 +205,7 @@ impl Shared {
         self.inject.push(task);
         // `wakep` begins with a SeqCst fence (`Idle::want_spinning_m`), which
         // orders the push before the flag's load below. It pairs with
-        // shutdown's SeqCst store of the flag and the fence before its last
+        // shutdown's SeqCst store of the flag and the fence before its final
         // drain: either this load sees the flag, or that drain sees the
         // push. Without both fences, both could miss (a store then a load on
         // each side), leaving a reference in the queue after the last drain:
@@ -310,7 +318,11 @@ impl Shared {
         self.idle.nthreads.fetch_add(1, Relaxed);
         drop(s);
         if let Err(e) = worker::spawn_m(self.clone(), nthreads, Some((p, spinning))) {
-            tracing::error!(error = %e, "cannot start an M");
+            if self.is_shutdown() {
+                tracing::debug!(error = %e, "no M started: the runtime is shutting down");
+            } else {
+                tracing::error!(error = %e, "cannot start an M");
+            }
             self.give_back_p(p, spinning, true);
         }
     }
@@ -447,48 +459,6 @@ impl Shared {
         // their P's timers on each schedule) or an idle P exists, in which
         // case a spinning M will find the timer before it parks.
         self.wakep();
-    }
-
-    /// Shutdown, from `Runtime::drop`: stops every M, then drops every task.
-    pub(crate) fn shutdown(self: &Arc<Self>) {
-        if self.idle.shutdown.load(SeqCst) {
-            return;
-        }
-        tracing::debug!("runtime shutdown");
-        self.idle.exit_all();
-        self.blocking.shutdown();
-        {
-            let mut ts = lock(&self.timer_sleep);
-            ts.kicked = true;
-        }
-        self.timer_cv.notify_all();
-        self.sysmon.wake();
-        // Every task waiting on a socket wakes to an error, and a sleeper in
-        // the netpoller wakes up.
-        #[cfg(not(loom))]
-        self.poller.shutdown();
-        loop {
-            let threads = std::mem::take(&mut *lock(&self.threads));
-            if threads.is_empty() {
-                break;
-            }
-            for t in threads {
-                let _ = t.join();
-            }
-        }
-        // No M runs now. Drop every future, then every queued reference.
-        // SeqCst fence: pairs with the one in `inject` (see there).
-        fence(SeqCst);
-        for task in self.owned.close_and_drain() {
-            task.shutdown();
-        }
-        self.drain_inject();
-        for p in self.allp.iter() {
-            // SAFETY: every M has exited, so no M holds any P.
-            unsafe { p.drain() };
-            p.timers.clear();
-        }
-        self.drain_inject();
     }
 }
 

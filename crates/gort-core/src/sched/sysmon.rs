@@ -122,18 +122,28 @@ struct Seen {
     since: u64,
 }
 
-/// Starts sysmon, once per runtime (with the first M).
+/// Starts sysmon, once per runtime (with the first M). Its thread runs the
+/// user's thread hooks and is named by `thread_name_fn`, as the Ms are.
 pub(crate) fn start(shared: &Arc<Shared>) {
     if shared.sysmon_started.swap(true, AcqRel) {
         return;
     }
+    // Counted like an M, so shutdown waits for it (`shutdown.rs`).
+    let Some(ticket) = super::shutdown::Ticket::register(shared) else {
+        return;
+    };
     let s2 = shared.clone();
-    let name = format!("{}-sysmon", shared.config.thread_name);
+    let name = shared
+        .config
+        .hooks
+        .thread_name(|| format!("{}-sysmon", shared.config.thread_name));
     match std::thread::Builder::new()
         .name(name)
         .stack_size(256 * 1024)
-        .spawn(move || sysmon_main(s2))
-    {
+        .spawn(move || {
+            let _thread = ticket.start();
+            sysmon_main(s2)
+        }) {
         Ok(h) => lock(&shared.threads).push(h),
         Err(e) => tracing::error!(error = %e, "cannot start sysmon"),
     }

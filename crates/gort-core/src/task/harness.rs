@@ -129,8 +129,10 @@ pub(super) fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     let cell = unsafe { cell::<F, S>(ptr) };
     // Leave the owned list first, so that once a JoinHandle sees COMPLETE
     // the task no longer counts as live (`num_goroutines`, the dump). We
-    // still hold RUNNING, and shutdown only drains the list once every M
-    // has stopped, so nothing else can be completing this task.
+    // still hold RUNNING, so nothing else can be completing this task: a
+    // shutdown draining the list meanwhile only marks it CANCELLED
+    // (`State::shutdown`), and `release` returns `None` once it has taken
+    // the list's reference.
     let task = Task { ptr };
     let released = cell.scheduler.release(&task);
     std::mem::forget(task);

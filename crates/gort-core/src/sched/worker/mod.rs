@@ -93,17 +93,34 @@ pub(crate) struct Worker {
 const NEAR_NANOS: u64 = 1_000_000;
 
 /// Starts an M; with `start`, it begins holding that P (spinning or not).
+/// Its thread runs the user's thread hooks (`Builder::on_thread_start`,
+/// `on_thread_stop`) around its loop and is named by `thread_name_fn` if
+/// set. Fails once the runtime has ended (`shutdown.rs`, invariant 2).
 pub(crate) fn spawn_m(
     shared: Arc<Shared>,
     n: usize,
     start: Option<(usize, bool)>,
 ) -> io::Result<()> {
-    let mut b = std::thread::Builder::new().name(format!("{}-{}", shared.config.thread_name, n));
+    // Counted before it exists, so that shutdown waits for it and the last
+    // thread out drains (`shutdown.rs`); refused once the runtime ended.
+    let Some(ticket) = super::shutdown::Ticket::register(&shared) else {
+        return Err(io::Error::other("the gort runtime has shut down"));
+    };
+    let name = shared
+        .config
+        .hooks
+        .thread_name(|| format!("{}-{}", shared.config.thread_name, n));
+    let mut b = std::thread::Builder::new().name(name);
     if let Some(size) = shared.config.stack_size {
         b = b.stack_size(size);
     }
     let s2 = shared.clone();
+    // If the spawn fails, the closure and its ticket drop here, uncounting
+    // the thread that never ran.
     let handle = b.spawn(move || {
+        // The start hook before any work; the stop hook (and the count's
+        // decrement) when `_thread` drops, after the loop and its guards.
+        let _thread = ticket.start();
         // A panic here is a bug in the scheduler (task panics are caught in
         // `task::raw`): a P would be lost and the program would hang, so
         // fail loudly instead, as Go's `fatal error` does.
