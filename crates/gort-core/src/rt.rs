@@ -221,7 +221,7 @@ impl Builder {
     ///     })
     ///     .build()
     ///     .unwrap();
-    /// rt.block_on(gort_core::spawn(async {})).unwrap();
+    /// rt.block_on(rt.spawn(async {})).unwrap();
     /// drop(rt);
     /// // At least one M and sysmon.
     /// assert!(started.load(Ordering::SeqCst) >= 2);
