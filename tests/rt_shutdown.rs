@@ -345,3 +345,57 @@ fn builder_debug_says_which_hooks_are_set() {
     assert!(text.contains("stop: true"), "{text}");
     assert!(text.contains("name: false"), "{text}");
 }
+
+/// The child's program: a `#[gort::main]` whose blocking job is stuck
+/// reading stdin (which the parent keeps open) when main returns.
+#[gort::main]
+async fn stuck_reader_main() {
+    let _job = gort::spawn_blocking(|| {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    });
+    // Let the job start reading.
+    gort::time::sleep(Duration::from_millis(20)).await;
+}
+
+/// Go's program exits when main returns; so does a `#[gort::main]` one,
+/// though a blocking job is stuck (its runtime ends with
+/// `shutdown_background`, not a drop that would wait for the job).
+#[test]
+fn gort_main_returns_while_a_blocking_job_reads_stdin() {
+    if std::env::var_os("GORT_RT_SHUTDOWN_CHILD").is_some() {
+        stuck_reader_main();
+        println!("main returned");
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "gort_main_returns_while_a_blocking_job_reads_stdin",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("GORT_RT_SHUTDOWN_CHILD", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Held open, so the child's read never ends on its own.
+    let stdin = child.stdin.take();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > WATCHDOG {
+            let _ = child.kill();
+            panic!("the #[gort::main] program did not exit while its job read stdin");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    drop(stdin);
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "{status}: {out}");
+    assert!(out.contains("main returned"), "{out}");
+}

@@ -303,6 +303,20 @@ fn generate(kind: Kind, args: &Args, f: ItemFn) -> TokenStream {
         Kind::Main => TokenStream::new(),
         Kind::Test => quote!(#[::core::prelude::v1::test]),
     };
+    // Go's program exits when main returns, waiting for nothing: main
+    // ends with `shutdown_background`, so a blocking job stuck (on stdin,
+    // say) does not hold the exit up. A test drops its runtime, which
+    // waits for every thread (docs/semantics.md, "Runtime shutdown").
+    let rt = quote_spanned!(Span::mixed_site()=> __gort_rt);
+    let out = quote_spanned!(Span::mixed_site()=> __gort_out);
+    let finish = match kind {
+        Kind::Main => quote! {
+            let #out = #rt #block_on;
+            #rt.shutdown_background();
+            #out
+        },
+        Kind::Test => quote!(#rt #block_on),
+    };
 
     quote! {
         #test_attr
@@ -311,12 +325,12 @@ fn generate(kind: Kind, args: &Args, f: ItemFn) -> TokenStream {
             #(#inner)*
             let #fut = #body;
             #pin_dyn
-            ::gort::__private::Builder::new()
+            let #rt = ::gort::__private::Builder::new()
                 #procs
                 #detect_deadlock
                 .build()
-                .unwrap_or_else(|e| ::core::panic!(#failed, e))
-                #block_on
+                .unwrap_or_else(|e| ::core::panic!(#failed, e));
+            #finish
         }
     }
 }
@@ -374,6 +388,7 @@ mod tests {
         assert!(out.contains("block_on"), "{out}");
         assert!(!out.contains("async fn"), "{out}");
         assert!(!out.contains("prelude :: v1 :: test"), "{out}");
+        assert!(out.contains("shutdown_background"), "{out}");
     }
 
     #[test]
@@ -394,6 +409,7 @@ mod tests {
         );
         assert!(out.contains("-> Result < () , E >"), "{out}");
         assert!(!out.contains(". procs"), "{out}");
+        assert!(!out.contains("shutdown_background"), "{out}");
     }
 
     #[test]
