@@ -123,6 +123,60 @@ pub mod net {
     pub use gort_net::*;
 }
 
+/// hyper 1.x on gort (cargo feature `hyper`): [`Io`](hyper::Io),
+/// [`Executor`](hyper::Executor) and [`Timer`](hyper::Timer), the pieces of
+/// hyper-util's `rt::tokio` for gort. See [`gort_net::hyper`] for the
+/// design (how reads fill hyper's uninitialised buffer, why gort's own
+/// sockets may be handed to hyper without `Io`).
+///
+/// An HTTP/2 server and client on one runtime: the executor runs hyper's
+/// stream tasks, the timer its keep-alive pings.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+/// use bytes::Bytes;
+/// use http_body_util::{BodyExt, Empty, Full};
+/// use hyper::{server, client, service::service_fn, Request, Response};
+/// use gort::hyper::{Executor, Io, Timer};
+/// use gort::net::{TcpListener, TcpStream};
+///
+/// #[gort::main(procs = 2)]
+/// async fn main() -> std::io::Result<()> {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let addr = listener.local_addr()?;
+///     gort::spawn(async move {
+///         let (stream, _) = listener.accept().await.unwrap();
+///         let hello = service_fn(|_req| async {
+///             Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("hello, h2"))))
+///         });
+///         server::conn::http2::Builder::new(Executor::new())
+///             .timer(Timer::new())
+///             .keep_alive_interval(Duration::from_secs(10))
+///             .serve_connection(Io::new(stream), hello)
+///             .await
+///             .unwrap();
+///     });
+///
+///     let stream = TcpStream::connect(addr).await?;
+///     let (mut sender, conn) = client::conn::http2::Builder::new(Executor::new())
+///         .timer(Timer::new())
+///         .handshake(Io::new(stream))
+///         .await
+///         .unwrap();
+///     gort::spawn(conn);
+///     let req = Request::get("http://gort/").body(Empty::<Bytes>::new()).unwrap();
+///     let resp = sender.send_request(req).await.unwrap();
+///     assert_eq!(resp.version(), hyper::Version::HTTP_2);
+///     assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "hello, h2");
+///     Ok(())
+/// }
+/// ```
+#[cfg(feature = "hyper")]
+pub mod hyper {
+    pub use gort_net::hyper::*;
+}
+
 /// Go's channels and `sync` package.
 pub mod sync {
     pub use gort_sync::chan::{

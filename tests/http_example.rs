@@ -1,7 +1,9 @@
-//! The `http` example's server (hyper on gort through the adapters in
-//! `examples/http/hyper_gort.rs`) answers real HTTP/1.1 requests over
-//! loopback. Needs no external tool; every exchange is bounded by a
-//! timeout.
+//! The `http` example's server and client (hyper on gort through
+//! `gort::hyper`, in `examples/http/hyper_gort.rs`) exchange real HTTP/1.1
+//! over loopback. Needs no external tool; every exchange is bounded by a
+//! timeout. Built with the `hyper` feature, as the example is.
+
+#![cfg(feature = "hyper")]
 
 #[path = "../examples/http/hyper_gort.rs"]
 mod hyper_gort;
@@ -62,8 +64,8 @@ async fn hello_over_http1() {
 
 /// A 5,000-byte body the service never reads, then a pipelined GET: hyper
 /// drains the body with one read and keeps the connection only if that
-/// read took all of it, which `GortIo` must allow (one read takes all of
-/// hyper's spare capacity).
+/// read took all of it, which the stream's hyper `Read` must allow (one
+/// read takes all of hyper's spare capacity).
 #[gort::test(procs = 2)]
 async fn unread_body_then_pipelined_request() {
     let mut request = b"POST / HTTP/1.1\r\nHost: gort\r\nContent-Length: 5000\r\n\r\n".to_vec();
@@ -76,4 +78,31 @@ async fn unread_body_then_pipelined_request() {
         "responses: {response:?}"
     );
     assert_eq!(response.matches("Hello, world!\n").count(), 2);
+}
+
+/// The example's client against its server: hyper's HTTP/1.1 client over
+/// `gort::hyper::Io`, three requests on three connections.
+#[gort::test(procs = 2)]
+async fn client_gets_hello_from_server() {
+    let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+    let addr = listener.local_addr().unwrap();
+    let server = gort::spawn({
+        let listener = listener.clone();
+        async move { hyper_gort::serve(&listener).await }
+    });
+    for _ in 0..3 {
+        let (status, body) =
+            gort::time::timeout(Duration::from_secs(10), hyper_gort::get(addr, "/"))
+                .await
+                .expect("no response within 10 s")
+                .expect("the GET failed");
+        assert_eq!(status, 200);
+        assert_eq!(&body[..], hyper_gort::HELLO);
+    }
+    listener.close();
+    let ended = gort::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("serve did not return after close")
+        .expect("serve panicked");
+    assert!(ended.is_err());
 }

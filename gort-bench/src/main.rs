@@ -263,6 +263,9 @@ fn measure(w: &Workload, procs: usize, rounds: usize) -> io::Result<Vec<Outcome>
                     OtherRound::OnTokio(round) => {
                         contenders.push(Contender::new(other.name, move || Ok(round(tokio_rt))));
                     }
+                    OtherRound::OnGort(round) => {
+                        contenders.push(Contender::new(other.name, move || Ok(round(gort_rt))));
+                    }
                     OtherRound::Threads(round) => {
                         contenders.push(Contender::new(other.name, move || Ok(round())));
                     }

@@ -1,19 +1,35 @@
 //! `http_hello`: hyper's HTTP/1.1 hello-world service on each runtime,
 //! loaded by `wrk` over loopback.
 //!
-//! gort's side is the `http` example's code itself: its adapters
-//! (`examples/http/hyper_gort.rs`, included below) plug gort into hyper's
-//! `rt` traits. tokio's side is the same service and the same
-//! `http1::Builder` settings behind adapters of the same shape over
-//! `tokio::net` and `tokio::time` ([`hyper_tokio`]; what hyper-util's
-//! `TokioIo` and `TokioTimer` do). Go's twin serves the same body with
-//! `net/http`.
+//! gort's side is the `http` example's server itself
+//! (`examples/http/hyper_gort.rs`, included below): hyper through
+//! `gort::hyper`, each accepted `TcpStream` handed to hyper as it is (gort's
+//! sockets implement hyper's `Read` + `Write` and read into hyper's
+//! uninitialised buffer). `gort_io` is the same server with each stream in
+//! `gort::hyper::Io::with_write_vectored` instead: the generic
+//! `futures::io` adapter, which zeroes hyper's spare buffer before each
+//! read; the two differ by that memset alone. tokio's side is the same
+//! service and the same `http1::Builder` settings through hyper-util's
+//! `TokioIo`, `TokioTimer` and `TokioExecutor` ([`hyper_tokio`]). Go's twin
+//! serves the same body with `net/http`.
 //!
 //! The load generator is `wrk` ([`WRK_ARGS`]), a separate process sharing
 //! the machine's cores with the server, the same for every contender.
 //! Without `wrk` on `PATH` the workload is skipped and every field is `NA`
 //! (see [`wrk_available`]).
+//!
+//! # CPU per request
+//!
+//! On two cores, loopback throughput is bound by the kernel's TCP stack and
+//! by wrk itself, so requests per second say little about the runtime.
+//! Each round therefore also reads this process's CPU time
+//! (`getrusage(RUSAGE_SELF)`, which leaves out wrk, a child process) just
+//! before wrk starts and just after it exits, and divides the user-space
+//! and kernel deltas by wrk's request count: `SYSTEM_user_ns` and
+//! `SYSTEM_sys_ns`, nanoseconds of CPU per request, lower is better.
 
+// The example's client (`get`) is not used here.
+#[allow(dead_code)]
 #[path = "../../../examples/http/hyper_gort.rs"]
 mod hyper_gort;
 
@@ -21,6 +37,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::on_task;
 use crate::harness::RoundResult;
@@ -42,12 +59,40 @@ pub(crate) fn wrk_available() -> bool {
 }
 
 /// `http_hello` on gort: a listener on `127.0.0.1:0` served by
-/// `hyper_gort::serve` (a task per connection), then one `wrk` run
-/// against it from this (non-runtime) thread. The value is ns per request,
-/// 1e9 / wrk's requests per second, so lower is better as elsewhere; the
-/// extra fields are `rps` and `p99_us` (wrk's 99th-percentile latency in
-/// µs).
+/// `hyper_gort::serve` (a task per connection, the stream handed to hyper
+/// directly), then one `wrk` run against it from this (non-runtime)
+/// thread. The value is ns per request, 1e9 / wrk's requests per second,
+/// so lower is better as elsewhere; the extra fields are `rps`, `p99_us`
+/// (wrk's 99th-percentile latency in µs), and `user_ns` and `sys_ns`
+/// (this process's CPU per request, see the module docs).
 pub(crate) fn http_hello_gort(rt: &<Gort as System>::Runtime) -> RoundResult {
+    gort_round(rt, |listener| async move {
+        let _ = hyper_gort::serve(&listener).await;
+    })
+}
+
+/// [`http_hello_gort`] with every stream in `gort::hyper::Io` (the
+/// portable adapter, which zeroes hyper's read buffer first), told that
+/// the stream writes vectors so that only the read path differs.
+pub(crate) fn http_hello_gort_io(rt: &<Gort as System>::Runtime) -> RoundResult {
+    gort_round(rt, |listener| async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            drop(gort::spawn(async move {
+                let io = gort::hyper::Io::with_write_vectored(stream);
+                let _ = hyper_gort::serve_connection(io).await;
+            }));
+        }
+    })
+}
+
+/// One gort round: `serve` accepts on a fresh listener until it is
+/// closed, while wrk runs.
+fn gort_round<S, F>(rt: &<Gort as System>::Runtime, serve: S) -> RoundResult
+where
+    S: FnOnce(Arc<gort::net::TcpListener>) -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = on_task::<Gort, _>(rt, async {
         Arc::new(
             gort::net::TcpListener::bind("127.0.0.1:0")
@@ -56,12 +101,7 @@ pub(crate) fn http_hello_gort(rt: &<Gort as System>::Runtime) -> RoundResult {
         )
     });
     let addr = listener.local_addr().expect("local_addr");
-    let server = Gort::spawn_on(&Gort::handle(rt), {
-        let listener = listener.clone();
-        async move {
-            let _ = hyper_gort::serve(&listener).await;
-        }
-    });
+    let server = Gort::spawn_on(&Gort::handle(rt), serve(listener.clone()));
     let report = wrk(addr);
     // Ends the accept loop; the connections end as wrk closes them.
     listener.close();
@@ -95,16 +135,42 @@ pub(crate) fn http_hello_tokio(rt: &<Tokio as System>::Runtime) -> RoundResult {
 struct WrkReport {
     rps: f64,
     p99_us: f64,
+    /// Requests wrk completed (its `N requests in` line).
+    requests: f64,
+    /// This process's user-space CPU time during the run.
+    user: Duration,
+    /// This process's kernel CPU time during the run.
+    sys: Duration,
 }
 
 impl WrkReport {
     fn into_round(self) -> RoundResult {
+        let per_request = |d: Duration| d.as_nanos() as f64 / self.requests;
         RoundResult {
             value: 1e9 / self.rps,
             late: Vec::new(),
-            extra: vec![("rps", self.rps), ("p99_us", self.p99_us)],
+            extra: vec![
+                ("rps", self.rps),
+                ("p99_us", self.p99_us),
+                ("user_ns", per_request(self.user)),
+                ("sys_ns", per_request(self.sys)),
+            ],
         }
     }
+}
+
+/// This process's CPU time so far, user and kernel, every thread counted
+/// and children (wrk) not: `getrusage(RUSAGE_SELF)`.
+fn cpu_times() -> (Duration, Duration) {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: `ru` points to writable memory for one `rusage`, which
+    // getrusage fills on success.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+    assert_eq!(rc, 0, "getrusage: {}", io::Error::last_os_error());
+    // SAFETY: getrusage returned 0, so it initialised `ru`.
+    let ru = unsafe { ru.assume_init() };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
 /// Runs wrk against `http://addr/` and parses its report.
@@ -114,12 +180,14 @@ impl WrkReport {
 /// When wrk fails or its report has no rate or no p99 (the harness has
 /// checked that wrk exists).
 fn wrk(addr: SocketAddr) -> WrkReport {
+    let (user0, sys0) = cpu_times();
     let out = Command::new("wrk")
         .args(WRK_ARGS)
         .arg(format!("http://{addr}/"))
         .stdin(Stdio::null())
         .output()
         .expect("starting wrk");
+    let (user1, sys1) = cpu_times();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -127,11 +195,14 @@ fn wrk(addr: SocketAddr) -> WrkReport {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    parse_wrk(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    let mut report = parse_wrk(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    report.user = user1.saturating_sub(user0);
+    report.sys = sys1.saturating_sub(sys0);
+    report
 }
 
-/// Reads `Requests/sec:` and the `99%` line of `--latency` from wrk's
-/// report. A report with socket errors or non-2xx responses is refused:
+/// Reads `Requests/sec:`, the request count and the `99%` line of
+/// `--latency` from wrk's report (the CPU times are left zero). A report with socket errors or non-2xx responses is refused:
 /// the rate would count failures.
 fn parse_wrk(report: &str) -> io::Result<WrkReport> {
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("wrk: {what}"));
@@ -140,17 +211,27 @@ fn parse_wrk(report: &str) -> io::Result<WrkReport> {
     }
     let mut rps = None;
     let mut p99_us = None;
+    let mut requests = None;
     for line in report.lines() {
         let mut words = line.split_whitespace();
         match (words.next(), words.next()) {
             (Some("Requests/sec:"), Some(v)) => rps = v.parse::<f64>().ok(),
             (Some("99%"), Some(v)) => p99_us = duration_us(v),
+            (Some(n), Some("requests")) => requests = n.parse::<f64>().ok(),
             _ => {}
         }
     }
-    match (rps, p99_us) {
-        (Some(rps), Some(p99_us)) if rps > 0.0 => Ok(WrkReport { rps, p99_us }),
-        _ => Err(bad("no Requests/sec or no 99% latency")),
+    match (rps, p99_us, requests) {
+        (Some(rps), Some(p99_us), Some(requests)) if rps > 0.0 && requests > 0.0 => {
+            Ok(WrkReport {
+                rps,
+                p99_us,
+                requests,
+                user: Duration::ZERO,
+                sys: Duration::ZERO,
+            })
+        }
+        _ => Err(bad("no Requests/sec, no request count or no 99% latency")),
     }
 }
 
@@ -170,125 +251,25 @@ fn duration_us(s: &str) -> Option<f64> {
     num.parse::<f64>().ok().map(|v| v * scale)
 }
 
-/// hyper on tokio: the adapters of `hyper_gort`, over `tokio::net` and
-/// `tokio::time`, and the same accept loop and connection settings.
+/// hyper on tokio through hyper-util's `rt::tokio` (`TokioIo`,
+/// `TokioTimer`, `TokioExecutor`): the same accept loop and connection
+/// settings as `hyper_gort`.
 mod hyper_tokio {
-    use std::future::Future;
     use std::io;
-    use std::pin::Pin;
-    use std::task::{Context, Poll};
-    use std::time::{Duration, Instant};
 
-    use hyper::rt::{ReadBufCursor, Sleep, Timer};
+    use hyper::rt::Executor as _;
     use hyper::server::conn::http1;
     use hyper::service::service_fn;
-    use tokio::io::{AsyncRead, AsyncWrite};
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use tokio::net::{TcpListener, TcpStream};
 
     use super::hyper_gort::hello;
 
-    /// A tokio stream as hyper's `Read` + `Write`.
-    struct TokioIo(TcpStream);
-
-    impl hyper::rt::Read for TokioIo {
-        fn poll_read(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            mut buf: ReadBufCursor<'_>,
-        ) -> Poll<io::Result<()>> {
-            // SAFETY: tokio's ReadBuf never de-initialises bytes, and only
-            // the ones it reports filled are counted below.
-            let n = unsafe {
-                let mut tbuf = tokio::io::ReadBuf::uninit(buf.as_mut());
-                match Pin::new(&mut self.0).poll_read(cx, &mut tbuf) {
-                    Poll::Ready(Ok(())) => tbuf.filled().len(),
-                    other => return other,
-                }
-            };
-            // SAFETY: the read initialised and filled the first `n` bytes.
-            unsafe { buf.advance(n) };
-            Poll::Ready(Ok(()))
-        }
-    }
-
-    impl hyper::rt::Write for TokioIo {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            Pin::new(&mut self.0).poll_write(cx, buf)
-        }
-
-        fn poll_write_vectored(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            bufs: &[io::IoSlice<'_>],
-        ) -> Poll<io::Result<usize>> {
-            Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-        }
-
-        fn is_write_vectored(&self) -> bool {
-            self.0.is_write_vectored()
-        }
-
-        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.0).poll_flush(cx)
-        }
-
-        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Pin::new(&mut self.0).poll_shutdown(cx)
-        }
-    }
-
-    /// hyper's timer over `tokio::time`.
-    #[derive(Clone, Copy)]
-    struct TokioTimer;
-
-    pin_project_lite::pin_project! {
-        struct TokioSleep {
-            #[pin]
-            inner: tokio::time::Sleep,
-        }
-    }
-
-    impl Future for TokioSleep {
-        type Output = ();
-
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            self.project().inner.poll(cx)
-        }
-    }
-
-    impl Sleep for TokioSleep {}
-
-    impl Timer for TokioTimer {
-        fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
-            Box::pin(TokioSleep {
-                inner: tokio::time::sleep(duration),
-            })
-        }
-
-        fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-            Box::pin(TokioSleep {
-                inner: tokio::time::sleep_until(deadline.into()),
-            })
-        }
-
-        fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
-            match sleep.as_mut().downcast_mut_pin::<TokioSleep>() {
-                Some(ours) => ours.project().inner.reset(new_deadline.into()),
-                None => *sleep = self.sleep_until(new_deadline),
-            }
-        }
-    }
-
     /// `hyper_gort::serve_connection` on tokio.
     async fn serve_connection(stream: TcpStream) -> hyper::Result<()> {
-        let _ = stream.set_nodelay(true);
         http1::Builder::new()
-            .timer(TokioTimer)
-            .serve_connection(TokioIo(stream), service_fn(hello))
+            .timer(TokioTimer::new())
+            .serve_connection(TokioIo::new(stream), service_fn(hello))
             .await
     }
 
@@ -296,9 +277,10 @@ mod hyper_tokio {
     pub(super) async fn serve(listener: &TcpListener) -> io::Result<()> {
         loop {
             let (stream, _peer) = listener.accept().await?;
-            drop(tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            TokioExecutor::new().execute(async move {
                 let _ = serve_connection(stream).await;
-            }));
+            });
         }
     }
 }
@@ -325,13 +307,18 @@ Transfer/sec:      4.45MB
 
     #[test]
     fn parses_rate_and_p99() {
-        let r = parse_wrk(REPORT).unwrap();
+        let mut r = parse_wrk(REPORT).unwrap();
         assert_eq!(r.rps, 51868.81);
         assert!((r.p99_us - 812.0).abs() < 1e-9);
+        assert_eq!(r.requests, 104481.0);
+        r.user = Duration::from_millis(1044810);
+        r.sys = Duration::from_millis(2 * 104481);
         let round = r.into_round();
         assert!((round.value - 1e9 / 51868.81).abs() < 1e-6);
-        assert_eq!(round.extra[0].0, "rps");
-        assert_eq!(round.extra[1].0, "p99_us");
+        let keys: Vec<_> = round.extra.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["rps", "p99_us", "user_ns", "sys_ns"]);
+        assert!((round.extra[2].1 - 10e6).abs() < 1e-3);
+        assert!((round.extra[3].1 - 2e6).abs() < 1e-3);
     }
 
     #[test]
@@ -342,6 +329,19 @@ Transfer/sec:      4.45MB
         );
         assert!(parse_wrk(&errs).is_err());
         assert!(parse_wrk("Requests/sec: 10\n").is_err());
+        let no_count = REPORT.replace("104481 requests in", "in");
+        assert!(parse_wrk(&no_count).is_err());
+    }
+
+    #[test]
+    fn cpu_times_grow_with_work() {
+        let (u0, s0) = cpu_times();
+        let mut x = 0u64;
+        while cpu_times().0 == u0 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let (u1, s1) = cpu_times();
+        assert!(u1 > u0 && s1 >= s0);
     }
 
     #[test]

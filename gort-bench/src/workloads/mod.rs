@@ -80,7 +80,8 @@ impl Workload {
     }
 }
 
-/// A contender other than gort and tokio: another channel library.
+/// A contender other than gort and tokio: another channel library, or a
+/// variant of gort's round.
 #[derive(Debug)]
 pub(crate) struct Other {
     /// The field name in the output (`flume=`).
@@ -93,6 +94,9 @@ pub(crate) struct Other {
 pub(crate) enum OtherRound {
     /// As a task on the workload's tokio runtime (the one `tokio=` uses).
     OnTokio(fn(&<Tokio as System>::Runtime) -> RoundResult),
+    /// On the workload's gort runtime (the one `gort=` uses): a variant of
+    /// gort's own round (`http_hello`'s `gort_io`).
+    OnGort(fn(&<Gort as System>::Runtime) -> RoundResult),
     /// On plain OS threads of its own, no runtime (`--procs` does not apply).
     Threads(fn() -> RoundResult),
 }
@@ -417,7 +421,10 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(http::http_hello_gort),
         tokio: Some(http::http_hello_tokio),
-        others: &[],
+        others: &[Other {
+            name: "gort_io",
+            round: OtherRound::OnGort(http::http_hello_gort_io),
+        }],
     },
     Workload {
         name: "spawn_blocking",
