@@ -189,9 +189,20 @@ pub mod sync {
     pub use gort_sync::{ErrGroup, Map, Wait, WaitGroup};
 }
 
+#[cfg(unix)]
+pub mod signal;
+
 #[doc(hidden)]
 pub mod __private {
     //! Used by the code the macros generate; not public API.
     pub use gort_core::Builder;
+    /// `#[gort::main]`'s SIGQUIT dump (`gort_core::io::signal`); a no-op
+    /// off Unix.
+    pub fn install_sigquit_dump(handle: &gort_core::Handle) {
+        #[cfg(unix)]
+        gort_core::io::signal::install_sigquit_dump(handle);
+        #[cfg(not(unix))]
+        let _ = handle;
+    }
     pub use gort_sync::select;
 }

@@ -303,11 +303,17 @@ fn generate(kind: Kind, args: &Args, f: ItemFn) -> TokenStream {
         Kind::Main => TokenStream::new(),
         Kind::Test => quote!(#[::core::prelude::v1::test]),
     };
+    // A program, not a test, answers SIGQUIT as Go's runtime does: the
+    // dump on stderr, exit status 2 (`gort_core::io::signal`).
+    let rt = quote_spanned!(Span::mixed_site()=> __gort_rt);
+    let sigquit = match kind {
+        Kind::Main => quote!(::gort::__private::install_sigquit_dump(&#rt.handle());),
+        Kind::Test => TokenStream::new(),
+    };
     // Go's program exits when main returns, waiting for nothing: main
     // ends with `shutdown_background`, so a blocking job stuck (on stdin,
     // say) does not hold the exit up. A test drops its runtime, which
     // waits for every thread (docs/semantics.md, "Runtime shutdown").
-    let rt = quote_spanned!(Span::mixed_site()=> __gort_rt);
     let out = quote_spanned!(Span::mixed_site()=> __gort_out);
     let finish = match kind {
         Kind::Main => quote! {
@@ -330,6 +336,7 @@ fn generate(kind: Kind, args: &Args, f: ItemFn) -> TokenStream {
                 #detect_deadlock
                 .build()
                 .unwrap_or_else(|e| ::core::panic!(#failed, e));
+            #sigquit
             #finish
         }
     }
@@ -388,6 +395,7 @@ mod tests {
         assert!(out.contains("block_on"), "{out}");
         assert!(!out.contains("async fn"), "{out}");
         assert!(!out.contains("prelude :: v1 :: test"), "{out}");
+        assert!(out.contains("install_sigquit_dump"), "{out}");
         assert!(out.contains("shutdown_background"), "{out}");
     }
 
@@ -409,6 +417,7 @@ mod tests {
         );
         assert!(out.contains("-> Result < () , E >"), "{out}");
         assert!(!out.contains(". procs"), "{out}");
+        assert!(!out.contains("install_sigquit_dump"), "{out}");
         assert!(!out.contains("shutdown_background"), "{out}");
     }
 

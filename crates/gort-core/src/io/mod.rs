@@ -8,8 +8,9 @@
 //! and wait, and no wake-up is lost in between).
 //!
 //! Two layers: `error.rs`, `poll_desc.rs` and `poller.rs` are below the
-//! scheduler (which owns the `Poller`); this file's `Registration` is above
-//! it, reaching the runtime through `sched::Shared`.
+//! scheduler (which owns the `Poller`); this file's `Registration` and
+//! `signal.rs` (Unix signals as poller hooks, under `gort::signal`) are
+//! above it, reaching the runtime through `sched::Shared`.
 //!
 //! # Examples
 //!
@@ -31,6 +32,8 @@ mod error;
 mod poll_desc;
 #[cfg(not(loom))]
 pub(crate) mod poller;
+#[cfg(all(unix, not(loom)))]
+pub mod signal;
 
 use std::fmt;
 use std::future::poll_fn;

@@ -67,6 +67,18 @@
 //! an operation once more and get `WouldBlock`; no event is lost. A
 //! descriptor deregistered between the take and the delivery is kept alive
 //! by the batch's `Arc`, and the bits it gets are never read.
+//!
+//! # Hooks
+//!
+//! A source can be registered with a [`Hook`] in place of a descriptor
+//! (the signal subscriptions of `io/signal.rs`): its event runs the hook
+//! on the polling thread, after the batch's descriptors have their bits,
+//! instead of waking a task. A hook must not block (it runs inside a
+//! poll, maybe the holder's). It takes the same slots and tokens as a
+//! descriptor and counts as a registered source, so an M blocks in the
+//! poll for it ([`has_sources`](Poller::has_sources)); one registered as
+//! *internal* (the runtime's own SIGQUIT watcher) does not count for the
+//! deadlock detector ([`has_user_sources`](Poller::has_user_sources)).
 
 use std::cell::Cell;
 use std::io;
@@ -89,6 +101,15 @@ const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
 const EVENTS: usize = 1024;
 /// With sources registered, nobody may go longer than this without a poll.
 pub(crate) const FORCE_POLL_NANOS: u64 = 10_000_000;
+
+/// What a hook-registered source runs when its event comes (module doc,
+/// "Hooks").
+pub(crate) trait Hook: Send + Sync {
+    /// Runs on the polling thread, with no poller lock held; must not
+    /// block. `poller` is the poller that took the event (for
+    /// [`Poller::deregister_hook`]).
+    fn ready(&self, poller: &Poller);
+}
 
 thread_local! {
     /// Per thread, the descriptors of one batch of events with their
@@ -122,8 +143,11 @@ pub(crate) struct Poller {
     /// gives it back (module doc, "The waker").
     kick_pending: AtomicBool,
     table: Mutex<Table>,
-    /// Registered sources.
+    /// Registered sources, hooks included.
     registered: AtomicUsize,
+    /// Of `registered`, the internal hooks: not counted by
+    /// [`has_user_sources`](Poller::has_user_sources).
+    internal: AtomicUsize,
     /// `now_nanos` of the last poll.
     last_poll: AtomicU64,
 }
@@ -151,20 +175,53 @@ impl Table {
             Some(Slot {
                 desc: Some(d),
                 generation,
-            }) if (generation << INDEX_BITS | (token & INDEX_MASK)) & (usize::MAX >> 1)
-                == token =>
-            {
-                Some(d)
-            }
+                ..
+            }) if slot_token(*generation, token) == token => Some(d),
             _ => None,
         }
     }
+
+    /// The hook an event's token names, as [`lookup`](Table::lookup).
+    fn lookup_hook(&self, token: usize) -> Option<&Arc<dyn Hook>> {
+        match self.slots.get(token & INDEX_MASK) {
+            Some(Slot {
+                hook: Some((h, _)),
+                generation,
+                ..
+            }) if slot_token(*generation, token) == token => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Takes a free slot and bumps its generation; returns its index and
+    /// token.
+    fn take_slot(&mut self) -> (usize, usize) {
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot::default());
+            self.slots.len() - 1
+        });
+        assert!(index <= INDEX_MASK, "netpoll: too many sources");
+        let slot = &mut self.slots[index];
+        slot.generation = slot.generation.wrapping_add(1);
+        // The generation can't reach the top bit (WAKER's token) in
+        // practice; masked regardless.
+        let token = ((slot.generation << INDEX_BITS) | index) & (usize::MAX >> 1);
+        (index, token)
+    }
 }
 
+/// The token of the slot at `token`'s index with `generation`.
+fn slot_token(generation: usize, token: usize) -> usize {
+    (generation << INDEX_BITS | (token & INDEX_MASK)) & (usize::MAX >> 1)
+}
+
+/// A slot holds a descriptor, a hook (with whether it is internal), or
+/// nothing (on the free list).
 #[derive(Default)]
 struct Slot {
     generation: usize,
     desc: Option<Arc<PollDesc>>,
+    hook: Option<(Arc<dyn Hook>, bool)>,
 }
 
 impl Poller {
@@ -186,6 +243,7 @@ impl Poller {
             kick_pending: AtomicBool::new(false),
             table: Mutex::new(Table::default()),
             registered: AtomicUsize::new(0),
+            internal: AtomicUsize::new(0),
             last_poll: AtomicU64::new(now_nanos()),
         })
     }
@@ -201,6 +259,16 @@ impl Poller {
         self.registered.load(Acquire) > 0
     }
 
+    /// Whether a source other than an internal hook is registered (the
+    /// deadlock detector's "an I/O source is armed"). `register_hook`
+    /// counts an internal hook in `internal` before `registered`, and
+    /// `deregister_hook` uncounts it in the reverse order, so this is
+    /// never true for internal hooks alone, even in passing.
+    pub(crate) fn has_user_sources(&self) -> bool {
+        let registered = self.registered.load(Acquire);
+        registered > self.internal.load(Acquire)
+    }
+
     pub(crate) fn register(
         &self,
         source: &mut impl Source,
@@ -211,26 +279,73 @@ impl Poller {
             if t.closed {
                 return Err(super::poll_desc::shutdown_error());
             }
-            let index = t.free.pop().unwrap_or_else(|| {
-                t.slots.push(Slot::default());
-                t.slots.len() - 1
-            });
-            assert!(index <= INDEX_MASK, "netpoll: too many sources");
-            let slot = &mut t.slots[index];
-            slot.generation = slot.generation.wrapping_add(1);
-            let token = (slot.generation << INDEX_BITS) | index;
-            let desc = Arc::new(PollDesc::new(token & (usize::MAX >> 1)));
-            slot.desc = Some(desc.clone());
+            let (index, token) = t.take_slot();
+            let desc = Arc::new(PollDesc::new(token));
+            t.slots[index].desc = Some(desc.clone());
             desc
         };
-        // The generation can't reach the top bit (WAKER's token) in practice;
-        // masked above regardless.
         if let Err(e) = self.registry.register(source, Token(desc.token), interest) {
             self.release(&desc);
             return Err(e);
         }
         self.registered.fetch_add(1, AcqRel);
         Ok(desc)
+    }
+
+    /// Registers `source` with a [`Hook`] run for its events (module doc,
+    /// "Hooks"); `internal`: not counted by the deadlock detector. Returns
+    /// the token, for [`deregister_hook`](Poller::deregister_hook).
+    pub(crate) fn register_hook(
+        &self,
+        source: &mut impl Source,
+        interest: Interest,
+        hook: Arc<dyn Hook>,
+        internal: bool,
+    ) -> io::Result<usize> {
+        let token = {
+            let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+            if t.closed {
+                return Err(super::poll_desc::shutdown_error());
+            }
+            let (index, token) = t.take_slot();
+            t.slots[index].hook = Some((hook, internal));
+            token
+        };
+        if internal {
+            self.internal.fetch_add(1, AcqRel);
+        }
+        if let Err(e) = self.registry.register(source, Token(token), interest) {
+            self.release_hook(token);
+            return Err(e);
+        }
+        self.registered.fetch_add(1, AcqRel);
+        Ok(token)
+    }
+
+    /// Removes a hook's `source` from the poll set and forgets the hook
+    /// (a no-op if shutdown took it already).
+    pub(crate) fn deregister_hook(&self, token: usize, source: &mut impl Source) {
+        let _ = self.registry.deregister(source);
+        if let Some(internal) = self.release_hook(token) {
+            self.registered.fetch_sub(1, AcqRel);
+            if internal {
+                self.internal.fetch_sub(1, AcqRel);
+            }
+        }
+    }
+
+    /// Frees the hook's slot; its `internal` flag if it was still there.
+    /// The hook is dropped after the table's lock is released.
+    fn release_hook(&self, token: usize) -> Option<bool> {
+        let hook = {
+            let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
+            t.lookup_hook(token)?;
+            let index = token & INDEX_MASK;
+            let hook = t.slots[index].hook.take();
+            t.free.push(index);
+            hook
+        };
+        hook.map(|(_, internal)| internal)
     }
 
     /// Removes `source` from the poll set and forgets its descriptor.
@@ -286,13 +401,15 @@ impl Poller {
     pub(crate) fn poll(&self, timeout: Option<Duration>, must: bool) -> usize {
         let blocking = timeout != Some(Duration::ZERO);
         let mut batch = BATCH.take();
+        // Hooks' events are rare: no allocation unless one comes.
+        let mut hooks: Vec<Arc<dyn Hook>> = Vec::new();
         #[cfg(all(target_os = "linux", not(miri)))]
         let took_kick = {
             let _ = must;
-            self.take_epoll(timeout, &mut batch)
+            self.take_epoll(timeout, &mut batch, &mut hooks)
         };
         #[cfg(not(all(target_os = "linux", not(miri))))]
-        let took_kick = match self.take_mio(timeout, must, &mut batch) {
+        let took_kick = match self.take_mio(timeout, must, &mut batch, &mut hooks) {
             Some(r) => r,
             None => {
                 BATCH.set(batch);
@@ -307,11 +424,14 @@ impl Poller {
             // We took the waker's event meant for a sleeper: give it back.
             self.write_waker();
         }
-        let n = batch.len();
+        let n = batch.len() + hooks.len();
         for (desc, bits) in batch.drain(..) {
             desc.add_bits(bits);
         }
         BATCH.set(batch);
+        for hook in hooks {
+            hook.ready(self);
+        }
         if n > 0 {
             tracing::trace!(ready = n, "netpoll");
         }
@@ -326,6 +446,7 @@ impl Poller {
         &self,
         timeout: Option<Duration>,
         batch: &mut Vec<(Arc<PollDesc>, usize)>,
+        hooks: &mut Vec<Arc<dyn Hook>>,
     ) -> bool {
         // Rounded up to a millisecond, as mio does: waking early would
         // only make the caller wait again.
@@ -366,6 +487,8 @@ impl Poller {
                     woken = true;
                 } else if let Some(d) = t.lookup(token) {
                     batch.push((d.clone(), PollDesc::epoll_bits(flags)));
+                } else if let Some(h) = t.lookup_hook(token) {
+                    hooks.push(h.clone());
                 }
             }
             drop(t);
@@ -388,6 +511,7 @@ impl Poller {
         timeout: Option<Duration>,
         must: bool,
         batch: &mut Vec<(Arc<PollDesc>, usize)>,
+        hooks: &mut Vec<Arc<dyn Hook>>,
     ) -> Option<bool> {
         let mut st = match self.state.try_lock() {
             Ok(g) => g,
@@ -414,6 +538,8 @@ impl Poller {
                     woken = true;
                 } else if let Some(d) = t.lookup(ev.token().0) {
                     batch.push((d.clone(), PollDesc::event_bits(ev)));
+                } else if let Some(h) = t.lookup_hook(ev.token().0) {
+                    hooks.push(h.clone());
                 }
             }
             if seen < EVENTS {
@@ -430,16 +556,33 @@ impl Poller {
         self.has_sources() && now.saturating_sub(self.last_poll.load(Relaxed)) > FORCE_POLL_NANOS
     }
 
-    /// Shutdown: every registered source's waiters wake to an error.
+    /// Shutdown: every registered source's waiters wake to an error, and
+    /// every hook is forgotten (dropped here, outside the table's lock:
+    /// a signal subscription ends, `io/signal.rs`).
     pub(crate) fn shutdown(&self) {
-        let descs: Vec<Arc<PollDesc>> = {
+        let (descs, hooks): (Vec<Arc<PollDesc>>, Vec<(Arc<dyn Hook>, bool)>) = {
             let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
             t.closed = true;
-            t.slots.iter().filter_map(|s| s.desc.clone()).collect()
+            let descs = t.slots.iter().filter_map(|s| s.desc.clone()).collect();
+            let mut hooks = Vec::new();
+            for index in 0..t.slots.len() {
+                if let Some(h) = t.slots[index].hook.take() {
+                    hooks.push(h);
+                    t.free.push(index);
+                }
+            }
+            (descs, hooks)
         };
         for d in descs {
             d.shutdown();
         }
+        for (_, internal) in &hooks {
+            self.registered.fetch_sub(1, AcqRel);
+            if *internal {
+                self.internal.fetch_sub(1, AcqRel);
+            }
+        }
+        drop(hooks);
         self.wake();
     }
 }

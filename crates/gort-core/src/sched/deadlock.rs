@@ -19,7 +19,8 @@
 //!    runs a task without a P, no queue holds a task, no task is `RUNNING`
 //!    or `NOTIFIED`, and no `spawn_blocking` job is queued or running.
 //! 2. No gort event source is armed: no timer is pending, no I/O source is
-//!    registered with the netpoller.
+//!    registered with the netpoller (a signal subscription counts: a
+//!    signal may come; the runtime's internal SIGQUIT watcher does not).
 //! 3. No party outside could reach the runtime: no `Handle` (or
 //!    `Handle::enter` guard) is held by user code, and this is the only
 //!    thread in `block_on`.
@@ -83,7 +84,11 @@ const MAIN_OWN_REFS: usize = 2;
 pub(crate) fn quiescent(s: &Shared, main: &std::sync::Arc<MainTask>) -> Option<u64> {
     // 1. and 2.
     let procs = s.procs();
-    if s.idle.npidle.load(SeqCst) != procs || s.idle.nmspinning.load(SeqCst) != 0 {
+    // An M blocked in the netpoller holding its P (with only internal
+    // hooks registered, e.g. `#[gort::main]`'s SIGQUIT watcher) leaves
+    // that P idle in all but name.
+    let idle = s.idle.npidle.load(SeqCst) + usize::from(s.idle.holder_asleep());
+    if idle != procs || s.idle.nmspinning.load(SeqCst) != 0 {
         return None;
     }
     if s.detached_ms.load(Relaxed) != 0 || s.any_work() {
@@ -93,7 +98,7 @@ pub(crate) fn quiescent(s: &Shared, main: &std::sync::Arc<MainTask>) -> Option<u
         return None;
     }
     #[cfg(not(loom))]
-    if s.poller.has_sources() {
+    if s.poller.has_user_sources() {
         return None;
     }
     if s.blocking.in_flight() != 0 {
