@@ -58,14 +58,7 @@ enum Proto {
 /// HTTP/1.1 connections go through `Io` (the generic `futures::io`
 /// adapter); HTTP/2 ones hand the `TcpStream` over directly (gort's sockets
 /// implement hyper's traits), so both read paths are under load.
-async fn server(
-    proto: Proto,
-    n: usize,
-) -> (
-    SocketAddr,
-    Arc<AtomicUsize>,
-    gort::JoinHandle<usize>,
-) {
+async fn server(proto: Proto, n: usize) -> (SocketAddr, Arc<AtomicUsize>, gort::JoinHandle<usize>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let served = Arc::new(AtomicUsize::new(0));
@@ -268,7 +261,10 @@ async fn http1_header_read_timeout_runs_on_gort_timer() {
         .expect("the header-read timeout never fired");
     let err = result.expect_err("the connection must end with hyper's timeout error");
     assert!(err.is_timeout(), "not a timeout: {err:?}");
-    assert!(waited >= TIMEOUT, "gave up after {waited:?}, before {TIMEOUT:?}");
+    assert!(
+        waited >= TIMEOUT,
+        "gave up after {waited:?}, before {TIMEOUT:?}"
+    );
     assert!(
         !String::from_utf8_lossy(&rest).contains("/two"),
         "the half-written request was served: {rest:?}"

@@ -39,7 +39,10 @@ async fn main() -> Result<(), hyper_gort::BoxError> {
                 async move { hyper_gort::serve(&listener).await }
             });
             let (status, body) = hyper_gort::get(addr, "/").await?;
-            print!("GET http://{addr}/: {status}\n{}", String::from_utf8_lossy(&body));
+            print!(
+                "GET http://{addr}/: {status}\n{}",
+                String::from_utf8_lossy(&body)
+            );
             listener.close();
             let _ = server.await;
         }

@@ -222,15 +222,13 @@ fn parse_wrk(report: &str) -> io::Result<WrkReport> {
         }
     }
     match (rps, p99_us, requests) {
-        (Some(rps), Some(p99_us), Some(requests)) if rps > 0.0 && requests > 0.0 => {
-            Ok(WrkReport {
-                rps,
-                p99_us,
-                requests,
-                user: Duration::ZERO,
-                sys: Duration::ZERO,
-            })
-        }
+        (Some(rps), Some(p99_us), Some(requests)) if rps > 0.0 && requests > 0.0 => Ok(WrkReport {
+            rps,
+            p99_us,
+            requests,
+            user: Duration::ZERO,
+            sys: Duration::ZERO,
+        }),
         _ => Err(bad("no Requests/sec, no request count or no 99% latency")),
     }
 }
