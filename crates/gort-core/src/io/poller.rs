@@ -221,8 +221,11 @@ fn slot_token(generation: usize, token: usize) -> usize {
 struct Slot {
     generation: usize,
     desc: Option<Arc<PollDesc>>,
-    hook: Option<(Arc<dyn Hook>, bool)>,
+    hook: Option<HookEntry>,
 }
+
+/// A slot's hook, and whether it is internal.
+type HookEntry = (Arc<dyn Hook>, bool);
 
 impl Poller {
     pub(crate) fn new() -> io::Result<Poller> {
@@ -560,7 +563,7 @@ impl Poller {
     /// every hook is forgotten (dropped here, outside the table's lock:
     /// a signal subscription ends, `io/signal.rs`).
     pub(crate) fn shutdown(&self) {
-        let (descs, hooks): (Vec<Arc<PollDesc>>, Vec<(Arc<dyn Hook>, bool)>) = {
+        let (descs, hooks): (Vec<Arc<PollDesc>>, Vec<HookEntry>) = {
             let mut t = self.table.lock().unwrap_or_else(|e| e.into_inner());
             t.closed = true;
             let descs = t.slots.iter().filter_map(|s| s.desc.clone()).collect();
