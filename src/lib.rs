@@ -33,15 +33,15 @@ pub use gort_macros::{main, select, test};
 /// Tasks: spawning (Go's `go` statement), groups of tasks, names, and
 /// `!Send` tasks.
 ///
-/// - [`spawn`](crate::spawn) and [`JoinHandle`]: one task; dropping the
+/// - [`spawn`] and [`JoinHandle`]: one task; dropping the
 ///   handle detaches it, as a goroutine runs on.
-/// - [`JoinSet`]: a group of tasks owned together, joined as they finish;
+/// - [`JoinSet`](task::JoinSet): a group of tasks owned together, joined as they finish;
 ///   dropping the set aborts them (in Go, a `WaitGroup` and a results
 ///   channel, or `errgroup`).
-/// - [`AbortHandle`]: abort a task from anywhere without owning its output.
-/// - [`Builder`]: spawn with a name, shown by [`runtime::dump`] and in
+/// - [`AbortHandle`](task::AbortHandle): abort a task from anywhere without owning its output.
+/// - [`Builder`](task::Builder): spawn with a name, shown by [`runtime::dump`] and in
 ///   tracing spans.
-/// - [`LocalSet`] and [`spawn_local`]: futures that are not `Send`, run
+/// - [`LocalSet`](task::LocalSet) and [`spawn_local`](task::spawn_local): futures that are not `Send`, run
 ///   on the one thread that drives the set.
 ///
 /// ```
