@@ -276,6 +276,10 @@ fn scheduler_view() {
         m.parks,
         gort::runtime::num_goroutines()
     );
+    println!(
+        "next: `cargo run --example graceful` (a server that drains its connections on \
+         SIGINT/SIGTERM: signal::notify_context, JoinSet, shutdown_timeout)"
+    );
 }
 
 /// A short duration as "850 ns" or "16 µs".
