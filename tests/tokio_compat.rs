@@ -130,7 +130,10 @@ async fn tokio_time_without_a_tokio_runtime_panics() {
         .map(String::as_str)
         .or_else(|| payload.downcast_ref::<&str>().copied())
         .unwrap_or_default();
-    assert!(msg.contains("there is no reactor running"), "panic: {msg:?}");
+    assert!(
+        msg.contains("there is no reactor running"),
+        "panic: {msg:?}"
+    );
 }
 
 /// Runs `fut` with a tokio runtime entered around every poll, so the tokio
