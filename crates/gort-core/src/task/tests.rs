@@ -372,3 +372,87 @@ fn parked_task_wakers_count_and_wake() {
     drop(jh);
     drop(task);
 }
+
+/// A `LocalSet` without a runtime, for Miri: `!Send` futures (an `Rc`)
+/// woken and aborted from other threads run and are dropped on this one;
+/// the set's drop cancels the rest. Exercises `new_task_unchecked`'s
+/// contract as `local.rs` keeps it.
+#[test]
+fn local_tasks_woken_and_aborted_from_other_threads() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    use super::LocalSet;
+
+    struct WaitFor(Arc<Mutex<(bool, Option<Waker>)>>, Rc<Cell<usize>>);
+    impl Future for WaitFor {
+        type Output = usize;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            let mut g = self.0.lock().unwrap();
+            if g.0 {
+                self.1.set(self.1.get() + 1);
+                return Poll::Ready(self.1.get());
+            }
+            g.1 = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    let (w, woken) = counting_waker();
+    let mut cx = Context::from_waker(&w);
+    let mut local = LocalSet::new();
+    let count = Rc::new(Cell::new(0));
+    let gates: Vec<_> = (0..3)
+        .map(|_| Arc::new(Mutex::new((false, None))))
+        .collect();
+    let hs: Vec<JoinHandle<usize>> = gates
+        .iter()
+        .map(|g| local.spawn_local(WaitFor(g.clone(), count.clone())))
+        .collect();
+    assert!(Pin::new(&mut local).poll(&mut cx).is_pending());
+    // Gate 0 opens and is woken from another thread; task 1 is aborted
+    // from another; task 2 stays parked until the set is dropped.
+    let g0 = gates[0].clone();
+    let a1 = hs[1].abort_handle();
+    std::thread::spawn(move || {
+        let w = {
+            let mut g = g0.lock().unwrap();
+            g.0 = true;
+            g.1.take().unwrap()
+        };
+        w.wake();
+        a1.abort();
+    })
+    .join()
+    .unwrap();
+    assert!(woken.load(SeqCst) >= 1, "the set's waker was woken");
+    assert!(Pin::new(&mut local).poll(&mut cx).is_pending());
+    assert_eq!(count.get(), 1);
+    assert!(hs[0].is_finished() && hs[1].is_finished() && !hs[2].is_finished());
+    drop(local);
+    assert!(hs[2].is_finished());
+    let mut hs = hs.into_iter();
+    let mut h0 = hs.next().unwrap();
+    assert!(matches!(
+        Pin::new(&mut h0).poll(&mut cx),
+        Poll::Ready(Ok(1))
+    ));
+    for mut h in hs {
+        match Pin::new(&mut h).poll(&mut cx) {
+            Poll::Ready(Err(e)) => assert!(e.is_cancelled()),
+            _ => panic!("an aborted or dropped local task reports cancellation"),
+        }
+    }
+}
+
+/// A waker that counts its wake-ups.
+fn counting_waker() -> (Waker, Arc<AtomicUsize>) {
+    struct W(Arc<AtomicUsize>);
+    impl Wake for W {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+    let c = Arc::new(AtomicUsize::new(0));
+    (Waker::from(Arc::new(W(c.clone()))), c)
+}
