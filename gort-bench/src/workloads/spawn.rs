@@ -107,41 +107,37 @@ fn link<S: System>(remaining: usize, done: oneshot::Sender<()>) {
 /// Tasks per round of `joinset_join` (Go: `joinSetCount`).
 const JOINSET: u64 = 10_000;
 
+/// One round of `joinset_join` on the runtime type `$sys` with its
+/// `JoinSet` type `$set` (the two sets have the same API, not one trait).
+macro_rules! joinset_round {
+    ($sys:ty, $set:ty, $rt:expr) => {{
+        let (sum, elapsed) = on_task::<$sys, _>($rt, async {
+            let start = Instant::now();
+            let mut set = <$set>::new();
+            for i in 0..JOINSET {
+                set.spawn(async move { i });
+            }
+            let mut sum = 0;
+            while let Some(r) = set.join_next().await {
+                sum += r.expect("joinset_join: a task failed");
+            }
+            (sum, start.elapsed())
+        });
+        check_joinset(sum, elapsed)
+    }};
+}
+
 /// `joinset_join` on gort: from a task, spawn [`JOINSET`] tasks into a
 /// `gort::task::JoinSet`, each returning its index, and join them all,
 /// summing the outputs. ns per task (spawn and join). Go's twin collects
 /// the results from a buffered channel, Go's idiom for a task group.
 pub(crate) fn joinset_join_gort(rt: &gort::Runtime) -> RoundResult {
-    let (sum, elapsed) = on_task::<crate::system::Gort, _>(rt, async {
-        let start = Instant::now();
-        let mut set = gort::task::JoinSet::new();
-        for i in 0..JOINSET {
-            set.spawn(async move { i });
-        }
-        let mut sum = 0;
-        while let Some(r) = set.join_next().await {
-            sum += r.expect("joinset_join: a task failed");
-        }
-        (sum, start.elapsed())
-    });
-    check_joinset(sum, elapsed)
+    joinset_round!(crate::system::Gort, gort::task::JoinSet<u64>, rt)
 }
 
 /// `joinset_join` on tokio, with `tokio::task::JoinSet`.
 pub(crate) fn joinset_join_tokio(rt: &tokio::runtime::Runtime) -> RoundResult {
-    let (sum, elapsed) = on_task::<crate::system::Tokio, _>(rt, async {
-        let start = Instant::now();
-        let mut set = tokio::task::JoinSet::new();
-        for i in 0..JOINSET {
-            set.spawn(async move { i });
-        }
-        let mut sum = 0;
-        while let Some(r) = set.join_next().await {
-            sum += r.expect("joinset_join: a task failed");
-        }
-        (sum, start.elapsed())
-    });
-    check_joinset(sum, elapsed)
+    joinset_round!(crate::system::Tokio, tokio::task::JoinSet<u64>, rt)
 }
 
 fn check_joinset(sum: u64, elapsed: Duration) -> RoundResult {

@@ -118,14 +118,7 @@ impl Notified {
         {
             return self.run_traced();
         }
-        let ptr = self.0.into_raw();
-        // SAFETY: the vtable matches the cell; the reference is handed over,
-        // and handed back when `poll` says so.
-        if unsafe { (ptr.as_ref().vtable.poll)(ptr) } {
-            Some(Notified(Task { ptr }))
-        } else {
-            None
-        }
+        self.run_untraced()
     }
 
     #[cold]
@@ -143,12 +136,16 @@ impl Notified {
         self.run_untraced()
     }
 
-    #[inline]
+    #[inline(always)]
     fn run_untraced(self) -> Option<Notified> {
         let ptr = self.0.into_raw();
         // SAFETY: the vtable matches the cell; the reference is handed over,
         // and handed back when `poll` says so.
-        unsafe { (ptr.as_ref().vtable.poll)(ptr) }.then(|| Notified(Task { ptr }))
+        if unsafe { (ptr.as_ref().vtable.poll)(ptr) } {
+            Some(Notified(Task { ptr }))
+        } else {
+            None
+        }
     }
 
     /// Runs the task until a poll leaves it idle or done, on the calling
