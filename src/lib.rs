@@ -80,6 +80,34 @@ pub mod time {
     pub use gort_sync::time::after;
 }
 
+/// Go's `testing/synctest`: concurrent code on a virtual clock, in a bubble
+/// whose time jumps to the next timer as soon as every task in it is
+/// durably blocked. `#[gort::test(synctest)]` runs a test's body in one.
+///
+/// ```
+/// use std::time::Duration;
+/// use gort::sync::chan;
+/// use gort::time::{now, sleep, timeout};
+///
+/// gort::synctest::run(async {
+///     let t0 = now();
+///     let (tx, rx) = chan::<u32>(0);
+///     gort::spawn(async move {
+///         sleep(Duration::from_secs(90)).await;
+///         tx.send(7).await.unwrap();
+///     });
+///     // A minute passes (virtually) with nothing received...
+///     assert!(timeout(Duration::from_secs(60), rx.recv()).await.is_err());
+///     assert_eq!(now() - t0, Duration::from_secs(60));
+///     // ...then the value comes at 90 s.
+///     assert_eq!(rx.recv().await, Some(7));
+///     assert_eq!(now() - t0, Duration::from_secs(90));
+/// });
+/// ```
+pub mod synctest {
+    pub use gort_core::synctest::*;
+}
+
 /// Go's `context` package: cancellation trees, deadlines and values.
 pub mod context {
     pub use gort_sync::context::*;

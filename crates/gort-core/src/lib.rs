@@ -24,6 +24,7 @@ pub mod __private {
 mod metrics;
 mod rt;
 pub(crate) mod sched;
+pub mod synctest;
 pub mod task;
 mod task_builder;
 pub mod time;

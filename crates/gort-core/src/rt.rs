@@ -91,6 +91,8 @@ pub struct Builder {
     max_blocking_threads: Option<usize>,
     blocking_keep_alive: Option<Duration>,
     detect_deadlock: bool,
+    /// A synctest bubble (`__synctest`).
+    synctest: bool,
     netpoll_spin: Option<Duration>,
     /// `on_thread_start`, `on_thread_stop`, `thread_name_fn` (its `Debug`
     /// says which are set).
@@ -168,6 +170,18 @@ impl Builder {
     /// ```
     pub fn detect_deadlock(mut self, on: bool) -> Builder {
         self.detect_deadlock = on;
+        self
+    }
+
+    /// Makes the runtime a synctest bubble (`gort::synctest`, what
+    /// `#[gort::test(synctest)]` builds): a virtual clock that jumps to the
+    /// next timer when every task is durably blocked; `block_on` returns
+    /// once the future and every task have finished; the deadlock detector
+    /// is on. Not public API: use `gort::synctest::run`.
+    #[doc(hidden)]
+    pub fn __synctest(mut self) -> Builder {
+        self.synctest = true;
+        self.detect_deadlock = true;
         self
     }
 
@@ -322,6 +336,7 @@ impl Builder {
                 .blocking_keep_alive
                 .unwrap_or(DEFAULT_BLOCKING_KEEP_ALIVE),
             detect_deadlock: self.detect_deadlock,
+            synctest: self.synctest,
             netpoll_spin: self.netpoll_spin.unwrap_or(DEFAULT_NETPOLL_SPIN),
             hooks: self.hooks,
         };

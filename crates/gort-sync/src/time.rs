@@ -51,7 +51,7 @@ fn arm(sleep: Sleep, tx: Sender<Instant>) {
             // Drop the sleep (and with it the timer's reference to us).
             let sleep = self.sleep.lock().unwrap_or_else(|e| e.into_inner()).take();
             if sleep.is_some() {
-                let _ = self.tx.try_send(Instant::now());
+                let _ = self.tx.try_send(gort_core::time::now());
             }
         }
     }
@@ -71,7 +71,7 @@ fn arm(sleep: Sleep, tx: Sender<Instant>) {
         .is_ready()
     {
         drop(slot);
-        let _ = fire.tx.try_send(Instant::now());
+        let _ = fire.tx.try_send(gort_core::time::now());
         return;
     }
     *slot = Some(sleep);

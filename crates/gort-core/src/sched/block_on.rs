@@ -73,9 +73,12 @@ pub(crate) fn block_on<F: IntoFuture>(
     let _enter = context::enter(handle.to_internal());
     let main = Arc::new(MainTask::new(location));
     let _registered = Registered::new(shared, &main);
+    let mut fut = pin!(future.into_future());
+    if shared.bubble.is_some() {
+        return bubble_loop(handle, &main, fut.as_mut(), limit);
+    }
     let waker = main_waker(&main);
     let mut cx = Context::from_waker(&waker);
-    let mut fut = pin!(future.into_future());
     let detect = shared.config.detect_deadlock;
     loop {
         let polling = crate::task::current_enter(&main.wait_reason);
@@ -113,6 +116,90 @@ pub(crate) fn block_on<F: IntoFuture>(
                 (seen, _) => suspect = seen,
             }
         }
+    }
+}
+
+/// `block_on` on a synctest bubble: this thread is the bubble's monitor
+/// (`bubble.rs`). Returns once the future has returned and every task of
+/// the bubble has finished, as Go's `synctest.Test`; panics when the
+/// bubble is durably blocked with no timer pending.
+fn bubble_loop<T>(
+    handle: &Handle,
+    main: &Arc<MainTask>,
+    mut fut: std::pin::Pin<&mut impl Future<Output = T>>,
+    limit: Option<Limit>,
+) -> T {
+    let shared = &handle.shared;
+    let bubble = shared.bubble.as_deref().expect("a bubble");
+    struct Monitor<'a>(&'a super::bubble::Bubble);
+    impl Drop for Monitor<'_> {
+        fn drop(&mut self) {
+            self.0.set_monitor(None);
+        }
+    }
+    bubble.set_monitor(Some(std::thread::current()));
+    let _monitor = Monitor(bubble);
+    let waker = main_waker(main);
+    let mut cx = Context::from_waker(&waker);
+    let mut out: Option<T> = None;
+    let mut poll = true;
+    // The first sighting of a stuck bubble: its activity and when.
+    let mut suspect: Option<(u64, Instant)> = None;
+    loop {
+        if poll && out.is_none() {
+            let polling = crate::task::current_enter(&main.wait_reason);
+            let polled = fut.as_mut().poll(&mut cx);
+            drop(polling);
+            if let Poll::Ready(v) = polled {
+                out = Some(v);
+            }
+        }
+        if let Some(v) = out.take_if(|_| shared.owned.len() == 0) {
+            return v;
+        }
+        let live_main = out.is_none().then_some(main);
+        match bubble.step(shared, live_main) {
+            super::bubble::Step::Released | super::bubble::Step::Advanced => {
+                suspect = None;
+                poll = main.take_notified();
+                continue;
+            }
+            super::bubble::Step::Busy => suspect = None,
+            super::bubble::Step::Stuck(seen) => match suspect {
+                Some((s, at)) if s == seen && at.elapsed() >= deadlock::CHECK => {
+                    let why = if out.is_some() {
+                        "main bubble goroutine has exited but blocked goroutines remain"
+                    } else {
+                        "all goroutines in the bubble are durably blocked and no timer is pending"
+                    };
+                    panic!(
+                        "all goroutines are asleep - deadlock! ({why})\n\n{}",
+                        shared.dump()
+                    )
+                }
+                Some((s, _)) if s == seen => {}
+                _ => suspect = Some((seen, Instant::now())),
+            },
+        }
+        // Park until the future is woken, an M kicks, or a CHECK passes.
+        let now = Instant::now();
+        let until = limit.map_or(now + deadlock::CHECK, |l| l.deadline.min(now + deadlock::CHECK));
+        loop {
+            if main.is_notified() || bubble.take_kick() {
+                break;
+            }
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            std::thread::park_timeout(until - now);
+        }
+        if let Some(l) = limit {
+            if Instant::now() >= l.deadline {
+                panic!("test timed out after {}\n\n{}", l.text, shared.dump());
+            }
+        }
+        poll = main.take_notified();
     }
 }
 

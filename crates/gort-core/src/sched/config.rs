@@ -71,6 +71,8 @@ pub(crate) struct Config {
     pub(crate) max_blocking_threads: usize,
     pub(crate) blocking_keep_alive: Duration,
     pub(crate) detect_deadlock: bool,
+    /// The runtime is a synctest bubble (`crate::synctest`).
+    pub(crate) synctest: bool,
     pub(crate) netpoll_spin: Duration,
     /// `on_thread_start`, `on_thread_stop`, `thread_name_fn`.
     pub(crate) hooks: ThreadHooks,

@@ -82,6 +82,29 @@ const MAIN_OWN_REFS: usize = 2;
 /// `Some(activity)` if nothing could wake anything (module doc), where
 /// `main` is the asking `block_on`'s future.
 pub(crate) fn quiescent(s: &Shared, main: &std::sync::Arc<MainTask>) -> Option<u64> {
+    quiescent_but(s, Some(main), Except::Nothing)
+}
+
+/// What a synctest bubble's check leaves out of [`quiescent`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Except {
+    /// The deadlock detector's check: everything counts.
+    Nothing,
+    /// A bubble's "durably blocked": pending timers are the bubble's to
+    /// fire (its clock jumps to them), and a registered I/O source wakes
+    /// only a task whose waker it holds, which condition 4 sees as not
+    /// gort's.
+    TimersAndIdleSources,
+}
+
+/// [`quiescent`], leaving out what `except` says; `main` is `None` once
+/// the `block_on` future has returned (a bubble waiting for its tasks).
+pub(crate) fn quiescent_but(
+    s: &Shared,
+    main: Option<&std::sync::Arc<MainTask>>,
+    except: Except,
+) -> Option<u64> {
+    let all = except == Except::Nothing;
     // 1. and 2.
     let procs = s.procs();
     // An M blocked in the netpoller holding its P (with only internal
@@ -94,11 +117,11 @@ pub(crate) fn quiescent(s: &Shared, main: &std::sync::Arc<MainTask>) -> Option<u
     if s.detached_ms.load(Relaxed) != 0 || s.any_work() {
         return None;
     }
-    if s.earliest_timer() != NO_TIMER {
+    if all && s.earliest_timer() != NO_TIMER {
         return None;
     }
     #[cfg(not(loom))]
-    if s.poller.has_user_sources() {
+    if all && s.poller.has_user_sources() {
         return None;
     }
     if s.blocking.in_flight() != 0 {
@@ -109,15 +132,20 @@ pub(crate) fn quiescent(s: &Shared, main: &std::sync::Arc<MainTask>) -> Option<u
         return None;
     }
     // 4.
-    if !main_wakers_parked(main) || !s.owned.all_asleep_in_gort() {
+    if !main.is_none_or(main_wakers_parked) || !s.owned.all_asleep_in_gort() {
         return None;
     }
+    Some(activity(s))
+}
+
+/// The scheduler's activity counter: polls, parks and unparks, summed. Two
+/// equal readings around a check mean no M polled, parked or woke in
+/// between.
+pub(crate) fn activity(s: &Shared) -> u64 {
     let polls: u64 = s.allp.iter().map(|p| p.stats.polls.load(Relaxed)).sum();
-    Some(
-        polls
-            .wrapping_add(s.stats.parks.load(Relaxed))
-            .wrapping_add(s.stats.unparks.load(Relaxed)),
-    )
+    polls
+        .wrapping_add(s.stats.parks.load(Relaxed))
+        .wrapping_add(s.stats.unparks.load(Relaxed))
 }
 
 /// Whether every waker of the `block_on` future is parked in gort: its

@@ -40,6 +40,7 @@
 //! Shutdown, and who drains the runtime last, is in `shutdown.rs`.
 
 pub(crate) mod block_on;
+pub(crate) mod bubble;
 pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod deadlock;
@@ -156,12 +157,16 @@ pub(crate) struct Shared {
     pub(crate) mains: Mutex<Vec<Arc<crate::task::MainTask>>>,
     /// The runtime's threads and its shutdown (`shutdown.rs`).
     pub(crate) lifecycle: shutdown::Lifecycle,
+    /// `Some` for a synctest bubble: its virtual clock and monitor
+    /// (`bubble.rs`).
+    pub(crate) bubble: Option<Box<bubble::Bubble>>,
 }
 
 impl Shared {
     pub(crate) fn new(config: Config) -> std::io::Result<Shared> {
         let procs = config.procs;
         let blocking = Arc::new(crate::blocking::pool::Pool::new(config.blocking_pool()));
+        let bubble = config.synctest.then(|| Box::new(bubble::Bubble::new()));
         Ok(Shared {
             allp: (0..procs).map(P::new).collect(),
             inject: Injector::new(),
@@ -182,7 +187,19 @@ impl Shared {
             detached_ms: std::sync::atomic::AtomicUsize::new(0),
             mains: Mutex::new(Vec::new()),
             lifecycle: shutdown::Lifecycle::new(),
+            bubble,
         })
+    }
+
+    /// The time timers are kept in, as nanoseconds since the epoch: the
+    /// real clock, or a bubble's virtual one (`time::clock`'s header says
+    /// why this costs nothing outside a bubble).
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        match &self.bubble {
+            None => crate::time::clock::now_nanos(),
+            Some(b) => b.clock.now(),
+        }
     }
 
     pub(crate) fn procs(&self) -> usize {
@@ -336,7 +353,7 @@ impl Shared {
         self.stats.handoffs.fetch_add(1, Relaxed);
         let s = self.idle.lock();
         let timers = pp.timers.next_when();
-        if pp.has_work() || !self.inject.is_empty() || timers <= crate::time::clock::now_nanos() {
+        if pp.has_work() || !self.inject.is_empty() || timers <= self.now() {
             tracing::debug!(p, "handoffp: P has work");
             self.start_m_on(s, p, false, false);
             return;
@@ -482,14 +499,10 @@ pub(crate) fn add_timer(when: u64, waker: &Waker) -> Option<Arc<TimerEntry>> {
     if let Some(e) = local {
         return e;
     }
-    if when <= crate::time::clock::now_nanos() {
-        return None;
-    }
-    context::with_current(|h| {
-        match h {
+    context::with_current(|h| match h {
+        Some(h) if when <= h.shared.now() => None,
         Some(h) => Some(h.shared.add_remote_timer(when, waker)),
         None => panic!("gort::time futures must be polled inside a gort runtime (none is entered on this thread)"),
-    }
     })
 }
 

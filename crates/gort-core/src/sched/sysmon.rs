@@ -195,7 +195,8 @@ fn sysmon_main(shared: Arc<Shared>) {
             .iter()
             .any(|p| state(p.status.load(Relaxed)) == PSYSCALL);
         let retook = retake(&shared, &mut seen, now, &mut warned);
-        rescue_timers(&shared, now);
+        // Timers are due by the runtime's clock (a bubble's is virtual).
+        rescue_timers(&shared, shared.now());
         policy.round(now, syscall_seen);
         #[cfg(not(loom))]
         let polled =

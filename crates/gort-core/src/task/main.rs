@@ -57,6 +57,12 @@ impl MainTask {
         self.notified.swap(false, Ordering::Acquire)
     }
 
+    /// Whether a wake-up came and is not consumed yet (a synctest
+    /// monitor's park, which also wakes for other reasons).
+    pub(crate) fn is_notified(&self) -> bool {
+        self.notified.load(Ordering::Relaxed)
+    }
+
     /// Parks until woken (the flag consumed).
     pub(crate) fn park(&self) {
         while !self.take_notified() {

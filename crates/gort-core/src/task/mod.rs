@@ -109,6 +109,8 @@ pub enum WaitReason {
     Join,
     /// Blocked in `gort::syscall` (running, but not on a P).
     Syscall,
+    /// Parked in `gort::synctest::wait`.
+    SynctestWait,
 }
 
 impl WaitReason {
@@ -125,6 +127,7 @@ impl WaitReason {
             WaitReason::WaitGroupWait => "WaitGroup wait",
             WaitReason::Mutex => "mutex",
             WaitReason::Join => "join",
+            WaitReason::SynctestWait => "synctest.Wait",
         }
     }
 
@@ -139,6 +142,7 @@ impl WaitReason {
             7 => WaitReason::Mutex,
             8 => WaitReason::Join,
             9 => WaitReason::Syscall,
+            10 => WaitReason::SynctestWait,
             _ => WaitReason::None,
         }
     }

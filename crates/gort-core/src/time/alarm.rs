@@ -104,7 +104,7 @@ impl Alarm {
                 if s.generation != generation || s.next != Some(deadline) {
                     (None, Vec::new())
                 } else {
-                    let now = Instant::now();
+                    let now = super::now();
                     s.next = s.period.map(|p| next_tick(deadline, p, now));
                     (Some(now), std::mem::take(&mut s.waiters))
                 }

@@ -1,5 +1,13 @@
 //! The runtime's clocks: nanoseconds since a process-wide epoch, in which
-//! timers are kept, and a coarse millisecond clock for diagnostics.
+//! timers are kept, and a coarse millisecond clock for diagnostics; and a
+//! synctest bubble's virtual clock, counted in the same nanoseconds.
+//!
+//! How the virtual clock reaches the timers at no cost outside a bubble:
+//! the scheduler reads time through `Shared::now`, one branch on whether
+//! its runtime is a bubble (a field already in cache on that path); the
+//! futures read it through `gort::time::now`, which first loads one
+//! process-wide counter of live bubbles ([`bubbles_exist`]) and takes
+//! `Instant::now()` while it is 0, the thread's runtime only when it is not.
 //!
 //! A leaf: it imports nothing of the crate, so every layer may use it.
 
@@ -36,4 +44,64 @@ pub(crate) fn coarse_ms() -> u64 {
 /// Advances the coarse clock to `now` (nanoseconds since the epoch).
 pub(crate) fn refresh_coarse(now: u64) {
     COARSE_MS.fetch_max(now / 1_000_000, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The instant `nanos` nanoseconds after the epoch.
+pub(crate) fn instant_of(nanos: u64) -> Instant {
+    epoch() + std::time::Duration::from_nanos(nanos)
+}
+
+/// Live synctest bubbles in the process. Relaxed: a gate, not a guard.
+/// While it is 0, `gort::time::now` reads `Instant::now()` and the timers
+/// hold plain wakers without asking which runtime they are in; each
+/// bubble counts itself for as long as its runtime lives.
+static BUBBLES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether any synctest bubble lives in this process (`BUBBLES`).
+#[inline]
+pub(crate) fn bubbles_exist() -> bool {
+    BUBBLES.load(std::sync::atomic::Ordering::Relaxed) != 0
+}
+
+/// A bubble's virtual clock: nanoseconds since the epoch, starting where
+/// the real clock was when the bubble was made and moved only by the
+/// bubble's monitor (`sched::bubble`), never backwards.
+#[derive(Debug)]
+pub(crate) struct VirtualClock {
+    /// Relaxed loads and stores: the clock is moved only while every task
+    /// of the bubble is durably blocked, and the moves reach the tasks
+    /// through the timer wake-ups that follow them (a task's queue push
+    /// and pop order the store before the task's next read).
+    nanos: std::sync::atomic::AtomicU64,
+    /// Where it started.
+    pub(crate) start: u64,
+}
+
+impl VirtualClock {
+    /// A clock reading the real time now, counted in `BUBBLES`.
+    pub(crate) fn new() -> VirtualClock {
+        BUBBLES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let start = now_nanos().max(1);
+        VirtualClock {
+            nanos: std::sync::atomic::AtomicU64::new(start),
+            start,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        self.nanos.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Moves the clock forward to `to` (never back).
+    pub(crate) fn advance_to(&self, to: u64) {
+        self.nanos
+            .fetch_max(to, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for VirtualClock {
+    fn drop(&mut self) {
+        BUBBLES.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }

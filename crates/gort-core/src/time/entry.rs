@@ -6,6 +6,9 @@
 //! by CAS; whoever wins decides. The waker is an `AtomicWaker`, whose own
 //! protocol makes a registration racing a `fire` never lose the wake-up: the
 //! future registers, then re-checks `state`.
+//!
+//! Below the scheduler: it imports the clock and the tasks' parked wakers
+//! (`task::park_waker`), nothing above.
 
 use std::task::Waker;
 
@@ -42,8 +45,18 @@ impl TimerEntry {
         self.waker.take()
     }
 
+    /// Registers the waker to wake when the timer fires. While a synctest
+    /// bubble lives in the process it is a parked waker (`park_waker`): a
+    /// task asleep on a timer is durably blocked (`sched::bubble`). The
+    /// deadlock detector needs no such accounting (a pending timer is a way
+    /// out already), so outside bubbles the plain clone is kept, one
+    /// reference count cheaper.
     pub(crate) fn register(&self, w: &Waker) {
-        self.waker.register(w);
+        if super::clock::bubbles_exist() {
+            self.waker.register(&crate::task::park_waker(w));
+        } else {
+            self.waker.register(w);
+        }
     }
 
     /// Acquire: pairs with the AcqRel CAS in `fire`.

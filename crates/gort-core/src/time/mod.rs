@@ -8,15 +8,19 @@
 //! runtime, which wakes the sleeping M if the new deadline is earlier than
 //! the one it sleeps until.
 //!
+//! Time is read through [`now`]: inside a synctest bubble
+//! (`gort::synctest`) every deadline here is on the bubble's virtual clock.
+//!
 //! All futures here must be polled inside a gort runtime (an M, or a thread
 //! inside `block_on`); polling one elsewhere panics with a message saying so.
 //!
 //! Two layers live here. `clock.rs`, `entry.rs` and `queue.rs` are below the
 //! scheduler (each P owns a `TimerQueue`; `sched` imports them by their own
 //! paths); the futures (`sleep.rs`, `timeout.rs`, `ticker.rs`, `timer.rs`,
-//! `alarm.rs`) are above it, arming timers through `sched::add_timer`.
+//! `alarm.rs`) and `now.rs` are above it, arming timers through `sched::add_timer`.
 
 mod alarm;
+mod now;
 pub(crate) mod clock;
 pub(crate) mod entry;
 pub(crate) mod queue;
@@ -25,6 +29,7 @@ mod ticker;
 mod timeout;
 mod timer;
 
+pub use now::now;
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use ticker::Ticker;
 pub use timeout::{timeout, Elapsed, Timeout};

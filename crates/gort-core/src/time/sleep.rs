@@ -32,7 +32,7 @@ use crate::task::WaitReason;
 /// });
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
-    let deadline = Instant::now()
+    let deadline = super::now()
         .checked_add(duration)
         .unwrap_or_else(far_future);
     Sleep::new(deadline)
@@ -49,7 +49,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// About thirty years from now: what "never" means for a deadline.
 pub(crate) fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+    super::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`].
@@ -83,7 +83,7 @@ impl Sleep {
 
     /// Whether the deadline has passed (and the future would be ready).
     pub fn is_elapsed(&self) -> bool {
-        self.entry.as_ref().is_some_and(|e| e.is_fired()) || Instant::now() >= self.deadline
+        self.entry.as_ref().is_some_and(|e| e.is_fired()) || super::now() >= self.deadline
     }
 
     /// Moves the deadline, stopping the pending timer.

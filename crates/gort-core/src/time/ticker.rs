@@ -44,7 +44,7 @@ impl Ticker {
     pub fn new(period: Duration) -> Ticker {
         assert!(!period.is_zero(), "non-positive interval for Ticker::new");
         Ticker {
-            alarm: Alarm::new(Instant::now() + period, Some(period)),
+            alarm: Alarm::new(super::now() + period, Some(period)),
         }
     }
 
@@ -70,6 +70,6 @@ impl Ticker {
     /// If `period` is zero.
     pub fn reset(&self, period: Duration) {
         assert!(!period.is_zero(), "non-positive interval for Ticker::reset");
-        self.alarm.reset(Instant::now() + period, Some(period));
+        self.alarm.reset(super::now() + period, Some(period));
     }
 }

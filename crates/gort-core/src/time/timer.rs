@@ -37,7 +37,7 @@ impl Timer {
     /// A timer that fires `d` from now.
     pub fn new(d: Duration) -> Timer {
         Timer {
-            alarm: Alarm::new(Instant::now() + d, None),
+            alarm: Alarm::new(super::now() + d, None),
         }
     }
 
@@ -58,6 +58,6 @@ impl Timer {
 
     /// Re-arms the timer to fire `d` from now; true if it was armed.
     pub fn reset(&self, d: Duration) -> bool {
-        self.alarm.reset(Instant::now() + d, None)
+        self.alarm.reset(super::now() + d, None)
     }
 }

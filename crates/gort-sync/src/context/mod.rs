@@ -274,7 +274,7 @@ pub fn with_timeout_cause(
 }
 
 fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
+    let now = gort_core::time::now();
     // A timeout too large to represent is no deadline worth a timer; a
     // century out is as good as never.
     now.checked_add(timeout)

@@ -59,7 +59,7 @@ pub(super) fn arm(node: &Arc<CancelCtx>, deadline: Instant, cause: Option<Cause>
     if c.err().is_some() {
         return; // born done under a done parent
     }
-    if deadline <= Instant::now() {
+    if deadline <= gort_core::time::now() {
         c.cancel(true, Error::DeadlineExceeded, cause);
         return;
     }

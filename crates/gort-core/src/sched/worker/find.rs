@@ -42,7 +42,7 @@ use super::Worker;
 use crate::loom::Ordering::*;
 use crate::sched::p::OwnedP;
 use crate::task::Notified;
-use crate::time::{clock::now_nanos, queue::NO_TIMER};
+use crate::time::queue::NO_TIMER;
 
 /// Passes over all Ps a spinning M makes before giving up (Go's `stealTries`).
 const STEAL_TRIES: usize = 4;
@@ -266,7 +266,7 @@ impl Worker {
                 if last && victim.timers.next_when() != NO_TIMER {
                     // Fire the due timers of a P whose M is busy (or of an
                     // idle P): their tasks come to our queue.
-                    if self.fire(&victim.timers, now_nanos()) > 0 {
+                    if self.fire(&victim.timers, shared.now()) > 0 {
                         self.wake_for_backlog(p);
                         if let Some(t) = p.timer_ready_get() {
                             return Some(t);

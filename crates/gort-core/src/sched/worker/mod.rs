@@ -237,7 +237,7 @@ impl Worker {
     /// Reads the clock and keeps the reading for the rest of this
     /// `find_runnable` and the poll it leads to (`last_now`).
     fn read_clock(&self) -> u64 {
-        let now = now_nanos();
+        let now = self.shared.now();
         self.last_now.set(now);
         now
     }

@@ -75,6 +75,7 @@ impl Worker {
         if sleep && !self.netpoll_spin(until) {
             shared.stats.parks.fetch_add(1, Relaxed);
             tracing::trace!(p = p.id, until, "M blocks in the netpoller holding its P");
+            shared.bubble_idle();
             let start = now_nanos();
             self.netpoll_until(until);
             // The sleep's length sets the spin for the next time, unless
@@ -98,7 +99,7 @@ impl Worker {
         // Sysmon may have gone to its deep sleep while this P looked idle.
         shared.sysmon.wake_if_deep();
         // The sleep was until the earliest timer of any P.
-        let now = now_nanos();
+        let now = shared.now();
         for other in shared.allp.iter().filter(|o| o.id != p.id) {
             self.fire(&other.timers, now);
         }
@@ -166,7 +167,7 @@ impl Worker {
     #[cfg(not(loom))]
     pub(super) fn netpoll_until(&self, until: u64) {
         let timeout = (until != NO_TIMER)
-            .then(|| std::time::Duration::from_nanos(until.saturating_sub(now_nanos())));
+            .then(|| std::time::Duration::from_nanos(until.saturating_sub(self.shared.now())));
         self.netpoll_batched(timeout, true);
     }
 

@@ -25,7 +25,7 @@
 
 use super::Worker;
 use crate::loom::{fence, lock, Ordering::*};
-use crate::time::{clock::now_nanos, queue::NO_TIMER};
+use crate::time::queue::NO_TIMER;
 
 /// How soon a timer left unwatched by an M leaving its timer sleep must be
 /// due for that M to wake another to watch it (`stop`): sysmon's
@@ -73,6 +73,8 @@ impl Worker {
                 ts.claim(until, netpoll, false);
                 shared.stats.parks.fetch_add(1, Relaxed);
                 tracing::trace!(until, netpoll, "M sleeps until the next timer");
+                // A bubble's clock may jump now (`bubble.rs`).
+                shared.bubble_idle();
                 if netpoll {
                     // A kick from now on goes through the poller's waker,
                     // which breaks this poll even if it has not begun yet.
@@ -82,7 +84,7 @@ impl Worker {
                     ts = lock(&shared.timer_sleep);
                 } else {
                     loop {
-                        let now = now_nanos();
+                        let now = shared.now();
                         if ts.kicked || now >= ts.until || shared.is_shutdown() {
                             break;
                         }
@@ -95,7 +97,7 @@ impl Worker {
                 // With a P, the readied tasks go to its timer-ready list;
                 // without one, to the global queue.
                 let got_p = self.try_idle_p(false);
-                let now = now_nanos();
+                let now = shared.now();
                 for p in shared.allp.iter() {
                     self.fire(&p.timers, now);
                 }
@@ -173,6 +175,7 @@ impl Worker {
     pub(super) fn stopm(&self) -> bool {
         self.shared.stats.parks.fetch_add(1, Relaxed);
         tracing::trace!("M parks");
+        self.shared.bubble_idle();
         match self.shared.idle.park_m(&self.park) {
             Some((p, spinning)) => {
                 tracing::trace!(p, spinning, "M unparked");
