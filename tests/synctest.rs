@@ -119,7 +119,9 @@ fn event_log() -> Vec<(Duration, String)> {
         let l = log.clone();
         let collector = gort::spawn(async move {
             while let Some((id, k)) = rx.recv().await {
-                l.lock().unwrap().push((now() - t0, format!("worker {id} #{k}")));
+                l.lock()
+                    .unwrap()
+                    .push((now() - t0, format!("worker {id} #{k}")));
             }
         });
         let (ctx, _cancel) = gort::context::with_timeout(&gort::context::background(), 50 * SEC);
@@ -154,7 +156,10 @@ fn two_runs_give_the_identical_event_log() {
     assert!(first
         .iter()
         .any(|(at, what)| *at == 50 * SEC && what.starts_with("context: Some(")));
-    assert_eq!(first.last().unwrap(), &(56 * SEC, "workers done".to_string()));
+    assert_eq!(
+        first.last().unwrap(),
+        &(56 * SEC, "workers done".to_string())
+    );
 }
 
 #[test]
@@ -216,7 +221,10 @@ fn a_durably_blocked_bubble_panics_with_the_dump() {
     }))
     .unwrap_err();
     let msg = panic_text(e);
-    assert!(msg.contains("all goroutines are asleep - deadlock!"), "{msg}");
+    assert!(
+        msg.contains("all goroutines are asleep - deadlock!"),
+        "{msg}"
+    );
     assert!(msg.contains("durably blocked"), "{msg}");
     assert!(msg.contains("goroutine 0 [chan receive"), "{msg}");
     assert!(msg.contains("stuck-receiver"), "{msg}");

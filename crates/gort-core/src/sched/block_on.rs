@@ -183,7 +183,9 @@ fn bubble_loop<T>(
         }
         // Park until the future is woken, an M kicks, or a CHECK passes.
         let now = Instant::now();
-        let until = limit.map_or(now + deadlock::CHECK, |l| l.deadline.min(now + deadlock::CHECK));
+        let until = limit.map_or(now + deadlock::CHECK, |l| {
+            l.deadline.min(now + deadlock::CHECK)
+        });
         loop {
             if main.is_notified() || bubble.take_kick() {
                 break;

@@ -171,8 +171,7 @@ impl Bubble {
     pub(crate) fn step(&self, shared: &Arc<Shared>, main: Option<&Arc<MainTask>>) -> Step {
         let before = deadlock::activity(shared);
         fence(SeqCst);
-        let Some(seen) = deadlock::quiescent_but(shared, main, Except::TimersAndIdleSources)
-        else {
+        let Some(seen) = deadlock::quiescent_but(shared, main, Except::TimersAndIdleSources) else {
             return Step::Busy;
         };
         fence(SeqCst);

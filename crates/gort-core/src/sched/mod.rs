@@ -499,10 +499,12 @@ pub(crate) fn add_timer(when: u64, waker: &Waker) -> Option<Arc<TimerEntry>> {
     if let Some(e) = local {
         return e;
     }
-    context::with_current(|h| match h {
+    context::with_current(|h| {
+        match h {
         Some(h) if when <= h.shared.now() => None,
         Some(h) => Some(h.shared.add_remote_timer(when, waker)),
         None => panic!("gort::time futures must be polled inside a gort runtime (none is entered on this thread)"),
+    }
     })
 }
 

@@ -20,9 +20,9 @@
 //! `alarm.rs`) and `now.rs` are above it, arming timers through `sched::add_timer`.
 
 mod alarm;
-mod now;
 pub(crate) mod clock;
 pub(crate) mod entry;
+mod now;
 pub(crate) mod queue;
 mod sleep;
 mod ticker;
