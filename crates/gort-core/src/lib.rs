@@ -43,6 +43,7 @@ pub use task_builder::Builder as TaskBuilder;
 /// Go's `runtime` package: introspection of the current runtime.
 pub mod runtime {
     use crate::sched::context;
+    pub use crate::sched::leaks::{check_leaks, Leaked};
     pub use crate::task::set_wait_reason;
     use crate::Metrics;
 

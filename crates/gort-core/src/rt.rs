@@ -420,20 +420,32 @@ impl Runtime {
         block_on::block_on(&self.handle, future, Location::caller(), None)
     }
 
-    /// `block_on` for `#[gort::test(timeout = "..")]`: past `limit`, panics
-    /// with `test timed out after {text}` and the dump. Not public API.
+    /// `block_on` for `#[gort::test(timeout = "..", leak_check)]`: past
+    /// `limit`, panics with `test timed out after {text}` and the dump; with
+    /// `leak_check`, once the body has returned (whatever it returned, as
+    /// goleak's deferred `VerifyNone`), waits up to 1 s for the spawned
+    /// tasks and panics with the [`Leaked`](crate::runtime::Leaked) report
+    /// if any remain. A body that panics is not checked: its panic is the
+    /// failure. Not public API.
     #[doc(hidden)]
     #[track_caller]
     pub fn __block_on_test<F: IntoFuture>(
         &self,
         future: F,
         limit: Option<(std::time::Duration, &'static str)>,
+        leak_check: bool,
     ) -> F::Output {
         let limit = limit.map(|(d, text)| block_on::Limit {
             deadline: std::time::Instant::now() + d,
             text,
         });
-        block_on::block_on(&self.handle, future, Location::caller(), limit)
+        let out = block_on::block_on(&self.handle, future, Location::caller(), limit);
+        if leak_check {
+            if let Err(leaked) = self.handle.check_leaks(std::time::Duration::from_secs(1)) {
+                panic!("{leaked}");
+            }
+        }
+        out
     }
 
     /// A handle to this runtime, for spawning from anywhere: an owned

@@ -1,14 +1,23 @@
 //! The attribute's arguments: `#[gort::main(procs = N)]`,
-//! `#[gort::test(procs = N, detect_deadlock = false, timeout = "5s")]`.
+//! `#[gort::test(procs = N, detect_deadlock = false, timeout = "5s")]`,
+//! `#[gort::test(procs = 1, synctest, leak_check)]`.
 //!
-//! The grammar is a comma-separated list of `name = value` pairs:
+//! The grammar is a comma-separated list, in any order, of `name = value`
+//! pairs and bare flags, each given at most once:
 //!
 //! - `procs`: an integer literal of at least 1 (`Builder::procs`);
 //! - `detect_deadlock`: `true` or `false` (`Builder::detect_deadlock`; on
 //!   by default in `#[gort::test]`, off in `#[gort::main]`);
 //! - `timeout`: a duration string, humantime-like (`"250ms"`, `"5s"`,
 //!   `"2m"`, `"1h"`, `"1m30s"`); past it the test panics with `test timed
-//!   out after {text}` and the dump. Only in `#[gort::test]`.
+//!   out after {text}` and the dump. Only in `#[gort::test]`;
+//! - `synctest` (a flag): the test runs in a bubble with virtual time
+//!   (`Builder::__synctest`). Only in `#[gort::test]`, and not with
+//!   `detect_deadlock = false`: a bubble always detects deadlock, as Go's
+//!   panics on one;
+//! - `leak_check` (a flag): once the body returns, wait up to 1 s for the
+//!   spawned tasks and fail with `leaked goroutines:` and their dump if
+//!   any remain (`runtime::check_leaks`). Only in `#[gort::test]`.
 //!
 //! Every problem is reported as a `syn::Error` at the offending token, and
 //! problems with several arguments are combined into one error so the user
@@ -17,10 +26,11 @@
 use proc_macro2::TokenStream;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, Lit, LitBool, LitInt, LitStr, Meta, Token};
+use syn::{Expr, ExprLit, Lit, LitBool, LitInt, LitStr, Meta, Path, Token};
 
 /// The names `apply` knows, for the "unknown attribute" message.
-const EXPECTED: &str = "expected `procs`, `detect_deadlock` or `timeout`";
+const EXPECTED: &str =
+    "expected `procs`, `detect_deadlock`, `timeout`, `synctest` or `leak_check`";
 
 /// The parsed arguments of `#[gort::main]` or `#[gort::test]`.
 #[derive(Default)]
@@ -33,6 +43,10 @@ pub(crate) struct Args {
     /// `timeout = "..."`: the text as written and its length in
     /// nanoseconds.
     pub(crate) timeout: Option<(LitStr, u128)>,
+    /// `synctest`: the flag's path, for its span.
+    pub(crate) synctest: Option<Path>,
+    /// `leak_check`: the flag's path, for its span.
+    pub(crate) leak_check: Option<Path>,
 }
 
 impl Args {
@@ -49,13 +63,26 @@ impl Args {
                 }
             }
         }
+        if let (Some(_), Some(b)) = (&args.synctest, &args.detect_deadlock) {
+            if !b.value {
+                let e = syn::Error::new_spanned(
+                    b,
+                    "`synctest` always detects deadlock (a bubble whose tasks are all \
+                     durably blocked panics, as Go's does); remove `detect_deadlock = false`",
+                );
+                match &mut errors {
+                    Some(all) => all.combine(e),
+                    None => errors = Some(e),
+                }
+            }
+        }
         match errors {
             Some(e) => Err(e),
             None => Ok(args),
         }
     }
 
-    /// Records one `name = value` argument.
+    /// Records one `name = value` argument or bare flag.
     fn apply(&mut self, meta: Meta) -> syn::Result<()> {
         let path = meta.path().clone();
         let name = path
@@ -70,6 +97,10 @@ impl Args {
             "timeout" => {
                 "expected `timeout = \"5s\"` (a duration such as \"250ms\", \"5s\", \"2m\")"
             }
+            "synctest" => "`synctest` is a flag and takes no value: write `#[gort::test(synctest)]`",
+            "leak_check" => {
+                "`leak_check` is a flag and takes no value: write `#[gort::test(leak_check)]`"
+            }
             _ => {
                 return Err(syn::Error::new_spanned(
                     path,
@@ -77,12 +108,26 @@ impl Args {
                 ))
             }
         };
+        let duplicate = |what: &dyn quote::ToTokens| {
+            syn::Error::new_spanned(what, format!("duplicate `{name}` argument"))
+        };
+        if let flag @ ("synctest" | "leak_check") = name.as_str() {
+            let Meta::Path(path) = meta else {
+                return Err(syn::Error::new_spanned(meta, usage));
+            };
+            let slot = match flag {
+                "synctest" => &mut self.synctest,
+                _ => &mut self.leak_check,
+            };
+            if slot.is_some() {
+                return Err(duplicate(&path));
+            }
+            *slot = Some(path);
+            return Ok(());
+        }
         let value = match meta {
             Meta::NameValue(nv) => nv.value,
             other => return Err(syn::Error::new_spanned(other, usage)),
-        };
-        let duplicate = |what: &dyn quote::ToTokens| {
-            syn::Error::new_spanned(what, format!("duplicate `{name}` argument"))
         };
         match name.as_str() {
             "procs" => {
@@ -232,7 +277,8 @@ mod tests {
     fn misuse_is_reported() {
         assert_eq!(
             err(quote!(threads = 2)),
-            "unknown attribute `threads`; expected `procs`, `detect_deadlock` or `timeout`"
+            "unknown attribute `threads`; expected `procs`, `detect_deadlock`, `timeout`, \
+             `synctest` or `leak_check`"
         );
         assert!(err(quote!(procs = 0)).starts_with("`procs` must be at least 1"));
         assert!(err(quote!(procs = "x")).starts_with("`procs` must be an integer literal"));
@@ -260,6 +306,37 @@ mod tests {
             err(quote!(timeout = "1s", timeout = "2s")),
             "duplicate `timeout` argument"
         );
+    }
+
+    #[test]
+    fn flags_are_parsed_in_any_order() {
+        let args = Args::parse(quote!(
+            leak_check,
+            timeout = "5s",
+            procs = 1,
+            synctest,
+            detect_deadlock = true
+        ))
+        .unwrap();
+        assert!(args.synctest.is_some() && args.leak_check.is_some());
+        assert_eq!(args.procs.unwrap().to_string(), "1");
+        let args = Args::parse(quote!(procs = 2, leak_check)).unwrap();
+        assert!(args.synctest.is_none() && args.leak_check.is_some());
+    }
+
+    #[test]
+    fn flag_misuse_is_reported() {
+        assert!(err(quote!(synctest = true)).starts_with("`synctest` is a flag"));
+        assert!(err(quote!(leak_check(1))).starts_with("`leak_check` is a flag"));
+        assert_eq!(
+            err(quote!(leak_check, leak_check)),
+            "duplicate `leak_check` argument"
+        );
+        assert!(err(quote!(synctset)).starts_with("unknown attribute `synctset`; expected"));
+        assert!(err(quote!(synctest, detect_deadlock = false))
+            .starts_with("`synctest` always detects deadlock"));
+        assert!(err(quote!(detect_deadlock = false, synctest))
+            .starts_with("`synctest` always detects deadlock"));
     }
 
     #[test]

@@ -74,12 +74,9 @@ fn try_expand(
     args: TokenStream,
     item: TokenStream,
 ) -> Result<TokenStream, (syn::Error, TokenStream)> {
-    let args = Args::parse(args).and_then(|a| match (&a.timeout, kind) {
-        (Some((text, _)), Kind::Main) => Err(syn::Error::new_spanned(
-            text,
-            "`timeout` is for `#[gort::test]`; a program's main runs as long as it needs",
-        )),
-        _ => Ok(a),
+    let args = Args::parse(args).and_then(|a| match kind {
+        Kind::Main => test_only(&a).map_or(Ok(a), Err),
+        Kind::Test => Ok(a),
     });
     let f = match syn::parse2::<Item>(item.clone()) {
         Ok(Item::Fn(f)) => f,
@@ -95,6 +92,36 @@ fn try_expand(
         (Err(e), Ok(())) => Err((e, generate(kind, &Args::default(), f))),
         (args, Err(e)) => Err((combine(args.err(), e), stub(kind, &f))),
     }
+}
+
+/// The test-only arguments given to `#[gort::main]`, as one error with a
+/// part at each, or `None`.
+fn test_only(a: &Args) -> Option<syn::Error> {
+    let mut errors = Vec::new();
+    if let Some((text, _)) = &a.timeout {
+        errors.push(syn::Error::new_spanned(
+            text,
+            "`timeout` is for `#[gort::test]`; a program's main runs as long as it needs",
+        ));
+    }
+    if let Some(p) = &a.synctest {
+        errors.push(syn::Error::new_spanned(
+            p,
+            "`synctest` is for `#[gort::test]`; a program runs on real time \
+             (use `gort::synctest::run` for a bubble inside one)",
+        ));
+    }
+    if let Some(p) = &a.leak_check {
+        errors.push(syn::Error::new_spanned(
+            p,
+            "`leak_check` is for `#[gort::test]`; call `gort::runtime::check_leaks` \
+             at the end of main instead",
+        ));
+    }
+    errors.into_iter().reduce(|mut all, e| {
+        all.combine(e);
+        all
+    })
 }
 
 /// `first` (if any) followed by `then`.
@@ -280,21 +307,31 @@ fn generate(kind: Kind, args: &Args, f: ItemFn) -> TokenStream {
         (None, Kind::Main) => TokenStream::new(),
         (None, Kind::Test) => quote!(.detect_deadlock(true)),
     };
+    // `__synctest` comes last so that nothing after it in the chain can
+    // undo what a bubble needs.
+    let synctest = args.synctest.as_ref().map(|_| quote!(.__synctest()));
     // A timeout is a deadline of `block_on`'s park, not a timer, so the
-    // deadlock detector never counts it as pending work.
-    let block_on = match &args.timeout {
+    // deadlock detector never counts it as pending work. The leak check
+    // runs in gort-core after the body returns, so every test shares the
+    // one `__block_on_test` instantiation.
+    let leak_check = args.leak_check.is_some();
+    let limit = match &args.timeout {
         Some((text, nanos)) => {
             let nanos = *nanos;
             let secs = (nanos / 1_000_000_000) as u64;
             let sub = (nanos % 1_000_000_000) as u32;
             quote! {
-                .__block_on_test(#fut, ::core::option::Option::Some((
+                ::core::option::Option::Some((
                     ::core::time::Duration::new(#secs, #sub),
                     #text,
-                )))
+                ))
             }
         }
-        None => quote!(.block_on(#fut)),
+        None => quote!(::core::option::Option::None),
+    };
+    let block_on = match (&args.timeout, leak_check) {
+        (None, false) => quote!(.block_on(#fut)),
+        _ => quote!(.__block_on_test(#fut, #limit, #leak_check)),
     };
     // The error's `Display` (e.g. `GORT_MAXPROCS="x" is not a positive
     // integer`) says more than `expect`'s `Debug` would.
@@ -334,6 +371,7 @@ fn generate(kind: Kind, args: &Args, f: ItemFn) -> TokenStream {
             let #rt = ::gort::__private::Builder::new()
                 #procs
                 #detect_deadlock
+                #synctest
                 .build()
                 .unwrap_or_else(|e| ::core::panic!(#failed, e));
             #sigquit
@@ -462,12 +500,61 @@ mod tests {
         assert_eq!(
             errs,
             [
-                "unknown attribute `threads`; expected `procs`, `detect_deadlock` or `timeout`",
+                "unknown attribute `threads`; expected `procs`, `detect_deadlock`, `timeout`, \
+                 `synctest` or `leak_check`",
                 "the `async` keyword is missing from the function declaration",
                 "`#[gort::test]` functions cannot be generic",
                 "`#[gort::test]` functions cannot accept arguments",
             ]
         );
+    }
+
+    #[test]
+    fn test_options_combine() {
+        let out = expanded(
+            Kind::Test,
+            quote!(leak_check, procs = 1, synctest, timeout = "5s"),
+            quote!(
+                async fn t() {}
+            ),
+        );
+        assert!(out.contains(". procs (1)"), "{out}");
+        assert!(
+            out.contains(". detect_deadlock (true) . __synctest () . build ()"),
+            "{out}"
+        );
+        assert!(
+            out.contains(". __block_on_test (__gort_body , :: core :: option :: Option :: Some"),
+            "{out}"
+        );
+        assert!(out.contains("\"5s\" ,)) , true)"), "{out}");
+
+        let out = expanded(Kind::Test, quote!(leak_check), quote!(async fn t() {}));
+        assert!(
+            out.contains(". __block_on_test (__gort_body , :: core :: option :: Option :: None , true)"),
+            "{out}"
+        );
+        assert!(!out.contains("__synctest"), "{out}");
+
+        let out = expanded(Kind::Test, quote!(timeout = "1s"), quote!(async fn t() {}));
+        assert!(out.contains("\"1s\" ,)) , false)"), "{out}");
+        let out = expanded(Kind::Test, quote!(), quote!(async fn t() {}));
+        assert!(out.contains(". block_on (__gort_body)"), "{out}");
+    }
+
+    #[test]
+    fn test_only_options_are_rejected_on_main() {
+        let errs = error(
+            Kind::Main,
+            quote!(synctest, leak_check, timeout = "1s"),
+            quote!(
+                async fn main() {}
+            ),
+        );
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert!(errs[0].starts_with("`timeout` is for `#[gort::test]`"));
+        assert!(errs[1].starts_with("`synctest` is for `#[gort::test]`"));
+        assert!(errs[2].starts_with("`leak_check` is for `#[gort::test]`"));
     }
 
     #[test]

@@ -43,6 +43,13 @@ pub(crate) fn enter(word: &AtomicU64) -> Polling {
     Polling(POLLING.with(|p| p.replace(word as *const AtomicU64)))
 }
 
+/// The wait-reason word of what this thread is polling now (null outside
+/// a poll): compared by address, it tells which task is the caller
+/// (`sched/leaks.rs` leaves the calling task out, as goleak does).
+pub(crate) fn polling_word() -> *const AtomicU64 {
+    POLLING.try_with(|p| p.get()).unwrap_or(std::ptr::null())
+}
+
 /// Restores the previous wait-reason word on drop.
 #[must_use]
 pub(crate) struct Polling(*const AtomicU64);

@@ -42,6 +42,7 @@ mod tests;
 mod waker;
 
 pub(crate) use current::enter as current_enter;
+pub(crate) use current::polling_word;
 pub use current::set_wait_reason;
 pub use join::{AbortHandle, JoinError, JoinHandle};
 pub(crate) use local::spawn_local_named;
@@ -177,38 +178,58 @@ pub(crate) fn dump(owned: &OwnedTasks, mains: &[std::sync::Arc<MainTask>]) -> St
             m.location.line()
         );
     }
-    owned.for_each(|h| {
-        let s = h.state.load();
-        let state = if s.is_complete() {
-            "done"
-        } else if s.is_running() {
-            "running"
-        } else if s.is_notified() {
-            "runnable"
-        } else {
-            "waiting"
-        };
-        let (reason, since_ms) = h.wait_reason();
-        let shown = match (state, reason) {
-            // Go shows a goroutine in a syscall as "[syscall]", not running.
-            ("running", WaitReason::Syscall) => "syscall",
-            ("waiting", r) if r != WaitReason::None => r.as_str(),
-            _ => state,
-        };
-        let _ = write!(out, "goroutine {} [{}", h.id, shown);
-        if shown != state || (state == "waiting" && reason != WaitReason::None) {
-            let _ = write!(out, ", {} ms", now_ms.saturating_sub(since_ms));
-        }
-        let _ = write!(out, "]");
-        if let Some(name) = &h.name {
-            let _ = write!(out, " {name}");
-        }
-        let _ = writeln!(
-            out,
-            ":\n\tspawned at {}:{}\n",
-            h.spawned_at.file(),
-            h.spawned_at.line()
-        );
-    });
+    owned.for_each(|h| write_task(&mut out, h, now_ms));
     out
+}
+
+/// The dump's blocks of just the live tasks of `owned` for which `keep`
+/// is true (the leak check's report, `sched/leaks.rs`), and how many.
+pub(crate) fn dump_tasks(owned: &OwnedTasks, mut keep: impl FnMut(&Header) -> bool) -> (String, usize) {
+    crate::time::clock::refresh_coarse(crate::time::clock::now_nanos());
+    let now_ms = crate::time::clock::coarse_ms();
+    let (mut out, mut n) = (String::new(), 0);
+    owned.for_each(|h| {
+        if keep(h) {
+            n += 1;
+            write_task(&mut out, h, now_ms);
+        }
+    });
+    (out, n)
+}
+
+/// One task's block of the dump: `goroutine N [state, age] name:` and its
+/// spawn site.
+fn write_task(out: &mut String, h: &Header, now_ms: u64) {
+    use std::fmt::Write;
+    let s = h.state.load();
+    let state = if s.is_complete() {
+        "done"
+    } else if s.is_running() {
+        "running"
+    } else if s.is_notified() {
+        "runnable"
+    } else {
+        "waiting"
+    };
+    let (reason, since_ms) = h.wait_reason();
+    let shown = match (state, reason) {
+        // Go shows a goroutine in a syscall as "[syscall]", not running.
+        ("running", WaitReason::Syscall) => "syscall",
+        ("waiting", r) if r != WaitReason::None => r.as_str(),
+        _ => state,
+    };
+    let _ = write!(out, "goroutine {} [{}", h.id, shown);
+    if shown != state || (state == "waiting" && reason != WaitReason::None) {
+        let _ = write!(out, ", {} ms", now_ms.saturating_sub(since_ms));
+    }
+    let _ = write!(out, "]");
+    if let Some(name) = &h.name {
+        let _ = write!(out, " {name}");
+    }
+    let _ = writeln!(
+        out,
+        ":\n\tspawned at {}:{}\n",
+        h.spawned_at.file(),
+        h.spawned_at.line()
+    );
 }
