@@ -47,6 +47,7 @@ pub(crate) mod deadlock;
 pub(crate) mod handle;
 pub(crate) mod idle;
 pub(crate) mod latency;
+pub(crate) mod leaks;
 mod os_policy;
 pub(crate) mod p;
 pub(crate) mod shutdown;
