@@ -398,3 +398,79 @@ fn run_inside_a_task_panics() {
     let e = r.unwrap_err();
     assert!(e.is_panic());
 }
+
+#[test]
+fn cond_semaphore_rwmutex_once_select_and_join_are_durable_waits() {
+    synctest::run(async {
+        let t0 = now();
+        // Cond: a waiter woken by a signal made after a sleep.
+        let m = Arc::new(gort::sync::Mutex::new(false));
+        let cond = Arc::new(gort::sync::Cond::new());
+        let (m2, c2) = (m.clone(), cond.clone());
+        let waiter = gort::spawn(async move {
+            let mut g = m2.lock().await;
+            while !*g {
+                g = c2.wait(g).await;
+            }
+            now() - t0
+        });
+        sleep(SEC).await;
+        *m.lock().await = true;
+        cond.signal();
+        assert_eq!(waiter.await.unwrap(), SEC);
+
+        // Semaphore: two permits, four holders of 5 s each.
+        let sem = Arc::new(gort::sync::Semaphore::new(2));
+        let t1 = now();
+        let holders: Vec<_> = (0..4)
+            .map(|_| {
+                let sem = sem.clone();
+                gort::spawn(async move {
+                    sem.acquire(1).await.unwrap();
+                    sleep(5 * SEC).await;
+                    sem.release(1);
+                })
+            })
+            .collect();
+        for h in holders {
+            h.await.unwrap();
+        }
+        assert_eq!(now() - t1, 10 * SEC);
+
+        // RwMutex: a writer waits for a reader that sleeps with the lock.
+        let rw = Arc::new(gort::sync::RwMutex::new(0u32));
+        let t2 = now();
+        let r = rw.clone();
+        let reader = gort::spawn(async move {
+            let g = r.read().await;
+            sleep(3 * SEC).await;
+            *g
+        });
+        synctest::wait().await; // the reader holds the lock
+        *rw.write().await += 1;
+        assert_eq!(now() - t2, 3 * SEC);
+        assert_eq!(reader.await.unwrap(), 0);
+
+        // Once: a second caller waits for the first's slow initializer.
+        let once = Arc::new(gort::sync::Once::new());
+        let t3 = now();
+        let o = once.clone();
+        let first = gort::spawn(async move {
+            o.do_once(|| sleep(7 * SEC)).await;
+        });
+        synctest::wait().await;
+        once.do_once(|| async { unreachable!("ran twice") }).await;
+        assert_eq!(now() - t3, 7 * SEC);
+        first.await.unwrap();
+
+        // select!: a channel case and a timer case, the timer first.
+        let (_tx, rx) = chan::<u32>(0);
+        let t4 = now();
+        let got = gort::select! {
+            v = rx.recv() => v,
+            _ = gort::time::after(4 * SEC) => None,
+        };
+        assert_eq!(got, None);
+        assert_eq!(now() - t4, 4 * SEC);
+    });
+}
