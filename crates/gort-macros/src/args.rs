@@ -29,8 +29,7 @@ use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, Lit, LitBool, LitInt, LitStr, Meta, Path, Token};
 
 /// The names `apply` knows, for the "unknown attribute" message.
-const EXPECTED: &str =
-    "expected `procs`, `detect_deadlock`, `timeout`, `synctest` or `leak_check`";
+const EXPECTED: &str = "expected `procs`, `detect_deadlock`, `timeout`, `synctest` or `leak_check`";
 
 /// The parsed arguments of `#[gort::main]` or `#[gort::test]`.
 #[derive(Default)]
@@ -97,7 +96,9 @@ impl Args {
             "timeout" => {
                 "expected `timeout = \"5s\"` (a duration such as \"250ms\", \"5s\", \"2m\")"
             }
-            "synctest" => "`synctest` is a flag and takes no value: write `#[gort::test(synctest)]`",
+            "synctest" => {
+                "`synctest` is a flag and takes no value: write `#[gort::test(synctest)]`"
+            }
             "leak_check" => {
                 "`leak_check` is a flag and takes no value: write `#[gort::test(leak_check)]`"
             }

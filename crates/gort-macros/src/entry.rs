@@ -529,16 +529,36 @@ mod tests {
         );
         assert!(out.contains("\"5s\" ,)) , true)"), "{out}");
 
-        let out = expanded(Kind::Test, quote!(leak_check), quote!(async fn t() {}));
+        let out = expanded(
+            Kind::Test,
+            quote!(leak_check),
+            quote!(
+                async fn t() {}
+            ),
+        );
         assert!(
-            out.contains(". __block_on_test (__gort_body , :: core :: option :: Option :: None , true)"),
+            out.contains(
+                ". __block_on_test (__gort_body , :: core :: option :: Option :: None , true)"
+            ),
             "{out}"
         );
         assert!(!out.contains("__synctest"), "{out}");
 
-        let out = expanded(Kind::Test, quote!(timeout = "1s"), quote!(async fn t() {}));
+        let out = expanded(
+            Kind::Test,
+            quote!(timeout = "1s"),
+            quote!(
+                async fn t() {}
+            ),
+        );
         assert!(out.contains("\"1s\" ,)) , false)"), "{out}");
-        let out = expanded(Kind::Test, quote!(), quote!(async fn t() {}));
+        let out = expanded(
+            Kind::Test,
+            quote!(),
+            quote!(
+                async fn t() {}
+            ),
+        );
         assert!(out.contains(". block_on (__gort_body)"), "{out}");
     }
 

@@ -46,14 +46,23 @@
 //! - `procs = N`: the number of Ps, Go's `GOMAXPROCS`; an integer literal of
 //!   at least 1. Without it the runtime takes the `Builder` default:
 //!   `GORT_MAXPROCS` if set, else the CPU count.
+//! - `detect_deadlock = true|false` (on by default in `#[gort::test]`).
+//! - Only in `#[gort::test]`: `timeout = "5s"`; the flags `synctest` (a
+//!   bubble with virtual time) and `leak_check` (fail with `leaked
+//!   goroutines:` if spawned tasks outlive the body by 1 s).
+//!
+//! They combine in any order: `#[gort::test(procs = 1, synctest,
+//! leak_check)]`.
 //!
 //! # Compile errors
 //!
 //! Misuse is a compile error at the offending token, never a panic in the
 //! macro: a fn without `async`; parameters; generics; `const`, `unsafe` or
 //! `extern` fns; an unknown argument (`threads = 2`); `procs = 0`, a
-//! non-integer or suffixed `procs`, or `procs` given twice; and, for
-//! `#[gort::test]`, a second `#[test]`. Every problem in one attribute is
+//! non-integer or suffixed `procs`, or any argument given twice; a value
+//! on a flag (`synctest = true`); `synctest` with `detect_deadlock =
+//! false` (a bubble always detects deadlock); a test-only argument on
+//! `#[gort::main]`; and, for `#[gort::test]`, a second `#[test]`. Every problem in one attribute is
 //! reported, not just the first.
 //!
 //! # Differences from tokio
@@ -120,6 +129,23 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// may return a `Result`. `#[gort::test(procs = N)]` sets the number of Ps;
 /// without it the runtime takes the `Builder` default.
 ///
+/// Options, combined in any order, each at most once:
+///
+/// - `procs = N`; `detect_deadlock = false` turns the detector (on by
+///   default in tests) off;
+/// - `timeout = "5s"`: past it the test panics with `test timed out after
+///   5s` and the goroutine dump;
+/// - `synctest`: the body runs in a bubble with virtual time, as in
+///   `gort::synctest::run` (not with `detect_deadlock = false`: a bubble
+///   always detects deadlock, as Go's panics on one);
+/// - `leak_check`: once the body has returned (`Ok`, `Err` or `()`, as
+///   goleak's deferred `VerifyNone` runs whatever the outcome), waits up to
+///   1 s for every spawned task to finish, then panics with `leaked
+///   goroutines:` and the dump of those still alive, each with the line
+///   that spawned it (`gort::runtime::check_leaks`). A body that panics is
+///   not checked: its panic is the failure. A leak reported after a body
+///   that returned `Err` replaces that error as the test's failure.
+///
 /// # Panics
 ///
 /// The generated test panics (fails) when the runtime cannot be built, e.g.
@@ -138,6 +164,13 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// #[should_panic(expected = "boom")]
 /// async fn panics() {
 ///     panic!("boom");
+/// }
+///
+/// #[gort::test(procs = 1, leak_check, timeout = "30s")]
+/// async fn no_task_outlives_the_test() {
+///     let (tx, rx) = gort::sync::chan::<u32>(1);
+///     gort::spawn(async move { tx.send(1).await.unwrap() });
+///     assert_eq!(rx.recv().await, Some(1));
 /// }
 /// ```
 #[proc_macro_attribute]

@@ -96,9 +96,7 @@ impl Handle {
     /// this on the current runtime).
     pub fn check_leaks(&self, grace: Duration) -> Result<(), Leaked> {
         let me = polling_word();
-        let alive = |h: &Header| {
-            !h.state.load().is_complete() && !std::ptr::eq(&h.wait_reason, me)
-        };
+        let alive = |h: &Header| !h.state.load().is_complete() && !std::ptr::eq(&h.wait_reason, me);
         let count = || {
             let mut n = 0;
             self.shared.owned.for_each(|h| n += usize::from(alive(h)));

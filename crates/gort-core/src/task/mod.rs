@@ -184,7 +184,10 @@ pub(crate) fn dump(owned: &OwnedTasks, mains: &[std::sync::Arc<MainTask>]) -> St
 
 /// The dump's blocks of just the live tasks of `owned` for which `keep`
 /// is true (the leak check's report, `sched/leaks.rs`), and how many.
-pub(crate) fn dump_tasks(owned: &OwnedTasks, mut keep: impl FnMut(&Header) -> bool) -> (String, usize) {
+pub(crate) fn dump_tasks(
+    owned: &OwnedTasks,
+    mut keep: impl FnMut(&Header) -> bool,
+) -> (String, usize) {
     crate::time::clock::refresh_coarse(crate::time::clock::now_nanos());
     let now_ms = crate::time::clock::coarse_ms();
     let (mut out, mut n) = (String::new(), 0);

@@ -1,0 +1,2 @@
+#[gort::main(synctest, leak_check)]
+async fn main() {}
