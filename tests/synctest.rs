@@ -474,3 +474,33 @@ fn cond_semaphore_rwmutex_once_select_and_join_are_durable_waits() {
         assert_eq!(now() - t4, 4 * SEC);
     });
 }
+
+#[gort::test(synctest)]
+async fn the_attribute_runs_the_body_in_a_bubble() {
+    let t0 = now();
+    let (tx, rx) = chan::<Duration>(0);
+    gort::spawn(async move {
+        sleep(HOUR).await;
+        tx.send(now() - t0).await.unwrap();
+    });
+    assert_eq!(rx.recv().await, Some(HOUR));
+}
+
+#[gort::test(procs = 1, synctest, leak_check, timeout = "60s")]
+async fn options_combine_with_synctest() {
+    assert_eq!(gort::runtime::gomaxprocs(), 1);
+    let t0 = now();
+    let h = gort::spawn(sleep(10 * MIN));
+    h.await.unwrap();
+    assert_eq!(now() - t0, 10 * MIN);
+}
+
+#[gort::test(synctest)]
+#[should_panic(expected = "main bubble goroutine has exited but blocked goroutines remain")]
+async fn a_bubble_test_that_leaves_a_task_blocked_fails() {
+    let (tx, rx) = chan::<()>(0);
+    std::mem::forget(tx);
+    gort::spawn(async move {
+        rx.recv().await;
+    });
+}
