@@ -504,3 +504,34 @@ async fn a_bubble_test_that_leaves_a_task_blocked_fails() {
         rx.recv().await;
     });
 }
+
+#[test]
+fn the_clock_stands_still_while_a_task_runs() {
+    synctest::run(async {
+        let t0 = now();
+        let computing = Arc::new(AtomicBool::new(true));
+        let c = computing.clone();
+        let sleeper = gort::spawn(async move {
+            sleep(SEC).await;
+            // The sleep cannot end while the other task runs.
+            assert!(
+                !c.load(SeqCst),
+                "woke while a task of the bubble was running"
+            );
+            now() - t0
+        });
+        // A task computes for 50 ms of real time without awaiting, while
+        // the body waits for both.
+        let c = computing.clone();
+        let worker = gort::spawn(async move {
+            let real = Instant::now();
+            while real.elapsed() < Duration::from_millis(50) {
+                assert_eq!(now(), t0);
+                std::hint::spin_loop();
+            }
+            c.store(false, SeqCst);
+        });
+        assert_eq!(sleeper.await.unwrap(), SEC);
+        worker.await.unwrap();
+    });
+}
