@@ -13,10 +13,13 @@
 //!   clear racing a newer event.
 //! - `loom_local`: a `LocalSet`'s queue (a foreign wake-up racing the end
 //!   of a batch; a foreign abort racing a wake-up of a local task).
+//! - `loom_bubble`: a synctest bubble's kick to its monitor (never lost)
+//!   and the `synctest::wait` slot (released or cancelled, exactly once).
 //! - `loom_blocking`: the offload pool's idle handshake (a submission racing
 //!   a thread going idle, retiring, or shutdown).
 
 mod loom_blocking;
+mod loom_bubble;
 mod loom_handoff;
 mod loom_io;
 mod loom_local;

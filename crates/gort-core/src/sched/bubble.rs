@@ -166,6 +166,19 @@ impl Bubble {
         drop(old);
     }
 
+    /// Wakes the task in `synctest::wait`, if one waits; its next poll
+    /// finds the slot empty and returns. Returns whether one waited.
+    pub(crate) fn release_waiter(&self) -> bool {
+        let waiter = lock(&self.waiter).take();
+        match waiter {
+            Some((_, w)) => {
+                w.wake();
+                true
+            }
+            None => false,
+        }
+    }
+
     /// One step of the monitor (module doc). `main` is the `block_on`
     /// future, `None` once it has returned.
     pub(crate) fn step(&self, shared: &Arc<Shared>, main: Option<&Arc<MainTask>>) -> Step {
@@ -178,10 +191,8 @@ impl Bubble {
         if seen != before || deadlock::activity(shared) != before {
             return Step::Busy;
         }
-        let waiter = lock(&self.waiter).take();
-        if let Some((_, w)) = waiter {
+        if self.release_waiter() {
             tracing::trace!("synctest: every other task is durably blocked; wait returns");
-            w.wake();
             return Step::Released;
         }
         let when = shared.earliest_timer();
