@@ -29,15 +29,14 @@ where
     }
 }
 
+/// When an operation was called, as offsets from the first reading.
+type Calls = Arc<Mutex<Vec<Duration>>>;
+/// One call of the operation.
+type Attempt = std::future::Ready<Result<&'static str, &'static str>>;
+
 /// An operation that fails `failures` times, recording when it was called
 /// (as offsets from `t0` on `clock`).
-fn flaky(
-    failures: u32,
-    clock: fn() -> Instant,
-) -> (
-    Arc<Mutex<Vec<Duration>>>,
-    impl FnMut() -> std::future::Ready<Result<&'static str, &'static str>>,
-) {
+fn flaky(failures: u32, clock: fn() -> Instant) -> (Calls, impl FnMut() -> Attempt) {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let c = calls.clone();
     let t0 = clock();
