@@ -858,15 +858,7 @@ pub async fn yield_now() {
 /// assert!(text.unwrap().contains("gort-core"));
 /// ```
 pub fn syscall<R>(f: impl FnOnce() -> R) -> R {
-    // Decide with the worker borrowed, then run `f` outside the closure so
-    // `f` may use the runtime freely.
-    let w = context::with_worker(|w| w.map(|w| w as *const crate::sched::worker::Worker));
-    match w {
-        // SAFETY: the pointer is this thread's own M record, live for the
-        // whole M loop, which is running this call.
-        Some(w) => unsafe { &*w }.syscall(f),
-        None => f(),
-    }
+    crate::sched::worker::syscall::blocking(f)
 }
 
 #[cfg(all(test, not(loom)))]

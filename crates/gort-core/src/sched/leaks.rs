@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use super::context;
 use crate::task::{dump_tasks, polling_word, Header};
-use crate::Handle;
+use super::handle::Handle;
 
 /// The first sleep between two counts.
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
@@ -107,7 +107,7 @@ impl Handle {
         }
         let deadline = Instant::now() + grace;
         // Blocking from a task: hand the P off as for a system call.
-        let gone = crate::syscall(|| {
+        let gone = super::worker::syscall::blocking(|| {
             let mut backoff = FIRST_BACKOFF;
             loop {
                 let now = Instant::now();

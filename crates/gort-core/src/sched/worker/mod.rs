@@ -43,7 +43,7 @@ mod find;
 #[cfg(not(loom))]
 mod netpoll;
 mod park;
-mod syscall;
+pub(crate) mod syscall;
 
 /// One M's record, reachable from its thread through `context::with_worker`.
 pub(crate) struct Worker {

@@ -8,6 +8,20 @@ use super::Worker;
 use crate::loom::Ordering::*;
 use crate::task::WaitReason;
 
+/// `f` on this thread, under [`Worker::syscall`] if the thread is an M:
+/// `gort::syscall`'s body, and the leak check's wait (`sched/leaks.rs`).
+pub(crate) fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    // Decide with the worker borrowed, then run `f` outside the closure so
+    // `f` may use the runtime freely.
+    let w = crate::sched::context::with_worker(|w| w.map(|w| w as *const Worker));
+    match w {
+        // SAFETY: the pointer is this thread's own M record, live for the
+        // whole M loop, which is running this call.
+        Some(w) => unsafe { &*w }.syscall(f),
+        None => f(),
+    }
+}
+
 impl Worker {
     /// Go's `entersyscall`/`exitsyscall` around `f`, which blocks this M:
     /// the P stays ours unless sysmon retakes it while `f` runs; then we
