@@ -39,8 +39,8 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::context;
-use crate::task::{dump_tasks, polling_word, Header};
 use super::handle::Handle;
+use crate::task::{dump_tasks, polling_word, Header};
 
 /// The first sleep between two counts.
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
