@@ -77,7 +77,7 @@ pub mod runtime {
 /// Go's `time` package: sleeping, deadlines, tickers and timers.
 pub mod time {
     pub use gort_core::time::*;
-    pub use gort_sync::time::after;
+    pub use gort_sync::time::{after, after_func, FuncTimer};
 }
 
 /// Go's `testing/synctest`: concurrent code on a virtual clock, in a bubble
