@@ -215,6 +215,7 @@ pub mod sync {
         RwMutexReadGuard, RwMutexWriteGuard, Semaphore, TryLockError, WriteLock,
     };
     pub use gort_sync::{ErrGroup, Map, Wait, WaitGroup};
+    pub use gort_sync::{Pool, PoolGuard};
 }
 
 #[cfg(unix)]

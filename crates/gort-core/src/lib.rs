@@ -44,6 +44,8 @@ pub use task_builder::Builder as TaskBuilder;
 pub mod runtime {
     use crate::sched::context;
     pub use crate::sched::leaks::{check_leaks, Leaked};
+    #[doc(hidden)]
+    pub use crate::sched::poolclean::{pool_clock_nanos, register_pool_cleanup, PoolCleanup};
     pub use crate::task::set_wait_reason;
     use crate::Metrics;
 

@@ -22,6 +22,7 @@ pub mod context;
 mod errgroup;
 mod mutex;
 mod once;
+mod pool;
 mod rand;
 mod rwmutex;
 #[doc(hidden)]
@@ -36,12 +37,15 @@ mod waitq;
 mod loom_tests;
 #[cfg(all(test, loom))]
 mod loom_tests_sync;
+#[cfg(all(test, loom))]
+mod loom_tests_pool;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
 pub use cond::Cond;
 pub use errgroup::ErrGroup;
 pub use mutex::{Lock, Mutex, MutexGuard, TryLockError};
 pub use once::Once;
+pub use pool::{Pool, PoolGuard};
 pub use rwmutex::{ReadLock, RwMutex, RwMutexReadGuard, RwMutexWriteGuard, WriteLock};
 pub use semaphore::{Acquire, AcquireError, Semaphore};
 pub use syncmap::Map;

@@ -50,6 +50,7 @@ pub(crate) mod latency;
 pub(crate) mod leaks;
 mod os_policy;
 pub(crate) mod p;
+pub(crate) mod poolclean;
 pub(crate) mod shutdown;
 pub(crate) mod sysmon;
 pub(crate) mod trace;
