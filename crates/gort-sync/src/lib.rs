@@ -39,6 +39,8 @@ mod loom_tests;
 mod loom_tests_sync;
 #[cfg(all(test, loom))]
 mod loom_tests_pool;
+#[cfg(all(test, loom))]
+mod loom_tests_memory;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
 pub use cond::Cond;
