@@ -14,6 +14,7 @@
 pub(crate) mod loom;
 
 mod blocking;
+mod cgroup;
 pub mod io;
 mod join_set;
 #[doc(hidden)]
@@ -59,6 +60,57 @@ pub mod runtime {
     /// outside a runtime.
     pub fn gomaxprocs() -> usize {
         context::with_current(|h| h.map_or(0, |h| h.shared.procs()))
+    }
+
+    /// Go's `runtime.GOMAXPROCS(n)`: sets the number of Ps of the current
+    /// runtime to `n` and returns the previous value; `0` only queries.
+    /// Outside a runtime, 0 and nothing changes.
+    ///
+    /// The change takes effect without stopping any task: each M whose P
+    /// is removed lets it go at its next scheduling point (after the poll
+    /// it is in), and the tasks and timers queued on it move to the Ps
+    /// that stay; added Ps start taking work at once. Values above the
+    /// runtime's `max_threads` are lowered to it (a P needs an M).
+    /// Choosing a value stops the runtime from following the cgroup CPU
+    /// limit, as in Go 1.25; [`set_default_gomaxprocs`] resumes it.
+    ///
+    /// ```
+    /// let rt = gort_core::Builder::new().procs(2).build().unwrap();
+    /// rt.block_on(async {
+    ///     use gort_core::runtime::{gomaxprocs, set_gomaxprocs};
+    ///     assert_eq!(set_gomaxprocs(4), 2);
+    ///     assert_eq!(gomaxprocs(), 4);
+    ///     assert_eq!(set_gomaxprocs(0), 4, "0 only asks");
+    ///     assert_eq!(set_gomaxprocs(1), 4);
+    ///     let n = gort_core::spawn(async { 40 + 2 }).await.unwrap();
+    ///     assert_eq!(n, 42);
+    /// });
+    /// ```
+    pub fn set_gomaxprocs(n: usize) -> usize {
+        context::with_current(|h| {
+            h.map_or(0, |h| match n {
+                0 => h.shared.procs(),
+                n => h
+                    .shared
+                    .set_gomaxprocs(n, crate::sched::procresize::Chosen::ByUser),
+            })
+        })
+    }
+
+    /// Go 1.25's `runtime.SetDefaultGOMAXPROCS`: back to the default
+    /// number of Ps (the CPU count lowered to the cgroup CPU limit, rounded
+    /// up, at least 2), which sysmon then keeps following as the limit
+    /// changes. Not `GORT_MAXPROCS`: as in Go, the environment is only the
+    /// start-up value. Returns the previous value; 0 outside a runtime.
+    pub fn set_default_gomaxprocs() -> usize {
+        context::with_current(|h| {
+            h.map_or(0, |h| {
+                h.shared.set_gomaxprocs(
+                    crate::cgroup::default_procs(),
+                    crate::sched::procresize::Chosen::ByDefault,
+                )
+            })
+        })
     }
 
     /// A snapshot of the current runtime's scheduler counters.

@@ -68,7 +68,7 @@ impl Metrics {
             spinning_threads: s.idle.nmspinning.load(Relaxed),
             idle_procs: s.idle.npidle.load(Relaxed),
             global_queue_len: s.inject.len(),
-            local_queue_lens: s.allp.iter().map(|p| p.len()).collect(),
+            local_queue_lens: s.allp.active(s.procs()).map(|p| p.len()).collect(),
             steals: s.stats.steals.load(Relaxed),
             handoffs: s.stats.handoffs.load(Relaxed),
             sysmon_retakes: s.stats.sysmon_retakes.load(Relaxed),

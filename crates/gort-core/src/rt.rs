@@ -100,13 +100,19 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// A builder with the defaults: procs from `GORT_MAXPROCS`, else the CPU
-    /// count; at most 10,000 Ms; threads named `gort-m-N`.
+    /// A builder with the defaults: procs from `GORT_MAXPROCS`, else the
+    /// CPUs this process may run on, lowered to its cgroup's CPU limit
+    /// (quota / period rounded up, at least 2: Go 1.25's rule, which
+    /// sysmon keeps following while the limit changes, until the program
+    /// calls [`runtime::set_gomaxprocs`](crate::runtime::set_gomaxprocs));
+    /// at most 10,000 Ms; threads named `gort-m-N`.
     pub fn new() -> Builder {
         Builder::default()
     }
 
     /// The number of Ps (Go's GOMAXPROCS): how many tasks run at once.
+    /// [`runtime::set_gomaxprocs`](crate::runtime::set_gomaxprocs) changes
+    /// it later.
     pub fn procs(mut self, n: usize) -> Builder {
         self.procs = Some(n);
         self
@@ -310,9 +316,9 @@ impl Builder {
     /// `max_blocking_threads(0)`; the OS's
     /// error if the netpoller (an epoll/kqueue instance) cannot be made.
     pub fn build(self) -> io::Result<Runtime> {
-        let procs = match self.procs {
+        let (procs, procs_by_default) = match self.procs {
             Some(0) => return Err(BuildError::ZeroProcs.into()),
-            Some(n) => n,
+            Some(n) => (n, false),
             None => default_procs()?,
         };
         let max_threads = self.max_threads.unwrap_or(DEFAULT_MAX_THREADS.max(procs));
@@ -327,6 +333,7 @@ impl Builder {
         }
         let config = Config {
             procs,
+            procs_by_default,
             max_threads,
             thread_name: self.thread_name.unwrap_or_else(|| "gort-m".to_string()),
             stack_size: self.stack_size,
@@ -347,9 +354,13 @@ impl Builder {
     }
 }
 
-/// `GORT_MAXPROCS` if set, else the number of CPUs.
-fn default_procs() -> Result<usize, BuildError> {
-    procs_from_env(std::env::var("GORT_MAXPROCS"))
+/// `GORT_MAXPROCS` if set, else the CPU count lowered to the cgroup
+/// limit (`cgroup.rs`); true in the second case, which sysmon keeps up to
+/// date (`procresize.rs`).
+fn default_procs() -> Result<(usize, bool), BuildError> {
+    let var = std::env::var("GORT_MAXPROCS");
+    let by_default = matches!(var, Err(std::env::VarError::NotPresent));
+    Ok((procs_from_env(var)?, by_default))
 }
 
 /// The number of Ps a `GORT_MAXPROCS` lookup asks for.
@@ -359,9 +370,7 @@ fn procs_from_env(var: Result<String, std::env::VarError>) -> Result<usize, Buil
             Ok(n) if n > 0 => Ok(n),
             _ => Err(BuildError::BadMaxProcsEnv(v)),
         },
-        Err(std::env::VarError::NotPresent) => {
-            Ok(std::thread::available_parallelism().map_or(1, |n| n.get()))
-        }
+        Err(std::env::VarError::NotPresent) => Ok(crate::cgroup::default_procs()),
         Err(std::env::VarError::NotUnicode(v)) => {
             Err(BuildError::BadMaxProcsEnv(v.to_string_lossy().into_owned()))
         }

@@ -218,8 +218,7 @@ impl Shared {
     #[inline]
     pub(crate) fn bubble_idle(&self) {
         if let Some(b) = &self.bubble {
-            let idle = self.idle.npidle.load(SeqCst) + usize::from(self.idle.holder_asleep());
-            if idle == self.procs() {
+            if self.idle.all_idle(self.allp.len()) {
                 b.kick();
             }
         }

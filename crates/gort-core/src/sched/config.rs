@@ -62,7 +62,11 @@ impl fmt::Debug for ThreadHooks {
 /// Everything `Builder` settles, for the layers below it.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    /// `gomaxprocs` at start (`set_gomaxprocs` changes it later).
     pub(crate) procs: usize,
+    /// `procs` is the default (no `procs(n)`, no `GORT_MAXPROCS`): sysmon
+    /// follows the cgroup CPU limit (`procresize.rs`).
+    pub(crate) procs_by_default: bool,
     pub(crate) max_threads: usize,
     pub(crate) thread_name: String,
     pub(crate) stack_size: Option<usize>,

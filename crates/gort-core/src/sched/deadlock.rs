@@ -106,12 +106,11 @@ pub(crate) fn quiescent_but(
 ) -> Option<u64> {
     let all = except == Except::Nothing;
     // 1. and 2.
-    let procs = s.procs();
     // An M blocked in the netpoller holding its P (with only internal
     // hooks registered, e.g. `#[gort::main]`'s SIGQUIT watcher) leaves
-    // that P idle in all but name.
-    let idle = s.idle.npidle.load(SeqCst) + usize::from(s.idle.holder_asleep());
-    if idle != procs || s.idle.nmspinning.load(SeqCst) != 0 {
+    // that P idle in all but name; Ps `set_gomaxprocs` removed and no M
+    // holds count as idle (`Idle::all_idle`).
+    if !s.idle.all_idle(s.allp.len()) || s.idle.nmspinning.load(SeqCst) != 0 {
         return None;
     }
     if s.detached_ms.load(Relaxed) != 0 || s.any_work() {

@@ -100,12 +100,23 @@ pub(crate) struct Sched {
     /// of a poll for any P (Go's `exitsyscall0` → `stopm`). A P that
     /// becomes idle goes to the first of them before `pidle`.
     pub(crate) exitq: std::collections::VecDeque<Arc<MPark>>,
+    /// Per P made: true while it is past `gomaxprocs` and no M holds it
+    /// (`procresize.rs`). Such a P is on neither list; growing puts it
+    /// back on `pidle`.
+    pub(crate) off: Vec<bool>,
 }
 
 impl Sched {
     /// Go's `pidleput`, preceded by the hand-off to an M waiting in
-    /// `exitsyscall`. Returns whether the P went idle.
+    /// `exitsyscall`. A P that `set_gomaxprocs` removed goes off instead
+    /// (`procresize.rs`): no M may take it. Returns whether the P went
+    /// idle (or off).
     pub(crate) fn put_idle(&mut self, idle: &Idle, p: usize) -> bool {
+        // Relaxed: `nprocs` is written under the scheduler lock, held here.
+        if p >= idle.nprocs.0.load(Relaxed) {
+            self.set_off(idle, p);
+            return true;
+        }
         if let Some(m) = self.exitq.pop_front() {
             m.unpark_with(p, false);
             return false;
@@ -114,7 +125,32 @@ impl Sched {
         idle.npidle.fetch_add(1, SeqCst);
         true
     }
+
+    /// Marks P `p` off (removed by `set_gomaxprocs`, held by no M).
+    pub(crate) fn set_off(&mut self, idle: &Idle, p: usize) {
+        if self.off.len() <= p {
+            self.off.resize(p + 1, false);
+        }
+        if !std::mem::replace(&mut self.off[p], true) {
+            idle.noff.fetch_add(1, SeqCst);
+        }
+    }
+
+    /// Takes P `p` back from off, if it is: true if it was.
+    pub(crate) fn take_off(&mut self, idle: &Idle, p: usize) -> bool {
+        let was = self.off.get_mut(p).map(|o| std::mem::replace(o, false));
+        if was == Some(true) {
+            idle.noff.fetch_sub(1, SeqCst);
+            return true;
+        }
+        false
+    }
 }
+
+/// `T` alone on its cache line: `nprocs` is read by every M on every
+/// pass through its loop, and the counters beside it change all the time.
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
 
 /// `Idle::np_holder`: no M blocks in the netpoller holding a P.
 pub(crate) const HOLDER_NONE: usize = 0;
@@ -138,6 +174,13 @@ pub(crate) struct Idle {
     /// wait (so later submitters do not kick it again).
     pub(crate) np_holder: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
+    /// `gomaxprocs`: the Ps `0..nprocs` run tasks (`procresize.rs`).
+    /// Written under the scheduler lock only; read without it as a hint
+    /// (an M's check whether to retire its P), under it as the truth.
+    pub(crate) nprocs: Padded<AtomicUsize>,
+    /// Ps off (`Sched::off`). SeqCst: read with `npidle` by the "is every
+    /// P idle?" checks (`all_idle`).
+    pub(crate) noff: AtomicUsize,
 }
 
 impl Idle {
@@ -148,6 +191,7 @@ impl Idle {
                 pidle: (0..procs).rev().collect(),
                 midle: Vec::new(),
                 exitq: std::collections::VecDeque::new(),
+                off: vec![false; procs],
             }),
             npidle: AtomicUsize::new(procs),
             nmspinning: AtomicUsize::new(0),
@@ -155,7 +199,24 @@ impl Idle {
             nthreads: AtomicUsize::new(0),
             np_holder: AtomicUsize::new(HOLDER_NONE),
             shutdown: AtomicBool::new(false),
+            nprocs: Padded(AtomicUsize::new(procs)),
+            noff: AtomicUsize::new(0),
         }
+    }
+
+    /// `gomaxprocs`, as a hint (see `nprocs`).
+    #[inline]
+    pub(crate) fn nprocs(&self) -> usize {
+        self.nprocs.0.load(Relaxed)
+    }
+
+    /// Whether no P runs a task, out of `made`: each is idle, off, or held
+    /// by the M blocked in the netpoller (its P is idle in all but name).
+    /// A snapshot, for sysmon's sleep and the deadlock checks, which
+    /// confirm what they see.
+    pub(crate) fn all_idle(&self, made: usize) -> bool {
+        self.npidle.load(SeqCst) + self.noff.load(SeqCst) + usize::from(self.holder_asleep())
+            >= made
     }
 
     pub(crate) fn lock(&self) -> SchedGuard<'_> {

@@ -4,7 +4,8 @@
 //!
 //! - **G** is a task (`crate::task`).
 //! - **P** ([`p::P`]) is the right to run tasks: a local run queue of 256, a
-//!   `runnext` slot, timers. There are exactly `procs` Ps (GOMAXPROCS).
+//!   `runnext` slot, timers. The first `gomaxprocs` of `allp` run tasks;
+//!   `set_gomaxprocs` changes how many (`procresize.rs`).
 //! - **M** ([`worker::Worker`]) is an OS thread. It runs tasks only while it
 //!   holds a P. Idle Ms park on their own note; idle Ps sit on `pidle`.
 //! - The **global queue** (`inject`, Go's `sched.runq`) takes tasks spawned
@@ -39,6 +40,7 @@
 //!
 //! Shutdown, and who drains the runtime last, is in `shutdown.rs`.
 
+pub(crate) mod allp;
 pub(crate) mod block_on;
 pub(crate) mod bubble;
 pub(crate) mod config;
@@ -51,6 +53,7 @@ pub(crate) mod leaks;
 mod os_policy;
 pub(crate) mod p;
 pub(crate) mod poolclean;
+pub(crate) mod procresize;
 pub(crate) mod shutdown;
 pub(crate) mod sysmon;
 pub(crate) mod trace;
@@ -64,9 +67,9 @@ use crossbeam_deque::{Injector, Steal};
 use crate::loom::{lock, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::task::{Notified, OwnedTasks, Schedule, Task};
 use crate::time::{entry::TimerEntry, queue::NO_TIMER};
+use allp::AllP;
 use config::Config;
 use idle::Idle;
-use p::P;
 
 /// The state of the one M that sleeps until the earliest timer.
 pub(crate) struct TimerSleep {
@@ -128,7 +131,14 @@ pub(crate) struct Stats {
 }
 
 pub(crate) struct Shared {
-    pub(crate) allp: Box<[P]>,
+    /// Every P made; the first `gomaxprocs` (`idle.nprocs`) run tasks.
+    pub(crate) allp: AllP,
+    /// Held by `set_gomaxprocs` (`procresize.rs`): one resize at a time.
+    pub(crate) resize: Mutex<()>,
+    /// `gomaxprocs` is the default, which sysmon keeps in line with the
+    /// cgroup CPU limit; false once the user chose (`procresize.rs`).
+    /// Relaxed: written under `resize`, read by sysmon as a hint.
+    pub(crate) procs_by_default: crate::loom::AtomicBool,
     pub(crate) inject: Injector<Notified>,
     pub(crate) idle: Idle,
     pub(crate) owned: OwnedTasks,
@@ -169,8 +179,11 @@ impl Shared {
         let procs = config.procs;
         let blocking = Arc::new(crate::blocking::pool::Pool::new(config.blocking_pool()));
         let bubble = config.synctest.then(|| Box::new(bubble::Bubble::new()));
+        let procs_by_default = config.procs_by_default;
         Ok(Shared {
-            allp: (0..procs).map(P::new).collect(),
+            allp: AllP::new(procs),
+            resize: Mutex::new(()),
+            procs_by_default: crate::loom::AtomicBool::new(procs_by_default),
             inject: Injector::new(),
             idle: Idle::new(procs),
             owned: OwnedTasks::new(procs),
@@ -202,10 +215,6 @@ impl Shared {
             None => crate::time::clock::now_nanos(),
             Some(b) => b.clock.now(),
         }
-    }
-
-    pub(crate) fn procs(&self) -> usize {
-        self.allp.len()
     }
 
     /// The goroutine dump: the `block_on` futures, then every live task.
@@ -353,6 +362,20 @@ impl Shared {
     pub(crate) fn handoffp(self: &Arc<Self>, p: usize) {
         let pp = &self.allp[p];
         self.stats.handoffs.fetch_add(1, Relaxed);
+        if p >= self.procs() {
+            // `set_gomaxprocs` removed it: its work goes to the others and
+            // it goes off (`procresize.rs`).
+            // SAFETY: the P was just retaken (its status is IDLE and the
+            // caller's CAS made it so): no M holds it, and it is on no
+            // list, so the caller stands in for its owner until it hands
+            // the P on, as the M it would start would.
+            let moved = self.move_work_off(&unsafe { pp.owned() });
+            self.idle.lock().put_idle(&self.idle, p);
+            if moved {
+                self.wakep();
+            }
+            return;
+        }
         let s = self.idle.lock();
         let timers = pp.timers.next_when();
         if pp.has_work() || !self.inject.is_empty() || timers <= self.now() {
@@ -400,7 +423,8 @@ impl Shared {
         }
     }
 
-    /// The earliest timer over all Ps.
+    /// The earliest timer over all Ps made (those `set_gomaxprocs`
+    /// removed too: `procresize.rs`, "Leftovers").
     pub(crate) fn earliest_timer(&self) -> u64 {
         self.allp
             .iter()
@@ -409,7 +433,8 @@ impl Shared {
             .unwrap_or(NO_TIMER)
     }
 
-    /// Whether any queue holds a task.
+    /// Whether any queue holds a task (of every P made, as
+    /// `earliest_timer`).
     pub(crate) fn any_work(&self) -> bool {
         !self.inject.is_empty() || self.allp.iter().any(|p| p.has_work())
     }
@@ -420,7 +445,7 @@ impl Shared {
     /// `wakeNetPoller`).
     fn add_remote_timer(self: &Arc<Self>, when: u64, waker: &Waker) -> Arc<TimerEntry> {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let p = &self.allp[NEXT.fetch_add(1, Relaxed) % self.allp.len()];
+        let p = &self.allp[NEXT.fetch_add(1, Relaxed) % self.procs()];
         let entry = p.timers.arm(when, waker);
         self.kick_timer_sleeper(when);
         entry

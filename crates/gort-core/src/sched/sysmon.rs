@@ -35,6 +35,9 @@
 //!    10 ms, poll without blocking.
 //! 4. **schedtrace**: with `GORT_DEBUG=schedtrace=MS`, print a line every MS
 //!    milliseconds (`trace.rs`).
+//! 5. **GOMAXPROCS**: every second, while the default is in force, follow
+//!    the cgroup CPU limit and the CPU count (`procresize.rs`; Go 1.25's
+//!    `sysmonUpdateGOMAXPROCS`).
 //!
 //! On Linux sysmon runs `SCHED_BATCH` while no P is in a syscall, so that
 //! its wake-ups do not preempt the thread running on a CPU (`os_policy.rs`;
@@ -51,6 +54,8 @@ use crate::time::{clock::now_nanos, queue::NO_TIMER};
 
 /// A poll running this long gets its P handed off (Go's `forcePreemptNS`).
 pub(crate) const LONG_POLL_NANOS: u64 = 10_000_000;
+/// How often the default `gomaxprocs` is checked against the CPU limit.
+const PROCS_CHECK_NANOS: u64 = 1_000_000_000;
 /// A syscall this long loses its P even if no one seems to need it.
 const LONG_SYSCALL_NANOS: u64 = 10_000_000;
 const MIN_DELAY_US: u64 = 20;
@@ -153,15 +158,9 @@ fn sysmon_main(shared: Arc<Shared>) {
     let _span = tracing::debug_span!("gort-sysmon").entered();
     // Its wake-ups must not preempt the Ms (`os_policy.rs`).
     let mut policy = super::os_policy::SysmonPolicy::start();
-    let procs = shared.procs();
     let start = now_nanos();
-    let mut seen = vec![
-        Seen {
-            word: 0,
-            since: start
-        };
-        procs
-    ];
+    let mut seen = Vec::new();
+    let mut procs_check = start.saturating_add(PROCS_CHECK_NANOS);
     let mut warned = HashSet::new();
     let mut idle_rounds = 0u32;
     let mut delay_us = MIN_DELAY_US;
@@ -174,8 +173,7 @@ fn sysmon_main(shared: Arc<Shared>) {
         }
         // A P whose M blocks in the netpoller is idle too; that M wakes
         // sysmon when it has work again.
-        let idle_ps = shared.idle.npidle.load(SeqCst) + usize::from(shared.idle.holder_asleep());
-        let all_idle = idle_ps == procs;
+        let all_idle = shared.idle.all_idle(shared.allp.len());
         let deep = all_idle && trace.is_none();
         let d = if deep {
             // Bounded, so a missed wake-up only delays the next round.
@@ -195,6 +193,14 @@ fn sysmon_main(shared: Arc<Shared>) {
             .allp
             .iter()
             .any(|p| state(p.status.load(Relaxed)) == PSYSCALL);
+        // Every P made: one `set_gomaxprocs` removed may still be held.
+        seen.resize(
+            shared.allp.len(),
+            Seen {
+                word: 0,
+                since: now,
+            },
+        );
         let retook = retake(&shared, &mut seen, now, &mut warned);
         // Timers are due by the runtime's clock (a bubble's is virtual).
         rescue_timers(&shared, shared.now());
@@ -207,6 +213,10 @@ fn sysmon_main(shared: Arc<Shared>) {
         let did = retook > 0 || polled;
         if let Some(t) = trace.as_mut() {
             t.tick(&shared, now);
+        }
+        if now >= procs_check {
+            procs_check = now.saturating_add(PROCS_CHECK_NANOS);
+            shared.update_default_gomaxprocs();
         }
         if did {
             idle_rounds = 0;

@@ -68,7 +68,11 @@ impl Trace {
 /// The trace lines for one tick.
 pub(crate) fn render(shared: &Shared, since_start_ns: u64, detail: bool) -> String {
     let idle = &shared.idle;
-    let lens: Vec<String> = shared.allp.iter().map(|p| p.len().to_string()).collect();
+    let lens: Vec<String> = shared
+        .allp
+        .active(shared.procs())
+        .map(|p| p.len().to_string())
+        .collect();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -102,10 +106,11 @@ pub(crate) fn render(shared: &Shared, since_start_ns: u64, detail: bool) -> Stri
         let p = m.p.load(Relaxed);
         // The task its P polls last or now (a per-M store per poll would
         // cost the hot path for a diagnostic).
-        let curg = shared
-            .allp
-            .get(p)
-            .map_or(0, |p| p.polling_task.load(Relaxed));
+        let curg = if p < shared.allp.len() {
+            shared.allp[p].polling_task.load(Relaxed)
+        } else {
+            0
+        };
         let _ = writeln!(
             out,
             "  M{}: p={} curg={} spinning={} blocked={}",

@@ -238,6 +238,49 @@ impl TimerQueue {
         n
     }
 
+    /// Moves every live timer to `dst` (a P that `set_gomaxprocs` removed
+    /// hands its timers to one that stays), dropping stopped entries.
+    /// Returns the earliest deadline moved, or `NO_TIMER`. The two locks
+    /// are never held together; a timer in transit is in neither heap for
+    /// that moment, and fires from `dst` once it is there (a `run` on
+    /// either heap meanwhile does not see it: at most that much late).
+    pub(crate) fn move_into(&self, dst: &TimerQueue) -> u64 {
+        let mut later = Vec::new();
+        let mut wake: Vec<Waker> = Vec::new();
+        let items = {
+            let mut h = lock(&self.heap);
+            let items = std::mem::take(&mut h.items).into_vec();
+            self.publish_earliest(&h, NO_TIMER);
+            items
+        };
+        if items.is_empty() {
+            return NO_TIMER;
+        }
+        let mut earliest = NO_TIMER;
+        let mut h = lock(&dst.heap);
+        for Reverse(item) in items {
+            if item.entry.is_cancelled() {
+                h.recycle(item.entry, &mut later);
+                continue;
+            }
+            if h.closed {
+                // The runtime shut down meanwhile: as `clear` does.
+                wake.extend(item.entry.fire());
+                continue;
+            }
+            earliest = earliest.min(item.when);
+            dst.push(&mut h, item.entry, item.when, &mut later);
+        }
+        drop(h);
+        // With no lock held: stopped entries' wakers dropped, a closed
+        // queue's entries' woken.
+        drop(later);
+        for w in wake {
+            w.wake();
+        }
+        earliest
+    }
+
     /// Number of recycled entries kept.
     #[cfg(all(test, not(loom)))]
     fn heap_free_len(&self) -> usize {

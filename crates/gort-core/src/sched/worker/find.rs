@@ -2,6 +2,8 @@
 //!
 //! `find_runnable` tries, in order (the step numbers are the code's):
 //!
+//! 0. if `set_gomaxprocs` removed this M's P, move its work to the Ps that
+//!    stay and let it go (`procresize.rs`, `Worker::retire_p`);
 //! 1. the P's due timers (their tasks land in the P's timer-ready queue,
 //!    stealable, and run before the local queue; with more than one, a
 //!    `wakep` so that idle Ps take the rest);
@@ -72,6 +74,13 @@ impl Worker {
         loop {
             if shared.is_shutdown() {
                 return None;
+            }
+            // 0. A P past `gomaxprocs` (one relaxed load a pass).
+            if self.p.get().is_some_and(|p| p >= shared.idle.nprocs()) {
+                if !self.retire_p() {
+                    return None;
+                }
+                continue;
             }
             // Steps 1-8 own the P (a block, so the guard is gone before
             // `stop` lets the P go).
@@ -167,7 +176,7 @@ impl Worker {
                 }
                 // 7. Spin and steal.
                 let procs = shared.procs();
-                let busy = procs - shared.idle.npidle.load(SeqCst);
+                let busy = procs.saturating_sub(shared.idle.npidle.load(SeqCst));
                 if self.spinning.get() || 2 * shared.idle.nmspinning.load(SeqCst) < busy {
                     if !self.spinning.get() {
                         self.spinning.set(true);
@@ -234,6 +243,10 @@ impl Worker {
                 // old against the 100 µs this looks for.
                 now = self.loop_clock();
             }
+            if watch.len() <= victim.id {
+                // `set_gomaxprocs` made more Ps since this M started.
+                watch.resize(victim.id + 1, (0, 0));
+            }
             let seen = &mut watch[victim.id];
             if seen.0 != word || seen.1 == 0 {
                 *seen = (word, now);
@@ -251,10 +264,11 @@ impl Worker {
         None
     }
 
-    /// Go's `stealWork`.
+    /// Go's `stealWork`, over every P made: one that `set_gomaxprocs`
+    /// removed may hold a leftover (`procresize.rs`).
     pub(super) fn steal_work(&self, p: &OwnedP<'_>) -> Option<Notified> {
         let shared = &*self.shared;
-        let n = shared.procs();
+        let n = shared.allp.len();
         for pass in 0..STEAL_TRIES {
             let last = pass == STEAL_TRIES - 1;
             let start = self.fastrand() as usize % n;

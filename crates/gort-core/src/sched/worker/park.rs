@@ -147,6 +147,31 @@ impl Worker {
         }
     }
 
+    /// `find_runnable` step 0: this M's P is past `gomaxprocs`. Its work
+    /// moves to the Ps that stay, it goes off (or back on `pidle`, if a
+    /// grow brought it back meanwhile: decided under the scheduler lock),
+    /// and this M takes an idle P or parks, as an M that ran out of work
+    /// does (`procresize.rs`). Returns false at shutdown.
+    pub(super) fn retire_p(&self) -> bool {
+        let shared = &self.shared;
+        let pid = self.p.get().expect("retire_p without a P");
+        self.stop_spinning();
+        let moved = shared.move_work_off(&self.owned_p());
+        // As `stop`'s step 1: the status goes idle before the P is on any
+        // list where another M may take it.
+        shared.allp[pid].release();
+        self.set_p(None);
+        shared.idle.lock().put_idle(&shared.idle, pid);
+        tracing::debug!(p = pid, "M let go of a P past gomaxprocs");
+        if moved {
+            shared.wakep();
+        }
+        if self.try_idle_p(false) {
+            return true;
+        }
+        self.stopm()
+    }
+
     /// Leaves the spinning state, if in it (uncounted from `nmspinning`,
     /// SeqCst). Returns whether it was spinning.
     pub(super) fn stop_spinning(&self) -> bool {
