@@ -17,12 +17,15 @@
 //!   and the `synctest::wait` slot (released or cancelled, exactly once).
 //! - `loom_blocking`: the offload pool's idle handshake (a submission racing
 //!   a thread going idle, retiring, or shutdown).
+//! - `loom_memory`: Go's memory model for tasks (a task's completion before
+//!   its awaited `JoinHandle` returns; the spawn before the first poll).
 
 mod loom_blocking;
 mod loom_bubble;
 mod loom_handoff;
 mod loom_io;
 mod loom_local;
+mod loom_memory;
 mod loom_park;
 mod loom_runnext;
 mod loom_task;
