@@ -27,6 +27,7 @@ mod loom_io;
 mod loom_local;
 mod loom_memory;
 mod loom_park;
+mod loom_procresize;
 mod loom_runnext;
 mod loom_task;
 mod support;

@@ -204,6 +204,45 @@ impl Idle {
         }
     }
 
+    /// `set_gomaxprocs`'s change to the lists (`procresize.rs`), under the
+    /// scheduler lock: `nprocs` becomes `n`, out of `made` Ps. Growing,
+    /// Ps below `n` that are off (or new) go on `pidle`; one a retiring M
+    /// still holds stays with it (its `put_idle` decides, under this lock,
+    /// with the new `nprocs`). Shrinking, idle Ps past `n` leave `pidle`
+    /// and go off; they are returned, for the caller to move their work.
+    /// New Ps past `n` start off.
+    pub(crate) fn resize(&self, n: usize, made: usize) -> Vec<usize> {
+        let mut s = self.lock();
+        let old = self.nprocs();
+        let tracked = s.off.len();
+        for p in old.min(n)..made {
+            if p < n {
+                if s.take_off(self, p) || p >= tracked {
+                    s.pidle.push(p);
+                    self.npidle.fetch_add(1, SeqCst);
+                }
+            } else if p >= tracked {
+                s.set_off(self, p);
+            }
+        }
+        let mut off_now = Vec::new();
+        if n < old {
+            s.pidle.retain(|&p| {
+                if p < n {
+                    return true;
+                }
+                off_now.push(p);
+                false
+            });
+            self.npidle.fetch_sub(off_now.len(), SeqCst);
+            for &p in &off_now {
+                s.set_off(self, p);
+            }
+        }
+        self.nprocs.0.store(n, SeqCst);
+        off_now
+    }
+
     /// `gomaxprocs`, as a hint (see `nprocs`).
     #[inline]
     pub(crate) fn nprocs(&self) -> usize {

@@ -87,42 +87,7 @@ impl Shared {
             return old;
         }
         self.allp.ensure(n);
-        let mut off_now = Vec::new();
-        {
-            let mut s = self.idle.lock();
-            let made = self.allp.len();
-            for p in old.min(n)..made {
-                if p < n {
-                    // Growing: back from off (or new). One still held by a
-                    // retiring M stays with it.
-                    if s.take_off(&self.idle, p) || p >= s.off.len() {
-                        s.pidle.push(p);
-                        self.idle.npidle.fetch_add(1, SeqCst);
-                    }
-                } else if p >= s.off.len() {
-                    // Made by this grow past `n`: off from the start.
-                    s.set_off(&self.idle, p);
-                }
-            }
-            if n < old {
-                // Shrinking: idle Ps past `n` go off. Their work is moved
-                // below, under the resize lock (no grow can bring them
-                // back meanwhile), outside the scheduler lock.
-                let idle = &self.idle;
-                s.pidle.retain(|&p| {
-                    if p < n {
-                        return true;
-                    }
-                    idle.npidle.fetch_sub(1, SeqCst);
-                    off_now.push(p);
-                    false
-                });
-                for &p in &off_now {
-                    s.set_off(idle, p);
-                }
-            }
-            self.idle.nprocs.0.store(n, SeqCst);
-        }
+        let off_now = self.idle.resize(n, self.allp.len());
         tracing::debug!(old, new = n, "set_gomaxprocs");
         let mut moved = false;
         for p in off_now {
