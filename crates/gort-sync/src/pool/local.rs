@@ -11,8 +11,12 @@
 //! locals map onto one local (`p & mask`). So the slot is a try-lock: one
 //! `compare_exchange(0, 1, Acquire, _)` of a lock word to enter, one `store(0, Release)` to
 //! leave. A caller that finds it held does not wait: `get` goes on to the
-//! shared part, `put` pushes there. On the same P uncontended, that is two
-//! atomic operations on the P's own cache line and nothing shared.
+//! shared part, `put` pushes there. A `get` that finds an object there
+//! keeps the lock while its guard lives ([`SlotHold`]) and the guard's drop
+//! puts the object back and releases it: on the same P uncontended, a
+//! get/put pair is one CAS and one store on the P's own cache line, and
+//! nothing shared. Meanwhile the slot is empty anyway (its object is out),
+//! so other users of the local lose nothing by skipping it.
 //!
 //! # The shared part and the victim
 //!
@@ -94,8 +98,9 @@ impl<T> Slot<T> {
         Some(r)
     }
 
-    /// Takes the object, if the slot is free and full.
-    #[inline]
+    /// Takes the object, if the slot is free and full (tests and models;
+    /// `get` uses [`try_take_hold`](Slot::try_take_hold)).
+    #[cfg(any(test, loom))]
     pub(crate) fn try_take(&self) -> Option<T> {
         self.try_with(Option::take).flatten()
     }
@@ -119,6 +124,33 @@ impl<T> Slot<T> {
         }
     }
 
+    /// Takes the object and keeps the lock held, for a guard that will
+    /// give it back with [`SlotHold::fill_release`]: one CAS and one store
+    /// for a whole get/put pair. `None` (lock released, or never taken) if
+    /// the slot is held or empty.
+    #[inline]
+    pub(crate) fn try_take_hold(&self) -> Option<(T, SlotHold<'_, T>)> {
+        if self
+            .lock
+            .compare_exchange(FREE, HELD, Acquire, Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        // SAFETY: the CAS above succeeded: this thread holds the lock, and
+        // keeps it (through the returned `SlotHold`) until `fill_release`
+        // or `release`; nobody else touches `val` meanwhile.
+        match self.val.with_mut(|p| unsafe { (*p).take() }) {
+            Some(v) => Some((v, SlotHold { slot: self })),
+            None => {
+                // Release: as in `try_with` (nothing was written, but the
+                // next holder's Acquire needs a Release to pair with).
+                self.lock.store(FREE, Release);
+                None
+            }
+        }
+    }
+
     /// Takes the object for good (a pool being dropped): waits for a
     /// holder, which leaves within a few instructions.
     pub(crate) fn take_blocking(&self) -> Option<T> {
@@ -130,6 +162,36 @@ impl<T> Slot<T> {
             #[cfg(loom)]
             loom::thread::yield_now();
         }
+    }
+}
+
+/// The held lock of a [`Slot`] whose object a guard has out: the slot is
+/// empty, and nobody else enters it until this is consumed. If it is
+/// leaked (a guard forgotten), the slot stays held and its local's `get`
+/// and `put` use the shared part from then on: slower, still correct.
+#[must_use]
+pub(crate) struct SlotHold<'a, T> {
+    slot: &'a Slot<T>,
+}
+
+impl<T> SlotHold<'_, T> {
+    /// Puts `v` back into the slot and releases it.
+    #[inline]
+    pub(crate) fn fill_release(self, v: T) {
+        // SAFETY: this `SlotHold` is the held lock (made only by
+        // `try_take_hold` after a successful CAS, consumed here), so this
+        // thread alone touches `val`; it is empty, so nothing is dropped.
+        self.slot.val.with_mut(|p| unsafe { *p = Some(v) });
+        // Release: publishes the write of `val` to the next holder's
+        // Acquire CAS (`try_with`, `try_take_hold`).
+        self.slot.lock.store(FREE, Release);
+    }
+
+    /// Releases the slot, empty (the guard's object was kept).
+    #[inline]
+    pub(crate) fn release(self) {
+        // Release: pairs with the next holder's Acquire CAS.
+        self.slot.lock.store(FREE, Release);
     }
 }
 

@@ -24,7 +24,9 @@
 //! 5. the New func.
 //!
 //! `put` stores into the private slot if it is free and empty, else pushes
-//! onto this local's shared part. On one P, a `get` after a `put` therefore
+//! onto this local's shared part. A guard whose object came from the
+//! private slot keeps that slot locked and puts the object straight back
+//! on drop (`local.rs`, `SlotHold`): one CAS and one store per get/put. On one P, a `get` after a `put` therefore
 //! touches only that P's local: the same object comes back, and no shared
 //! cache line is written.
 //!
@@ -37,7 +39,7 @@
 //! from gort-core's pool registry (`sched/poolclean.rs`), which every
 //! runtime's sysmon ticks, so a pool that is never touched again still
 //! ages. With no runtime alive no sysmon runs; then the pool ages from its
-//! own `get`/`put`: every [`OPS_PER_CLOCK`]-th operation on a local reads
+//! own `put`s: every [`OPS_PER_CLOCK`]-th `put` on a local reads
 //! the clock and runs a period if one is due. Each pool keeps the time of
 //! its last period, and the winner of a CAS on it runs the next one, so
 //! several sysmons and the pool's own operations age it once per period.
@@ -190,9 +192,20 @@ impl<T: Send + 'static> Pool<T> {
     /// If the New func panics; the pool stays usable.
     #[inline]
     pub fn get(&self) -> PoolGuard<'_, T> {
+        let inner = &*self.inner;
+        let i = inner.index();
+        let l = &inner.locals[i];
+        if let Some((v, hold)) = l.private.try_take_hold() {
+            return PoolGuard {
+                pool: self,
+                value: ManuallyDrop::new(v),
+                hold: Some((hold, l)),
+            };
+        }
         PoolGuard {
             pool: self,
-            value: ManuallyDrop::new(self.get_value()),
+            value: ManuallyDrop::new(inner.get_slow(i)),
+            hold: None,
         }
     }
 
@@ -205,18 +218,6 @@ impl<T: Send + 'static> Pool<T> {
         if let Err(v) = l.private.try_put(v) {
             l.push_head(v);
         }
-    }
-
-    #[inline]
-    fn get_value(&self) -> T {
-        let inner = &*self.inner;
-        let i = inner.index();
-        let l = &inner.locals[i];
-        inner.count_op(l);
-        if let Some(v) = l.private.try_take() {
-            return v;
-        }
-        inner.get_slow(i)
     }
 
     /// Runs one aging period now, whether or not one is due: what was
@@ -242,14 +243,14 @@ impl<T: Send> Inner<T> {
         &self.locals[self.index()]
     }
 
-    /// Counts an operation on `l`; every [`OPS_PER_CLOCK`]-th reads the
+    /// Counts a `put` on `l`; every [`OPS_PER_CLOCK`]-th reads the
     /// clock and ages the pool if a period is due (for when no sysmon
     /// runs).
     #[inline]
     fn count_op(&self, l: &Local<T>) {
         let n = l.ops.load(Relaxed).wrapping_add(1);
         l.ops.store(n, Relaxed);
-        if n % OPS_PER_CLOCK == 0 {
+        if n & (OPS_PER_CLOCK - 1) == 0 {
             self.cleanup(pool_clock_nanos());
         }
     }
@@ -337,6 +338,9 @@ pub struct PoolGuard<'a, T: Send + 'static> {
     /// Always initialised; taken only by `Drop` or `take`, which consume
     /// the guard.
     value: ManuallyDrop<T>,
+    /// The private slot `value` came from, still held: `Drop` puts the
+    /// value straight back (module docs of `local.rs`).
+    hold: Option<(local::SlotHold<'a, T>, &'a Local<T>)>,
 }
 
 impl<T: Send + 'static> PoolGuard<'_, T> {
@@ -356,7 +360,11 @@ impl<T: Send + 'static> PoolGuard<'_, T> {
         // SAFETY: `value` is initialised (only `Drop` and this function
         // take it, and both consume the guard); wrapping the guard in
         // `ManuallyDrop` means its `Drop` never runs, so it is taken once.
-        unsafe { ManuallyDrop::take(&mut guard.value) }
+        let v = unsafe { ManuallyDrop::take(&mut guard.value) };
+        if let Some((hold, _)) = guard.hold.take() {
+            hold.release();
+        }
+        v
     }
 }
 
@@ -381,7 +389,15 @@ impl<T: Send + 'static> Drop for PoolGuard<'_, T> {
         // SAFETY: `value` is initialised (`take` forgets the guard, so this
         // never runs after it) and is not used again after this.
         let v = unsafe { ManuallyDrop::take(&mut self.value) };
-        self.pool.put(v);
+        match self.hold.take() {
+            Some((hold, l)) => {
+                hold.fill_release(v);
+                // Counted as a put (it is the hot path's put), after the
+                // release, so a period it runs ages this object too.
+                self.pool.inner.count_op(l);
+            }
+            None => self.pool.put(v),
+        }
     }
 }
 
