@@ -75,6 +75,8 @@ var workloads = []workload{
 	{name: "syncmap_read90", run: syncMapRead90},
 	{name: "syncmap_mixed50", run: syncMapMixed50},
 	{name: "syncmap_range", run: syncMapRange},
+	{name: "pool_get_put", run: poolGetPut},
+	{name: "pool_get_put_contended", run: poolGetPutContended},
 	{name: "mutex_contended", run: mutexContended},
 	{name: "syscall_short", run: syscallShort},
 	{name: "syscall_long", maxRounds: 5, run: syscallLong},

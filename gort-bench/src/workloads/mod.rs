@@ -23,6 +23,7 @@ mod http;
 mod idle;
 mod mutex;
 mod net;
+mod pool;
 mod spawn;
 mod switch;
 mod syncmap;
@@ -353,6 +354,26 @@ pub(crate) const ALL: &[Workload] = &[
         // tokio has no concurrent map: see `syncmap`.
         tokio: None,
         others: syncmap::RANGE_OTHERS,
+    },
+    Workload {
+        name: "pool_get_put",
+        unit: "ns/op",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(pool::get_put::<Gort>),
+        // tokio has no object pool: see `pool`.
+        tokio: None,
+        others: pool::GET_PUT_OTHERS,
+    },
+    Workload {
+        name: "pool_get_put_contended",
+        unit: "ns/op",
+        max_rounds: None,
+        isolation: Isolation::InProcess,
+        gort: Some(pool::get_put_contended::<Gort>),
+        // tokio has no object pool: see `pool`.
+        tokio: None,
+        others: pool::CONTENDED_OTHERS,
     },
     Workload {
         name: "mutex_contended",
