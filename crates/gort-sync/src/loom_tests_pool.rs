@@ -37,7 +37,7 @@ fn loom_pool_slot_try_lock_hands_out_each_object_once() {
         mine.extend(slot.try_take());
         let mut all = t.join().unwrap();
         all.extend(mine);
-        all.extend(slot.take_blocking());
+        all.extend(slot.take_for_drop());
         all.sort();
         assert_eq!(all, [1, 2]);
     });

@@ -93,7 +93,7 @@ impl<T> Slot<T> {
         // moves an `Option<T>`; no `T` is dropped inside).
         let r = self.val.with_mut(|p| f(unsafe { &mut *p }));
         // Release: publishes the write of `val` to the next holder's
-        // Acquire swap above.
+        // Acquire CAS above.
         self.lock.store(FREE, Release);
         Some(r)
     }
@@ -151,17 +151,21 @@ impl<T> Slot<T> {
         }
     }
 
-    /// Takes the object for good (a pool being dropped): waits for a
-    /// holder, which leaves within a few instructions.
-    pub(crate) fn take_blocking(&self) -> Option<T> {
-        loop {
+    /// Takes the object for good (a pool being dropped): retries a held
+    /// lock a bounded number of times, since a period holds it for a few
+    /// instructions. A lock still held after that is a leaked guard's
+    /// (`SlotHold`), whose slot is empty: `None`.
+    pub(crate) fn take_for_drop(&self) -> Option<T> {
+        for _ in 0..1000 {
             if let Some(v) = self.try_with(Option::take) {
                 return v;
             }
-            std::hint::spin_loop();
+            #[cfg(not(loom))]
+            std::thread::yield_now();
             #[cfg(loom)]
             loom::thread::yield_now();
         }
+        None
     }
 }
 
@@ -290,7 +294,7 @@ impl<T> Local<T> {
 
     /// Everything this local holds (the pool is being dropped).
     pub(crate) fn drain(&self, out: &mut Vec<T>) {
-        out.extend(self.private.take_blocking());
+        out.extend(self.private.take_for_drop());
         out.extend(std::mem::take(&mut *crate::loom::lock(&self.shared)));
         out.extend(std::mem::take(&mut *crate::loom::lock(&self.victim)));
         self.shared_len.store(0, Relaxed);

@@ -327,6 +327,11 @@ impl<T: Send + 'static> fmt::Debug for Pool<T> {
 /// An object from a [`Pool`]: derefs to it, and puts it back into the pool
 /// when dropped. [`PoolGuard::take`] keeps it instead.
 ///
+/// A guard whose object came from its P's private slot keeps that slot
+/// reserved until it is dropped; forgetting such a guard (`mem::forget`)
+/// leaks the object and leaves that P's `get`/`put` on the slower shared
+/// path for good, as correct as before.
+///
 /// # Examples
 ///
 /// ```

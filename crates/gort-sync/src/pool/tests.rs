@@ -161,3 +161,13 @@ fn pool_is_send_and_sync() {
     check::<Pool<Vec<u8>>>();
     check::<Pool<std::cell::Cell<u8>>>();
 }
+
+#[test]
+fn pool_drop_after_a_forgotten_guard_does_not_hang() {
+    let (pool, _, drops) = counted();
+    drop(pool.get()); // into the private slot
+    std::mem::forget(pool.get()); // holds the slot forever, object leaked
+    drop(pool.get()); // a New object: the slot is held, so the shared part
+    drop(pool);
+    assert_eq!(drops.load(SeqCst), 1, "the pooled object is dropped");
+}
