@@ -107,12 +107,16 @@ impl AllP {
     /// Every P made, in id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &P> + '_ {
         let made = self.len();
+        // Without segments (the usual case) the chain's second half is
+        // empty at once: no segment is looked at.
+        let segments = if made > self.first.len() { SEGMENTS } else { 0 };
         self.first
             .iter()
             .chain(
                 self.more
                     .iter()
-                    .filter_map(|s| s.get())
+                    .take(segments)
+                    .map_while(|s| s.get())
                     .flat_map(|s| s.iter()),
             )
             .take(made)
