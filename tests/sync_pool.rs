@@ -203,7 +203,7 @@ fn dropping_the_pool_drops_all_its_objects() {
     });
     drop(rt);
     assert_eq!(drops.load(SeqCst), 0);
-    drop(Arc::try_unwrap(pool).ok().expect("only owner"));
+    drop(Arc::try_unwrap(pool).expect("only owner"));
     assert_eq!(drops.load(SeqCst), 10);
 }
 
