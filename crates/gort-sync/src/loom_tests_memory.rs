@@ -68,6 +68,32 @@ impl Plain {
     }
 }
 
+/// A branch point that orders nothing: a `Relaxed` store by the writing
+/// thread before it starts, and a `Relaxed` load by the reading thread
+/// before its operation. Loom backtracks to a point only where two
+/// threads' accesses to one object conflict, and it keeps an object's last
+/// access only; when the writer's operation first reads the word the
+/// reader read (a `Relaxed` pre-check, as `cancel_one`'s), that read hides
+/// the reader's, and loom never tries the writer first (one execution was
+/// all it ran). The hint is a conflict loom cannot miss. Being `Relaxed`
+/// on both sides it makes no happens-before edge, so the model still
+/// passes only through the operation's own ordering.
+struct Hint(loom::sync::atomic::AtomicUsize);
+
+impl Hint {
+    fn new() -> Arc<Hint> {
+        Arc::new(Hint(loom::sync::atomic::AtomicUsize::new(0)))
+    }
+
+    fn writer_starts(&self) {
+        self.0.store(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn reader_looks(&self) {
+        let _ = self.0.load(std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 fn poll_once<F: Future + ?Sized>(f: Pin<&mut F>) -> Poll<F::Output> {
     let waker = futures::task::noop_waker();
     let mut cx = Context::from_waker(&waker);
@@ -393,17 +419,21 @@ fn loom_mm_semaphore_release_before_acquire_returns() {
 /// Context: a cancel is synchronized before a `done()` it completes
 /// returns (Go's Done channel is closed by cancel: the close rule).
 ///
-/// Not yet checked to fail: see `loom_mm_context_cancel_before_err_is_some`.
+/// Checked to fail: with `err()`'s load weakened to `Relaxed`, loom reports
+/// the read of the plain value (with the [`Hint`]; see the next model).
 #[test]
 fn loom_mm_context_cancel_before_done_returns() {
     loom::model(|| {
         let data = Plain::new();
+        let hint = Hint::new();
         let (ctx, cancel) = with_cancel(&background());
-        let d = data.clone();
+        let (d, h) = (data.clone(), hint.clone());
         let t = thread::spawn(move || {
+            h.writer_starts();
             d.write(1);
             cancel.cancel();
         });
+        hint.reader_looks();
         poll_when_woken(Box::pin(ctx.done()));
         assert_eq!(data.read(), 1);
         t.join().unwrap();
@@ -414,23 +444,24 @@ fn loom_mm_context_cancel_before_done_returns() {
 /// everything before the cancel that set it: no lock is taken on this
 /// path, only the `err` word's Release store and Acquire load.
 ///
-/// Not checked to fail: with the load in `err()` (`context/cancel.rs`)
-/// weakened to `Relaxed` this model still passes, because loom explores a
-/// single execution of it (the cancelling thread is never scheduled before
-/// the `err()` load; a counter in the model showed one run, where the same
-/// shape with a bare atomic flag runs six). Why loom does not backtrack
-/// here is not found yet; until it is, this model checks only the schedule
-/// in which the cancel comes after the load.
+/// Checked to fail: with the load in `err()` (`context/cancel.rs`)
+/// weakened to `Relaxed`, loom reports the read of the plain value. Without
+/// the [`Hint`] it did not: `cancel_one`'s own `Relaxed` pre-check of the
+/// `err` word became that word's last access and hid this thread's load
+/// from loom, which then ran one execution only (a counter showed it).
 #[test]
 fn loom_mm_context_cancel_before_err_is_some() {
     loom::model(|| {
         let data = Plain::new();
+        let hint = Hint::new();
         let (ctx, cancel) = with_cancel(&background());
-        let d = data.clone();
+        let (d, h) = (data.clone(), hint.clone());
         let t = thread::spawn(move || {
+            h.writer_starts();
             d.write(1);
             cancel.cancel();
         });
+        hint.reader_looks();
         if ctx.err().is_some() {
             assert_eq!(data.read(), 1);
         }
@@ -445,11 +476,10 @@ fn loom_mm_context_cancel_before_err_is_some() {
 /// wrote before the store, whether it found the key in the read-only
 /// snapshot or the dirty map.
 ///
-/// Not checked to fail: with the entry's loads (`syncmap/entry.rs`)
-/// weakened to `Relaxed` this model still passes, whether because another
-/// edge orders the two (the snapshot's Acquire load, the reclamation
-/// guard) or for the reason the context models explore one schedule, is
-/// not established.
+/// Checked to fail: with `Entry::load`'s `Acquire` (`syncmap/entry.rs`)
+/// weakened to `Relaxed`, loom reports the read of the plain value. As in
+/// the context model, it needed the [`Hint`]: without it loom ran this
+/// model once.
 #[test]
 fn loom_mm_syncmap_store_before_load_that_observes_it() {
     use std::collections::hash_map::DefaultHasher;
@@ -461,11 +491,14 @@ fn loom_mm_syncmap_store_before_load_that_observes_it() {
             Arc::new(Map::with_hasher(BuildHasherDefault::default()));
         m.store(1, 0); // the key exists: the store below is an update
         m.load(&1); // a miss promotes it into the snapshot: the lock-free path
-        let (d, m2) = (data.clone(), m.clone());
+        let hint = Hint::new();
+        let (d, m2, h) = (data.clone(), m.clone(), hint.clone());
         let t = thread::spawn(move || {
+            h.writer_starts();
             d.write(1);
             m2.store(1, 7);
         });
+        hint.reader_looks();
         if m.load(&1) == Some(7) {
             assert_eq!(data.read(), 1);
         }

@@ -123,11 +123,11 @@ impl Future for ReadAtStart {
 /// (`sched/p.rs`). The global queue and the local deque are crossbeam's,
 /// which loom does not see, so this model uses `runnext` only.
 ///
-/// Not checked to fail: with the swap in `Local::runqput` weakened from
-/// `AcqRel` to `Acquire` this model still passes. Why (another edge on the
-/// path, or loom exploring fewer schedules than assumed, as with the
-/// context models in gort-sync's `loom_tests_memory.rs`) is not
-/// established; until it is, this model is a smoke test of the rule.
+/// Checked to fail: with the swap in `OwnedP::runqput` weakened from
+/// `AcqRel` to `Acquire`, loom reports the task's read of the plain value
+/// ("Causality violation"). An earlier version wrote the value before
+/// spawning the thief thread, and passed weakened: the thread spawn itself
+/// ordered the write.
 #[test]
 fn loom_mm_spawn_before_first_poll() {
     loom::model(|| {
@@ -141,10 +141,6 @@ fn loom_mm_spawn_before_first_poll() {
             Id(1),
             std::panic::Location::caller(),
         );
-        // After the cell is made: loom orders every access to an atomic
-        // after its creation, so a write before `new_task` would be ordered
-        // by the task's state word alone, not by the publication.
-        data.write(1);
         let mut jh: JoinHandle<u32> = JoinHandle::new(raw);
         let p2 = p.clone();
         let thief = thread::spawn(move || {
@@ -153,6 +149,11 @@ fn loom_mm_spawn_before_first_poll() {
                 assert!(t.run().is_none());
             }
         });
+        // After the thief is spawned (a spawn orders what came before it
+        // for the new thread) and after the cell is made (loom orders every
+        // access to an atomic after its creation): only the publication
+        // can order this write before the thief's poll.
+        data.write(1);
         // SAFETY: this thread is the owner of P for the whole model.
         let owned = unsafe { p.owned() };
         owned.runqput(notified, true, &inject);
