@@ -36,11 +36,11 @@ mod waitq;
 #[cfg(all(test, loom))]
 mod loom_tests;
 #[cfg(all(test, loom))]
-mod loom_tests_sync;
+mod loom_tests_memory;
 #[cfg(all(test, loom))]
 mod loom_tests_pool;
 #[cfg(all(test, loom))]
-mod loom_tests_memory;
+mod loom_tests_sync;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
 pub use cond::Cond;
