@@ -246,6 +246,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads files, which Miri's isolation refuses")]
     fn fixtures_v2_with_a_limit_and_without() {
         assert_eq!(cpu_limit_under(&fixture("v2")), Some(1.5));
         assert_eq!(procs_for(8, cpu_limit_under(&fixture("v2"))), 2);
@@ -253,6 +254,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads files, which Miri's isolation refuses")]
     fn fixtures_v1_with_a_limit_and_without() {
         assert_eq!(cpu_limit_under(&fixture("v1")), Some(3.5));
         assert_eq!(procs_for(8, cpu_limit_under(&fixture("v1"))), 4);
@@ -260,11 +262,13 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads files, which Miri's isolation refuses")]
     fn a_missing_cgroup_is_no_limit() {
         assert_eq!(cpu_limit_under(&fixture("none")), None);
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads files, which Miri's isolation refuses")]
     fn this_machine_reads_without_failing() {
         // Whatever the host has; the call must not panic, and the default
         // is at least 1 and at most the affinity count.
