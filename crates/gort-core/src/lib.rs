@@ -20,7 +20,7 @@ mod join_set;
 #[doc(hidden)]
 pub mod __private {
     //! Shared with gort-sync; not public API.
-    pub use crate::loom::UnsafeCell;
+    pub use crate::loom::{AtomicWaker, UnsafeCell};
 }
 mod metrics;
 mod rt;

@@ -25,6 +25,43 @@ pub(crate) use loom::sync::atomic::fence;
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::fence;
 
+/// `futures`' `AtomicWaker` outside loom; under loom, loom's model of it
+/// (`loom::future::AtomicWaker`) behind the same API, so a registration
+/// racing a `wake`/`take` is a branch point the model checker explores.
+/// futures' own type is built on `std` atomics and cells, which loom can
+/// neither see nor schedule around. Public (hidden, as
+/// `gort_core::__private::AtomicWaker`) so gort-sync uses the same shim.
+#[cfg(not(loom))]
+pub use futures::task::AtomicWaker;
+
+/// See the `cfg(not(loom))` item of the same name.
+#[cfg(loom)]
+#[derive(Debug, Default)]
+pub struct AtomicWaker(loom::future::AtomicWaker);
+
+#[cfg(loom)]
+impl AtomicWaker {
+    /// An `AtomicWaker` with no waker registered.
+    pub fn new() -> AtomicWaker {
+        AtomicWaker(loom::future::AtomicWaker::new())
+    }
+
+    /// Registers `waker` to be woken by the next [`wake`](Self::wake).
+    pub fn register(&self, waker: &std::task::Waker) {
+        self.0.register_by_ref(waker);
+    }
+
+    /// Wakes the registered waker, if any.
+    pub fn wake(&self) {
+        self.0.wake();
+    }
+
+    /// Takes the registered waker out, if any.
+    pub fn take(&self) -> Option<std::task::Waker> {
+        self.0.take_waker()
+    }
+}
+
 /// `UnsafeCell` with loom's access tracking where loom runs. Public (hidden,
 /// as `gort_core::__private::UnsafeCell`) so gort-sync uses the same shim.
 #[cfg(loom)]

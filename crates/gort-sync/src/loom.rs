@@ -15,6 +15,11 @@ pub(crate) use std::sync::{Mutex, MutexGuard};
 /// wrapper of `std::cell::UnsafeCell` otherwise.
 pub(crate) use gort_core::__private::UnsafeCell;
 
+/// gort-core's `AtomicWaker` shim: loom's model where loom runs,
+/// `futures`' `AtomicWaker` otherwise (so loom sees a select's and a
+/// channel waiter's registration racing its wake-up).
+pub(crate) use gort_core::__private::AtomicWaker;
+
 /// Locks, ignoring poisoning: the critical sections of gort-sync's
 /// primitives never leave their state half-updated when a user's code
 /// panics (user code never runs under these locks). Channels have their own

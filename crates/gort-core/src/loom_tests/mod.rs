@@ -19,6 +19,9 @@
 //!   a thread going idle, retiring, or shutdown).
 //! - `loom_memory`: Go's memory model for tasks (a task's completion before
 //!   its awaited `JoinHandle` returns; the spawn before the first poll).
+//! - `loom_timers`: the timer queue (cancel racing fire, an arm and a
+//!   sleep's re-registration racing `run`, `move_into` racing a `run` on the
+//!   destination and a cancel).
 
 mod loom_blocking;
 mod loom_bubble;
@@ -30,4 +33,5 @@ mod loom_park;
 mod loom_procresize;
 mod loom_runnext;
 mod loom_task;
+mod loom_timers;
 mod support;

@@ -12,9 +12,7 @@
 
 use std::task::Waker;
 
-use futures::task::AtomicWaker;
-
-use crate::loom::{AtomicU32, Ordering::*};
+use crate::loom::{AtomicU32, AtomicWaker, Ordering::*};
 
 const PENDING: u32 = 0;
 const FIRED: u32 = 1;

@@ -98,10 +98,9 @@
 use std::sync::Arc;
 use std::task::Waker;
 
-use futures::task::AtomicWaker;
 use gort_core::task::park_waker;
 
-use crate::loom::{AtomicUsize, UnsafeCell};
+use crate::loom::{AtomicUsize, AtomicWaker, UnsafeCell};
 use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed, Release};
 
 // The claim word's states (module doc, "The claim word"). The first five
