@@ -40,6 +40,8 @@ mod loom_tests_memory;
 #[cfg(all(test, loom))]
 mod loom_tests_pool;
 #[cfg(all(test, loom))]
+mod loom_tests_rw_once_cond;
+#[cfg(all(test, loom))]
 mod loom_tests_sync;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
