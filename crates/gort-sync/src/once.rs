@@ -9,7 +9,10 @@
 //! effect of the function.
 //!
 //! A function that panics counts as having run, as in Go (`defer
-//! o.done.Store(1)`): later calls do nothing. A `do_once` future dropped
+//! o.done.Store(1)`): later calls do nothing. Only a panic out of the
+//! function itself (its call, or a poll of its future) counts: a call
+//! dropped during the unwinding of a panic from elsewhere is a cancelled
+//! call (below). A `do_once` future dropped
 //! while its function's future is still pending is not a completed call:
 //! the next caller runs its own function.
 
@@ -47,15 +50,17 @@ const INCOMPLETE: usize = 0;
 /// `Once::done` once the action has run (or panicked).
 const DONE: usize = 1;
 
-/// Sets `done` if dropped during a panic (Go's deferred store).
+/// Sets `done` when dropped (Go's deferred store): it lives across one
+/// poll of the action's future and is forgotten when that poll returns, so
+/// it is dropped only by a panic unwinding out of the action itself. A
+/// panic elsewhere that drops a pending call (the caller's frame, a sibling
+/// future of the same task) leaves it a cancelled call, not a panicked one.
 struct DoneOnPanic<'a>(&'a AtomicUsize);
 
 impl Drop for DoneOnPanic<'_> {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            // Release: as the normal store below.
-            self.0.store(DONE, Release);
-        }
+        // Release: as the normal store in `do_once`.
+        self.0.store(DONE, Release);
     }
 }
 
@@ -106,10 +111,18 @@ impl Once {
         // Relaxed: the mutex orders us after whoever set it.
         if self.done.load(Relaxed) == INCOMPLETE {
             let on_panic = DoneOnPanic(&self.done);
-            f().await;
+            let action = f();
+            std::mem::forget(on_panic);
+            let mut action = std::pin::pin!(action);
+            std::future::poll_fn(|cx| {
+                let on_panic = DoneOnPanic(&self.done);
+                let r = action.as_mut().poll(cx);
+                std::mem::forget(on_panic);
+                r
+            })
+            .await;
             // Release: pairs with the fast path's Acquire load.
             self.done.store(DONE, Release);
-            drop(on_panic);
         }
     }
 
@@ -144,6 +157,42 @@ mod tests {
         let mut ran = false;
         once.call_once_blocking(|| ran = true);
         assert!(!ran);
+    }
+
+    /// An async action whose call itself panics (before it returns its
+    /// future) counts as having run, as one whose future panics does.
+    #[test]
+    fn panic_making_the_action_counts_as_done() {
+        let once = Once::new();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(
+                once.do_once(|| -> std::future::Ready<()> { panic!("boom before the future") }),
+            )
+        }));
+        assert!(r.is_err());
+        assert!(once.is_completed());
+    }
+
+    /// A call dropped while its action is pending, during the unwinding of
+    /// a panic that did not come from the action (the caller's own frame,
+    /// a sibling future in the same task), is a cancelled call, not a
+    /// panicked one: the `Once` stays incomplete and the next caller runs.
+    #[test]
+    fn dropped_during_an_unrelated_panic_is_not_a_completed_call() {
+        let once = Once::new();
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let (_tx, rx) = futures::channel::oneshot::channel::<()>();
+            let mut call = spawn(once.do_once(|| async {
+                let _ = rx.await;
+            }));
+            assert_pending!(call.poll());
+            panic!("a panic elsewhere, with the call pending");
+        }));
+        assert!(r.is_err());
+        assert!(!once.is_completed(), "a cancelled call counted as done");
+        let mut ran = false;
+        once.call_once_blocking(|| ran = true);
+        assert!(ran);
     }
 
     /// A second caller waits for the first call's async action; a dropped
