@@ -15,25 +15,43 @@
 //! `thread_local!` checks its init state on each one, which cost more than
 //! the rest of a two-case shuffle).
 //!
+//! A test can restart the calling thread's sequence from a fixed seed
+//! with `seed_thread_rand` (re-exported, hidden, as
+//! `gort_sync::select::seed_thread_rand`).
+//!
 //! Under loom the sequence must be the same in every execution of a model
 //! (see `LOOM_SEED`), so each model thread's generator starts from a seed
 //! the model sets.
 
 use std::cell::Cell;
 
+// This thread's generator state; 0 until its first draw (module doc).
+#[cfg(not(loom))]
+thread_local! {
+    static STATE: Cell<u64> = const { Cell::new(0) };
+}
+
 /// The next 64 random bits of this thread's generator.
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn fastrand() -> u64 {
-    thread_local! {
-        static STATE: Cell<u64> = const { Cell::new(0) };
-    }
     STATE.with(|s| {
         if s.get() == 0 {
             s.set(seed());
         }
         xorshift(s)
     })
+}
+
+/// Restarts the calling thread's generator from `seed` (made odd), so a
+/// test can replay one sequence of `select!` case orders: every select
+/// polled on this thread afterwards draws from it. Tests only (the
+/// fairness test's chi-square runs on a fixed seed, so it cannot flake);
+/// not public API.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub fn seed_thread_rand(seed: u64) {
+    STATE.with(|s| s.set(seed | 1));
 }
 
 /// A fresh odd seed for this thread's generator.

@@ -79,6 +79,10 @@ use gort_core::WaitReason;
 use crate::backoff::Backoff;
 use crate::chan::waiter::Selector;
 use crate::rand::fastrand;
+/// Tests only: restarts this thread's case-order generator (`rand.rs`).
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub use crate::rand::seed_thread_rand;
 
 mod case;
 pub mod kind;
