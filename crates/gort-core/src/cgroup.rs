@@ -80,6 +80,12 @@ pub(crate) fn affinity_count() -> usize {
 /// under `root` (`/` for the real ones). `None`: no cgroup, no limit, or
 /// files that do not parse.
 pub(crate) fn cpu_limit_under(root: &Path) -> Option<f64> {
+    // A `cfg(miri)` stand-in (docs/architecture.md, "Under Miri"): Miri's
+    // isolation refuses to open files, so under Miri no cgroup is found
+    // (no limit); the parsers below still run there, on in-memory text.
+    if cfg!(miri) {
+        return None;
+    }
     let cgroup = std::fs::read_to_string(root.join("proc/self/cgroup")).ok()?;
     let (version, path) = cgroup_path(&cgroup)?;
     let mountinfo = std::fs::read_to_string(root.join("proc/self/mountinfo")).ok()?;

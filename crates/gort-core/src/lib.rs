@@ -32,6 +32,8 @@ pub mod time;
 
 #[cfg(all(test, loom))]
 mod loom_tests;
+#[cfg(all(test, not(loom)))]
+mod miri_tests;
 
 pub use join_set::JoinSet;
 pub use metrics::{LatencyHistogram, Metrics};

@@ -43,6 +43,8 @@ mod loom_tests_pool;
 mod loom_tests_rw_once_cond;
 #[cfg(all(test, loom))]
 mod loom_tests_sync;
+#[cfg(all(test, not(loom)))]
+mod miri_tests;
 
 pub use chan::{chan, Receiver, SendError, Sender, TryRecvError, TrySendError};
 pub use cond::Cond;

@@ -163,6 +163,7 @@ fn pool_is_send_and_sync() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "forgets a guard on purpose: a leak")]
 fn pool_drop_after_a_forgotten_guard_does_not_hang() {
     let (pool, _, drops) = counted();
     drop(pool.get()); // into the private slot

@@ -40,8 +40,8 @@
 //! The depot is never shrunk: it holds at most what was once retired and
 //! not yet reusable at the same time, memory the program needed then.
 //! Under loom there is no pool ([`boxed`] is `Box::new`): loom's models
-//! check the map's protocol, not this; Miri runs it (the map's graveyard
-//! is freed through it, see `reclaim.rs`).
+//! check the map's protocol, not this; Miri runs it (freeing crossbeam's
+//! deferred batches, as in any build: see `reclaim.rs`).
 
 #[cfg(not(loom))]
 pub(super) use imp::{boxed, give};
