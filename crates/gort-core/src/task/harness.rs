@@ -69,8 +69,24 @@ pub(super) unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool 
             AfterPoll::Cancel => cancel_and_complete::<F, S>(ptr),
         },
         Ok(Poll::Ready(out)) => {
+            // Dropping the finished future runs its destructor, user code
+            // that may panic: caught here, or it would unwind into the
+            // worker. As in tokio, such a panic is the task's: the handle
+            // gets it, and the output is dropped (a second panic from that
+            // drop is discarded).
             // SAFETY: RUNNING held.
-            unsafe { set_stage::<F, S>(cell, Stage::Finished(Ok(out))) };
+            let dropped = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+                set_stage::<F, S>(cell, Stage::Consumed)
+            }));
+            let res = match dropped {
+                Ok(()) => Ok(out),
+                Err(payload) => {
+                    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(out)));
+                    Err(JoinError::panic(cell.header.id, payload))
+                }
+            };
+            // SAFETY: RUNNING held.
+            unsafe { set_stage::<F, S>(cell, Stage::Finished(res)) };
             complete::<F, S>(ptr);
         }
         Err(payload) => {
