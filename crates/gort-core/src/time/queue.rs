@@ -233,7 +233,7 @@ impl TimerQueue {
         drop(later);
         let n = wake.len();
         for w in wake {
-            w.wake();
+            wake_caught(w);
         }
         n
     }
@@ -276,7 +276,7 @@ impl TimerQueue {
         // queue's entries' woken.
         drop(later);
         for w in wake {
-            w.wake();
+            wake_caught(w);
         }
         earliest
     }
@@ -307,12 +307,25 @@ impl TimerQueue {
         drop(h);
         for Reverse(item) in &items {
             match item.entry.fire() {
-                Some(w) => w.wake(),
+                Some(w) => wake_caught(w),
                 None => drop(item.entry.take_waker()),
             }
         }
         drop(items);
         drop(free);
+    }
+}
+
+/// Wakes `w`, catching a panic from its `wake`: a timer's waker may be
+/// anyone's (a foreign future polled by hand inside a task), and its panic
+/// must neither unwind into the worker that fires timers (which treats a
+/// panic as a scheduler bug and aborts) nor skip the timers after it in the
+/// batch. The panic is reported on stderr and swallowed, as a thread
+/// hook's is (docs/semantics.md).
+fn wake_caught(w: Waker) {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || w.wake()));
+    if r.is_err() {
+        eprintln!("gort: a timer's waker panicked in wake; the panic is ignored");
     }
 }
 
