@@ -1,0 +1,393 @@
+//! Fault injection through the facade (issue 23): panics where user code
+//! runs inside the runtime's machinery, descriptor exhaustion at accept, a
+//! runtime dropped while tasks sit in blocking calls, and aborts racing
+//! completion.
+//!
+//! Each test checks the same three things: nothing lost (every other task
+//! finishes, every count is exact), nothing leaked (each future and each
+//! output is dropped exactly once, counted by its `Drop`), and the runtime
+//! keeps serving (a task spawned afterwards runs and is joined). Each body
+//! runs under a watchdog (`watchdog`), so a hang fails the test instead of
+//! stalling the suite.
+//!
+//! | Test | Fault | What must hold |
+//! |---|---|---|
+//! | `drop_panic_when_task_completes` | the future's `Drop` panics as it completes | the handle gives a panic `JoinError`; output and future dropped once |
+//! | `drop_panic_when_task_is_aborted` | ... as it is aborted | the handle gives a `JoinError`; the future dropped once |
+//! | `drop_panic_at_runtime_shutdown` | ... as the runtime drops it | the drop returns, every future dropped once, every thread stopped |
+//! | `waker_wake_panics_in_channel_send` | a foreign waker's `wake` panics inside a channel's send | the sender's task panics, the value is delivered |
+//! | `waker_wake_panics_in_timer_fire` | ... when the runtime fires a timer | the runtime keeps serving |
+//! | `select_branch_panics` | a `select!` branch body panics | only the chosen value is consumed |
+//! | `spawn_blocking_job_panics` | a `spawn_blocking` job panics | its handle gives the panic; the pool keeps serving |
+//! | `accept_resumes_after_emfile` | `EMFILE` at accept, more clients than descriptors (child process) | every waiting connection is accepted once descriptors free up |
+//! | `drop_waits_for_syscalls_and_long_polls` | the runtime dropped while tasks block in `syscall` and in a poll | the drop returns after them; each future dropped once; no thread left |
+//! | `aborts_race_completion` | 10 000 aborts racing completion | every handle resolves; futures and outputs dropped once |
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use gort::sync::chan;
+
+/// Runs `f` on a thread of its own and fails if it takes longer than
+/// `secs` (a hang becomes a failure, not a stalled suite).
+fn watchdog(secs: u64, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    let t = std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(()) => t.join().unwrap(),
+        // The body panicked: report its panic.
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(t.join().unwrap_err())
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hung for {secs} s"),
+    }
+}
+
+/// A runtime of `procs` Ps whose started and stopped threads are counted.
+fn runtime(procs: usize) -> (gort::Runtime, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let started = Arc::new(AtomicUsize::new(0));
+    let stopped = Arc::new(AtomicUsize::new(0));
+    let (s1, s2) = (started.clone(), stopped.clone());
+    let rt = gort::Builder::new()
+        .procs(procs)
+        .on_thread_start(move || {
+            s1.fetch_add(1, SeqCst);
+        })
+        .on_thread_stop(move || {
+            s2.fetch_add(1, SeqCst);
+        })
+        .build()
+        .unwrap();
+    (rt, started, stopped)
+}
+
+/// The runtime still serves: 100 fresh tasks run and are joined.
+fn still_serves(rt: &gort::Runtime) {
+    let sum = rt.block_on(async {
+        let hs: Vec<_> = (0..100u64).map(|i| gort::spawn(async move { i })).collect();
+        let mut sum = 0;
+        for h in hs {
+            sum += h.await.unwrap();
+        }
+        sum
+    });
+    assert_eq!(sum, 4950);
+}
+
+/// Counts its drops.
+#[derive(Debug)]
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// A future that is ready after `pending` polls (waking itself in
+/// between; `usize::MAX`: never), with a counted `Counted` output, and
+/// whose `Drop` counts and then panics.
+struct PanicOnDrop {
+    pending: usize,
+    drops: Arc<AtomicUsize>,
+    outputs: Arc<AtomicUsize>,
+}
+
+impl Future for PanicOnDrop {
+    type Output = Counted;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Counted> {
+        match self.pending {
+            0 => Poll::Ready(Counted(self.outputs.clone())),
+            usize::MAX => Poll::Pending,
+            _ => {
+                self.pending -= 1;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        self.drops.fetch_add(1, SeqCst);
+        if !std::thread::panicking() {
+            panic!("PanicOnDrop: the future's destructor panics (fault injected)");
+        }
+    }
+}
+
+fn panic_on_drop(
+    pending: usize,
+    drops: &Arc<AtomicUsize>,
+    outputs: &Arc<AtomicUsize>,
+) -> PanicOnDrop {
+    PanicOnDrop {
+        pending,
+        drops: drops.clone(),
+        outputs: outputs.clone(),
+    }
+}
+
+const N: usize = 200;
+
+#[test]
+fn drop_panic_when_task_completes() {
+    watchdog(60, || {
+        let (rt, _, _) = runtime(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let outputs = Arc::new(AtomicUsize::new(0));
+        let results: Vec<_> = rt.block_on(async {
+            let hs: Vec<_> = (0..N)
+                .map(|i| gort::spawn(panic_on_drop(i % 3, &drops, &outputs)))
+                .collect();
+            let mut rs = Vec::new();
+            for h in hs {
+                rs.push(h.await);
+            }
+            rs
+        });
+        // Dropping a completed future is part of completing it: a panic
+        // there is the task's panic (as in tokio), and the output that the
+        // task produced is dropped with it.
+        for r in &results {
+            assert!(r.as_ref().unwrap_err().is_panic(), "{r:?}");
+        }
+        drop(results);
+        assert_eq!(drops.load(SeqCst), N, "each future dropped once");
+        assert_eq!(outputs.load(SeqCst), N, "each output dropped once");
+        still_serves(&rt);
+    });
+}
+
+#[test]
+fn drop_panic_when_task_is_aborted() {
+    watchdog(60, || {
+        let (rt, _, _) = runtime(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let outputs = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let hs: Vec<_> = (0..N)
+                .map(|_| gort::spawn(panic_on_drop(usize::MAX, &drops, &outputs)))
+                .collect();
+            gort::yield_now().await;
+            for h in &hs {
+                h.abort();
+            }
+            for h in hs {
+                // The abort dropped the future, whose drop panicked: the
+                // handle reports that panic.
+                let e = h.await.unwrap_err();
+                assert!(e.is_panic() || e.is_cancelled(), "{e:?}");
+            }
+        });
+        assert_eq!(drops.load(SeqCst), N, "each future dropped once");
+        assert_eq!(outputs.load(SeqCst), 0, "no output was made");
+        still_serves(&rt);
+    });
+}
+
+#[test]
+fn drop_panic_at_runtime_shutdown() {
+    watchdog(60, || {
+        let (rt, started, stopped) = runtime(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let outputs = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..N)
+            .map(|_| rt.spawn(panic_on_drop(usize::MAX, &drops, &outputs)))
+            .collect();
+        rt.block_on(gort::yield_now());
+        drop(rt);
+        assert_eq!(drops.load(SeqCst), N, "each future dropped once");
+        assert_eq!(
+            started.load(SeqCst),
+            stopped.load(SeqCst),
+            "every thread the runtime started has stopped"
+        );
+        // The handles still resolve, without a runtime.
+        for h in hs {
+            let e = futures::executor::block_on(h).unwrap_err();
+            assert!(e.is_panic() || e.is_cancelled(), "{e:?}");
+        }
+        assert_eq!(outputs.load(SeqCst), 0);
+    });
+}
+
+/// A foreign waker whose `wake` panics, counting its calls.
+struct PanickingWaker(AtomicUsize);
+
+impl Wake for PanickingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+        panic!("PanickingWaker: wake panics (fault injected)");
+    }
+}
+
+#[test]
+fn waker_wake_panics_in_channel_send() {
+    watchdog(60, || {
+        let (rt, _, _) = runtime(2);
+        rt.block_on(async {
+            let (tx, rx) = chan::<u32>(0);
+            let (ready_tx, ready_rx) = chan::<()>(0);
+            let (go_tx, go_rx) = chan::<()>(0);
+            let pw = Arc::new(PanickingWaker(AtomicUsize::new(0)));
+            let receiver = gort::spawn({
+                let pw = pw.clone();
+                async move {
+                    // A foreign future (the receive, driven by hand) is
+                    // polled with the panicking waker: the receive waits,
+                    // registered with that waker.
+                    let waker = Waker::from(pw);
+                    let mut recv = Box::pin(rx.recv());
+                    assert!(recv
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_pending());
+                    ready_tx.send(()).await.unwrap();
+                    go_rx.recv().await.unwrap();
+                    // The sender handed its value over before waking us:
+                    // it is here, not lost.
+                    recv.await
+                }
+            });
+            ready_rx.recv().await.unwrap();
+            // The send completes the rendezvous, then wakes the receiver
+            // through its waker, which panics in the sender's task.
+            let sender = gort::spawn(async move {
+                tx.send(42).await.unwrap();
+                "sent"
+            });
+            let e = sender.await.unwrap_err();
+            assert!(e.is_panic(), "{e:?}");
+            assert_eq!(pw.0.load(SeqCst), 1, "woken once");
+            go_tx.send(()).await.unwrap();
+            assert_eq!(receiver.await.unwrap(), Some(42));
+        });
+        still_serves(&rt);
+    });
+}
+
+#[test]
+fn waker_wake_panics_in_timer_fire() {
+    watchdog(60, || {
+        let (rt, started, stopped) = runtime(2);
+        let pw = Arc::new(PanickingWaker(AtomicUsize::new(0)));
+        let pw2 = pw.clone();
+        let fired = rt.block_on(rt.spawn(async move {
+            // A timer polled with the panicking waker: the runtime's timer
+            // code calls `wake` when it fires.
+            let waker = Waker::from(pw2);
+            let mut sl = Box::pin(gort::time::sleep(Duration::from_millis(5)));
+            assert!(sl
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            gort::time::sleep(Duration::from_millis(100)).await;
+            sl.await;
+            true
+        }));
+        assert!(fired.unwrap());
+        assert_eq!(pw.0.load(SeqCst), 1, "the timer woke its waker once");
+        still_serves(&rt);
+        // Many tasks on both Ps, with timers, after the fault.
+        rt.block_on(async {
+            let hs: Vec<_> = (0..50u64)
+                .map(|i| {
+                    gort::spawn(async move {
+                        gort::time::sleep(Duration::from_millis(i % 5)).await;
+                        i
+                    })
+                })
+                .collect();
+            let mut sum = 0;
+            for h in hs {
+                sum += h.await.unwrap();
+            }
+            assert_eq!(sum, 1225);
+        });
+        drop(rt);
+        assert_eq!(started.load(SeqCst), stopped.load(SeqCst));
+    });
+}
+
+#[test]
+fn select_branch_panics() {
+    watchdog(60, || {
+        let (rt, _, _) = runtime(2);
+        rt.block_on(async {
+            let (atx, arx) = chan::<u32>(1);
+            let (btx, brx) = chan::<u32>(1);
+            atx.send(1).await.unwrap();
+            btx.send(2).await.unwrap();
+            let (arx, brx) = (Arc::new(arx), Arc::new(brx));
+            let h = gort::spawn({
+                let (arx, brx) = (arx.clone(), brx.clone());
+                async move {
+                    gort::select! {
+                        v = arx.recv() => panic!("branch a panics with {v:?} (fault injected)"),
+                        v = brx.recv() => panic!("branch b panics with {v:?} (fault injected)"),
+                    }
+                }
+            });
+            let e: gort::JoinError = h.await.unwrap_err();
+            assert!(e.is_panic());
+            // Exactly one value was taken (by the branch that panicked);
+            // the other is still in its channel.
+            let left = arx.try_recv().ok().into_iter().chain(brx.try_recv().ok());
+            let left: Vec<u32> = left.collect();
+            assert_eq!(left.len(), 1, "{left:?}");
+            // The channels and select still work.
+            atx.send(3).await.unwrap();
+            let v = gort::select! {
+                v = arx.recv() => v,
+                v = brx.recv() => v,
+            };
+            assert_eq!(v, Some(3));
+        });
+        still_serves(&rt);
+    });
+}
+
+#[test]
+fn spawn_blocking_job_panics() {
+    watchdog(60, || {
+        let (rt, _, _) = runtime(2);
+        let ran = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let hs: Vec<_> = (0..40usize)
+                .map(|i| {
+                    let ran = ran.clone();
+                    gort::spawn_blocking(move || {
+                        ran.fetch_add(1, SeqCst);
+                        if i % 2 == 0 {
+                            panic!("blocking job {i} panics (fault injected)");
+                        }
+                        i
+                    })
+                })
+                .collect();
+            for (i, h) in hs.into_iter().enumerate() {
+                match h.await {
+                    Ok(v) => assert_eq!(v, i),
+                    Err(e) => assert!(e.is_panic() && i % 2 == 0, "{i}: {e:?}"),
+                }
+            }
+            // The pool keeps serving.
+            let v = gort::spawn_blocking(|| 7).await.unwrap();
+            assert_eq!(v, 7);
+        });
+        assert_eq!(ran.load(SeqCst), 40);
+        still_serves(&rt);
+    });
+}
