@@ -391,3 +391,280 @@ fn spawn_blocking_job_panics() {
         still_serves(&rt);
     });
 }
+
+// ---------------------------------------------------------------------
+// EMFILE at accept, in a child process.
+
+const EMFILE_CHILD: &str = "GORT_FAULTS_EMFILE_CHILD";
+
+/// More clients than descriptors: with `RLIMIT_NOFILE` lowered (in a child
+/// process, so no other test loses descriptors) and every descriptor used,
+/// `CLIENTS` clients connect; the server's `accept` hits `EMFILE`, logs and
+/// backs off (docs/semantics.md, "net"), the connections wait in the
+/// backlog; once descriptors are freed every one of them is accepted and
+/// served, and the error never reached the accept loop.
+#[cfg(target_os = "linux")]
+#[test]
+fn accept_resumes_after_emfile() {
+    if std::env::var_os(EMFILE_CHILD).is_some() {
+        emfile_child();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "accept_resumes_after_emfile",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(EMFILE_CHILD, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("--- child stdout\n{stdout}\n--- child stderr\n{stderr}");
+    assert!(out.status.success(), "child failed: {:?}", out.status);
+    assert!(stdout.contains("EMFILE-RESUMED"), "the child ran the body");
+}
+
+#[cfg(target_os = "linux")]
+fn emfile_child() {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    use gort::net::{TcpListener, TcpStream};
+
+    const CLIENTS: usize = 6;
+    let lim = libc::rlimit {
+        rlim_cur: 128,
+        rlim_max: 128,
+    };
+    // SAFETY: setrlimit reads the struct we pass; lowering our own soft and
+    // hard limits affects only this (child) process.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+    let rt = gort::Builder::new().procs(2).build().unwrap();
+    rt.block_on(async {
+        let listener = Arc::new(TcpListener::bind("127.0.0.1:0").await.unwrap());
+        let addr = listener.local_addr().unwrap();
+        let (go_tx, go_rx) = chan::<()>(0);
+        let server = gort::spawn({
+            let listener = listener.clone();
+            async move {
+                // Accept only once every client is connected: an accept
+                // racing the connects would take a descriptor a client
+                // needs.
+                go_rx.recv().await.unwrap();
+                let mut handlers = Vec::new();
+                // Only `close` ends this loop: EMFILE is never returned.
+                for _ in 0..CLIENTS {
+                    let (mut s, _) = listener.accept().await.unwrap();
+                    handlers.push(gort::spawn(async move {
+                        let mut b = [0u8; 1];
+                        s.read_exact(&mut b).await.unwrap();
+                        s.write_all(&b).await.unwrap();
+                    }));
+                }
+                for h in handlers {
+                    h.await.unwrap();
+                }
+                CLIENTS
+            }
+        });
+        // Use up every descriptor.
+        let mut ballast = Vec::new();
+        loop {
+            match std::fs::File::open("/dev/null") {
+                Ok(f) => ballast.push(f),
+                Err(e) if e.raw_os_error() == Some(libc::EMFILE) => break,
+                Err(e) => panic!("unexpected: {e}"),
+            }
+        }
+        // Free exactly one per client: each client socket takes one back,
+        // and the connections wait in the backlog.
+        ballast.truncate(ballast.len() - CLIENTS);
+        let mut clients = Vec::new();
+        for i in 0..CLIENTS {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            c.write_all(&[i as u8]).await.unwrap();
+            clients.push(c);
+        }
+        // Not one descriptor is left: the server's accepts fail.
+        assert!(std::fs::File::open("/dev/null").is_err());
+        go_tx.send(()).await.unwrap();
+        let mut waited = 0;
+        while listener.accept_stats().exhausted < 2 {
+            assert!(waited < 2000, "accept never hit EMFILE twice");
+            gort::time::sleep(Duration::from_millis(5)).await;
+            waited += 1;
+        }
+        let during = listener.accept_stats();
+        assert!(!server.is_finished(), "nothing could be accepted yet");
+        // Free descriptors: every waiting connection is accepted.
+        ballast.clear();
+        for (i, c) in clients.iter_mut().enumerate() {
+            let mut b = [0u8; 1];
+            c.read_exact(&mut b).await.unwrap();
+            assert_eq!(b[0], i as u8);
+        }
+        assert_eq!(server.await.unwrap(), CLIENTS);
+        println!(
+            "during exhaustion: {during:?}; after: {:?}",
+            listener.accept_stats()
+        );
+    });
+    println!("EMFILE-RESUMED");
+}
+
+// ---------------------------------------------------------------------
+// A runtime dropped while tasks block in `syscall` and in long polls.
+
+/// A future whose first poll blocks its thread for `ms` (a long poll, as
+/// a CPU-bound or misbehaving future does), then waits forever.
+struct LongPoll {
+    ms: u64,
+    entered: Arc<AtomicUsize>,
+    done: Arc<AtomicUsize>,
+    _guard: Counted,
+}
+
+impl Future for LongPoll {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        if self.ms > 0 {
+            self.entered.fetch_add(1, SeqCst);
+            std::thread::sleep(Duration::from_millis(self.ms));
+            self.ms = 0;
+            self.done.fetch_add(1, SeqCst);
+        }
+        Poll::Pending
+    }
+}
+
+#[test]
+fn drop_waits_for_syscalls_and_long_polls() {
+    const SYSCALLS: usize = 4;
+    const LONG_POLLS: usize = 2;
+    watchdog(60, || {
+        let (rt, started, stopped) = runtime(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let entered = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        for _ in 0..SYSCALLS {
+            let g = Counted(drops.clone());
+            let (entered, done) = (entered.clone(), done.clone());
+            rt.spawn(async move {
+                let _g = g;
+                entered.fetch_add(1, SeqCst);
+                gort::syscall(|| std::thread::sleep(Duration::from_millis(200)));
+                done.fetch_add(1, SeqCst);
+                std::future::pending::<()>().await;
+            });
+        }
+        for _ in 0..LONG_POLLS {
+            rt.spawn(LongPoll {
+                ms: 200,
+                entered: entered.clone(),
+                done: done.clone(),
+                _guard: Counted(drops.clone()),
+            });
+        }
+        // Wait until every one of them is inside its blocking call.
+        let mut spins = 0;
+        while entered.load(SeqCst) < SYSCALLS + LONG_POLLS {
+            assert!(spins < 10_000, "the tasks never started");
+            std::thread::sleep(Duration::from_millis(1));
+            spins += 1;
+        }
+        // Usually none has ended yet (each blocks 200 ms): printed, not
+        // asserted, so that a stalled machine cannot fail the test.
+        let done_before = done.load(SeqCst);
+        println!(
+            "{done_before} of {} blocking calls ended before the drop",
+            SYSCALLS + LONG_POLLS
+        );
+        drop(rt);
+        // The drop returned after every blocking call ended ...
+        assert_eq!(done.load(SeqCst), SYSCALLS + LONG_POLLS);
+        // ... dropped each future exactly once ...
+        assert_eq!(drops.load(SeqCst), SYSCALLS + LONG_POLLS);
+        // ... and left no thread behind.
+        assert_eq!(started.load(SeqCst), stopped.load(SeqCst));
+    });
+}
+
+// ---------------------------------------------------------------------
+// Aborts racing completion.
+
+/// 10 000 tasks that complete at once or after a yield, aborted at the
+/// same time from another thread (half) and from another task (half):
+/// every handle resolves, to its output or to a cancellation; each future
+/// is dropped exactly once; each output made is dropped exactly once.
+#[test]
+fn aborts_race_completion() {
+    const TASKS: usize = 10_000;
+    watchdog(120, || {
+        let (rt, started, stopped) = runtime(2);
+        let futures_dropped = Arc::new(AtomicUsize::new(0));
+        let outputs_made = Arc::new(AtomicUsize::new(0));
+        let outputs_dropped = Arc::new(AtomicUsize::new(0));
+        let (ok, cancelled) = rt.block_on(async {
+            let hs: Vec<_> = (0..TASKS)
+                .map(|i| {
+                    let g = Counted(futures_dropped.clone());
+                    let made = outputs_made.clone();
+                    let out = outputs_dropped.clone();
+                    gort::spawn(async move {
+                        let _g = g;
+                        if i % 2 == 1 {
+                            gort::yield_now().await;
+                        }
+                        made.fetch_add(1, SeqCst);
+                        Counted(out)
+                    })
+                })
+                .collect();
+            let aborts: Vec<_> = hs.iter().map(|h| h.abort_handle()).collect();
+            let (from_thread, from_task): (Vec<_>, Vec<_>) =
+                aborts.into_iter().enumerate().partition(|(i, _)| i % 4 < 2);
+            let t = std::thread::spawn(move || {
+                for (_, a) in from_thread {
+                    a.abort();
+                }
+            });
+            let task = gort::spawn(async move {
+                for (_, a) in from_task {
+                    a.abort();
+                }
+            });
+            let (mut ok, mut cancelled) = (0, 0);
+            for h in hs {
+                match h.await {
+                    Ok(out) => {
+                        ok += 1;
+                        drop(out);
+                    }
+                    Err(e) => {
+                        assert!(e.is_cancelled(), "{e:?}");
+                        cancelled += 1;
+                    }
+                }
+            }
+            task.await.unwrap();
+            gort::syscall(|| t.join().unwrap());
+            (ok, cancelled)
+        });
+        println!("{ok} completed, {cancelled} cancelled");
+        assert_eq!(ok + cancelled, TASKS);
+        assert_eq!(
+            futures_dropped.load(SeqCst),
+            TASKS,
+            "each future dropped once"
+        );
+        // A task's output is made in the poll that completes it, and an
+        // abort takes effect only between polls: so every output made
+        // reached its handle, and was dropped exactly once.
+        assert_eq!(outputs_dropped.load(SeqCst), outputs_made.load(SeqCst));
+        assert_eq!(outputs_made.load(SeqCst), ok);
+        still_serves(&rt);
+        drop(rt);
+        assert_eq!(started.load(SeqCst), stopped.load(SeqCst));
+    });
+}
