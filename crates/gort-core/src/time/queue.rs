@@ -325,6 +325,7 @@ impl TimerQueue {
 fn wake_caught(w: Waker) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || w.wake()));
     if r.is_err() {
+        tracing::error!("a timer's waker panicked in wake");
         eprintln!("gort: a timer's waker panicked in wake; the panic is ignored");
     }
 }
