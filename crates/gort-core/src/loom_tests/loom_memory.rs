@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use crossbeam_deque::{Injector, Worker as Deque};
+use crate::loom::deque::{Injector, Worker as Deque};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;

@@ -1,7 +1,7 @@
 //! `runnext`: the owner's put and take racing a thief on its last pass;
 //! the timer-ready queue: the owner firing and running racing a thief.
 
-use crossbeam_deque::{Injector, Worker as Deque};
+use crate::loom::deque::{Injector, Worker as Deque};
 use loom::thread;
 
 use super::support::Queue;

@@ -32,6 +32,7 @@ mod loom_memory;
 mod loom_park;
 mod loom_procresize;
 mod loom_runnext;
+mod loom_sched;
 mod loom_task;
 mod loom_timers;
 mod support;

@@ -17,9 +17,11 @@ use std::cell::{Cell, RefCell};
 use super::handle::Handle;
 use super::worker::Worker;
 
-thread_local! {
-    static HANDLE: RefCell<Option<Handle>> = const { RefCell::new(None) };
-    static WORKER: Cell<*const Worker> = const { Cell::new(std::ptr::null()) };
+crate::loom::model_thread_local! {
+    static HANDLE: RefCell<Option<Handle>> = RefCell::new(None);
+}
+crate::loom::model_thread_local! {
+    static WORKER: Cell<*const Worker> = Cell::new(std::ptr::null());
 }
 
 /// The runtime this thread has entered, if any.

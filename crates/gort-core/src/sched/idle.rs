@@ -104,6 +104,15 @@ pub(crate) struct Sched {
     /// (`procresize.rs`). Such a P is on neither list; growing puts it
     /// back on `pidle`.
     pub(crate) off: Vec<bool>,
+    /// A `startm` found no idle M and could start no thread (`max_threads`
+    /// reached, or the spawn failed), so it put its P back idle with work
+    /// waiting for it. The next M about to park takes an idle P and spins
+    /// instead (`Idle::park_m`): an M that has done its last re-check of
+    /// the queues but not yet pushed itself on `midle` would otherwise
+    /// park with the work stranded (found by `loom_sched.rs`; Go's
+    /// `sched.needspinning` closes a window of the same kind, and Go has no
+    /// thread cap to hit below its fatal 10,000).
+    pub(crate) wake_pending: bool,
 }
 
 impl Sched {
@@ -192,6 +201,7 @@ impl Idle {
                 midle: Vec::new(),
                 exitq: std::collections::VecDeque::new(),
                 off: vec![false; procs],
+                wake_pending: false,
             }),
             npidle: AtomicUsize::new(procs),
             nmspinning: AtomicUsize::new(0),
@@ -391,6 +401,15 @@ impl Idle {
             let mut s = self.lock();
             if self.shutdown.load(SeqCst) {
                 return None;
+            }
+            if std::mem::take(&mut s.wake_pending) {
+                if let Some(p) = s.pidle.pop() {
+                    // A wake-up that found no M to start (`wake_pending`):
+                    // this M is it, spinning, as `startm` would have made it.
+                    self.npidle.fetch_sub(1, SeqCst);
+                    self.nmspinning.fetch_add(1, SeqCst);
+                    return Some((p, true));
+                }
             }
             s.midle.push(park.clone());
             self.nmidle.fetch_add(1, Relaxed);

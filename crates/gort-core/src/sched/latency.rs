@@ -42,8 +42,8 @@ pub(crate) const SAMPLE_PERIOD: u32 = 32;
 /// time: every [`SAMPLE_PERIOD`]th on this thread.
 #[inline]
 pub(crate) fn sample_foreign_wakeup() -> bool {
-    thread_local! {
-        static TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    crate::loom::model_thread_local! {
+        static TICK: std::cell::Cell<u32> = std::cell::Cell::new(0);
     }
     TICK.with(|t| {
         let n = t.get().wrapping_add(1);

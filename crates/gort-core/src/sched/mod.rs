@@ -62,7 +62,7 @@ pub(crate) mod worker;
 use std::sync::Arc;
 use std::task::Waker;
 
-use crossbeam_deque::{Injector, Steal};
+use crate::loom::deque::{Injector, Steal};
 
 use crate::loom::{lock, AtomicU64, Condvar, Mutex, Ordering::*};
 use crate::task::{Notified, OwnedTasks, Schedule, Task};
@@ -147,7 +147,7 @@ pub(crate) struct Shared {
     pub(crate) timer_cv: Condvar,
     /// The Ms' and sysmon's join handles (offload threads are counted in
     /// `lifecycle` only), joined by a shutdown whose wait saw them all done.
-    pub(crate) threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    pub(crate) threads: Mutex<Vec<crate::loom::thread::JoinHandle<()>>>,
     pub(crate) stats: Stats,
     /// The `spawn_blocking` pool (`crate::blocking`).
     pub(crate) blocking: Arc<crate::blocking::pool::Pool<Notified>>,
@@ -337,7 +337,11 @@ impl Shared {
         if sleeper_kicked || self.is_shutdown() || nthreads >= self.config.max_threads {
             // No idle M, but one sleeps on the timers: wake it instead of
             // starting a thread; it takes an idle P when it wakes (Go wakes
-            // the M blocked in the netpoller the same way).
+            // the M blocked in the netpoller the same way). At the thread
+            // cap, the next M to park takes the P instead (`wake_pending`).
+            if !sleeper_kicked {
+                s.wake_pending = true;
+            }
             s.put_idle(&self.idle, p);
             drop(s);
             self.undo_spinning(spinning);
@@ -409,6 +413,8 @@ impl Shared {
     fn give_back_p(&self, p: usize, spinning: bool, thread_counted: bool) {
         {
             let mut s = self.idle.lock();
+            // The M it was for never started: the next M to park takes it.
+            s.wake_pending = true;
             s.put_idle(&self.idle, p);
             if thread_counted {
                 self.idle.nthreads.fetch_sub(1, Relaxed);
@@ -487,6 +493,17 @@ impl Shared {
             return;
         }
         self.timer_cv.notify_one();
+    }
+
+    /// Loom only: the model's clock moves to `t`, and a timed wait that
+    /// would have ended by then ends (loom has no timeouts: the one timed
+    /// wait an M makes, the timer sleep in `park.rs` step 4, is woken here
+    /// as its timeout would wake it).
+    #[cfg(loom)]
+    pub(crate) fn loom_time_passes(&self, t: u64) {
+        crate::time::clock::loom_set_now(t);
+        let _ts = lock(&self.timer_sleep);
+        self.timer_cv.notify_all();
     }
 
     /// Makes sure some M will fire a timer due at `when`.

@@ -46,7 +46,7 @@
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
-use crossbeam_deque::{Steal, Stealer, Worker as Deque};
+use crate::loom::deque::{Steal, Stealer, Worker as Deque};
 
 use crate::loom::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering::*, UnsafeCell};
 use crate::task::{Header, Notified};
@@ -456,7 +456,7 @@ impl<'a> OwnedP<'a> {
         &self,
         task: Notified,
         next: bool,
-        global: &crossbeam_deque::Injector<Notified>,
+        global: &crate::loom::deque::Injector<Notified>,
     ) -> bool {
         let task = if next {
             let new = task.into_raw().as_ptr();

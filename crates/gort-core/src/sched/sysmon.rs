@@ -130,7 +130,10 @@ struct Seen {
 /// Starts sysmon, once per runtime (with the first M). Its thread runs the
 /// user's thread hooks and is named by `thread_name_fn`, as the Ms are.
 pub(crate) fn start(shared: &Arc<Shared>) {
-    if shared.sysmon_started.swap(true, AcqRel) {
+    // No sysmon in the loom models of the scheduler loop: its retake is
+    // modelled on its own (`loom_handoff.rs`), and a thread that sleeps
+    // on a timeout has no place in a model.
+    if cfg!(loom) || shared.sysmon_started.swap(true, AcqRel) {
         return;
     }
     // Counted like an M, so shutdown waits for it (`shutdown.rs`).
@@ -142,7 +145,7 @@ pub(crate) fn start(shared: &Arc<Shared>) {
         .config
         .hooks
         .thread_name(|| format!("{}-sysmon", shared.config.thread_name));
-    match std::thread::Builder::new()
+    match crate::loom::thread::Builder::new()
         .name(name)
         .stack_size(256 * 1024)
         .spawn(move || {

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::WaitReason;
 
-thread_local! {
-    static POLLING: Cell<*const AtomicU64> = const { Cell::new(std::ptr::null()) };
+crate::loom::model_thread_local! {
+    static POLLING: Cell<*const AtomicU64> = Cell::new(std::ptr::null());
 }
 
 /// A wait-reason word: the reason in the low byte, the coarse clock (ms)

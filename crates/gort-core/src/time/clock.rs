@@ -28,8 +28,32 @@ pub(crate) fn nanos_of(t: Instant) -> u64 {
 }
 
 /// The current time as nanoseconds since the epoch.
+#[cfg(not(loom))]
 pub(crate) fn now_nanos() -> u64 {
     nanos_of(Instant::now())
+}
+
+/// Under loom the clock moves only when a model moves it
+/// ([`loom_set_now`]): loom replays a schedule by running the model again
+/// and needs every decision to come out the same, and the scheduler
+/// decides some things by elapsed time (`steal_from_stalled`'s 100 µs,
+/// every timer). Per OS thread: a model's threads are coroutines on one,
+/// and models run in parallel on others.
+#[cfg(loom)]
+pub(crate) fn now_nanos() -> u64 {
+    LOOM_NOW.with(|n| n.get())
+}
+
+#[cfg(loom)]
+std::thread_local! {
+    static LOOM_NOW: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
+}
+
+/// Sets the model's clock (loom only; see [`now_nanos`]). A model sets it
+/// first, since the value outlives the execution.
+#[cfg(loom)]
+pub(crate) fn loom_set_now(t: u64) {
+    LOOM_NOW.with(|n| n.set(t));
 }
 
 /// Milliseconds since the epoch, as of sysmon's last round (or the last

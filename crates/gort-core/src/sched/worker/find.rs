@@ -38,7 +38,7 @@
 //! it was the last spinning M, wakes another (Go's `resetspinning`), so
 //! that a burst of new work fans out one M at a time.
 
-use crossbeam_deque::Steal;
+use crate::loom::deque::Steal;
 
 use super::Worker;
 use crate::loom::Ordering::*;
@@ -301,7 +301,7 @@ impl Worker {
     }
 }
 
-fn steal_one(q: &crossbeam_deque::Injector<Notified>) -> Option<Notified> {
+fn steal_one(q: &crate::loom::deque::Injector<Notified>) -> Option<Notified> {
     loop {
         match q.steal() {
             Steal::Success(t) => return Some(t),

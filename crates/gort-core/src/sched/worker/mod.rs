@@ -110,7 +110,7 @@ pub(crate) fn spawn_m(
         .config
         .hooks
         .thread_name(|| format!("{}-{}", shared.config.thread_name, n));
-    let mut b = std::thread::Builder::new().name(name);
+    let mut b = crate::loom::thread::Builder::new().name(name);
     if let Some(size) = shared.config.stack_size {
         b = b.stack_size(size);
     }
@@ -123,12 +123,16 @@ pub(crate) fn spawn_m(
         let _thread = ticket.start();
         // A panic here is a bug in the scheduler (task panics are caught in
         // `task::raw`): a P would be lost and the program would hang, so
-        // fail loudly instead, as Go's `fatal error` does.
+        // fail loudly instead, as Go's `fatal error` does. Under loom the
+        // panic is the model's failure: loom reports it.
+        #[cfg(not(loom))]
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m_main(s2, n, start))).is_err()
         {
             eprintln!("fatal error: gort M{n} panicked in the scheduler");
             std::process::abort();
         }
+        #[cfg(loom)]
+        m_main(s2, n, start);
     })?;
     lock(&shared.threads).push(handle);
     Ok(())

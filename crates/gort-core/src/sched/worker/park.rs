@@ -48,11 +48,18 @@ impl Worker {
         }
         self.set_p(None);
         // Step 2.
-        let was_spinning = self.stop_spinning();
+        self.stop_spinning();
         loop {
             // Step 3.
             fence(SeqCst);
-            if shared.any_work() && self.try_idle_p(was_spinning) {
+            // Work seen: back with an idle P, spinning, as Go's
+            // `checkRunqsNoP` (`becomeSpinning`): the work may sit in
+            // another P's queue, which only a spinning M steals from. Taken
+            // back not spinning (as this M left, when it had not been),
+            // the M found the spinning quota full again, skipped the steal
+            // and came straight back here, round and round until the other
+            // M ran its task: a busy loop `loom_sched.rs` found.
+            if shared.any_work() && self.try_idle_p(true) {
                 return true;
             }
             if shared.is_shutdown() {
