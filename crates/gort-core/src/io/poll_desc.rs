@@ -120,11 +120,19 @@ impl WaiterList {
         }
     }
 
+    /// Wakes every waiter. A waker may be anyone's (a foreign future
+    /// polled by hand inside a task) and its `wake` may panic: the panic is
+    /// caught, reported and swallowed, so that it neither unwinds into the
+    /// netpolling worker (which takes a panic for a scheduler bug and
+    /// aborts) nor leaves the waiters after it unwoken.
     fn wake(self) {
-        self.first
-            .into_iter()
-            .chain(self.rest)
-            .for_each(Waker::wake);
+        for w in self.first.into_iter().chain(self.rest) {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || w.wake()));
+            if r.is_err() {
+                tracing::error!("an I/O waiter's waker panicked in wake");
+                eprintln!("gort: an I/O waiter's waker panicked in wake; the panic is ignored");
+            }
+        }
     }
 }
 
