@@ -17,6 +17,7 @@
 //! | `drop_panic_at_runtime_shutdown` | ... as the runtime drops it | the drop returns, every future dropped once, every thread stopped |
 //! | `waker_wake_panics_in_channel_send` | a foreign waker's `wake` panics inside a channel's send | the sender's task panics, the value is delivered |
 //! | `waker_wake_panics_in_timer_fire` | ... when the runtime fires a timer | the runtime keeps serving |
+//! | `waker_wake_panics_in_netpoll` | ... when the netpoller finds a socket ready | the runtime keeps serving |
 //! | `select_branch_panics` | a `select!` branch body panics | only the chosen value is consumed |
 //! | `spawn_blocking_job_panics` | a `spawn_blocking` job panics | its handle gives the panic; the pool keeps serving |
 //! | `accept_resumes_after_emfile` | `EMFILE` at accept, more clients than descriptors (child process) | every waiting connection is accepted once descriptors free up |
@@ -316,6 +317,48 @@ fn waker_wake_panics_in_timer_fire() {
             }
             assert_eq!(sum, 1225);
         });
+        drop(rt);
+        assert_eq!(started.load(SeqCst), stopped.load(SeqCst));
+    });
+}
+
+#[test]
+fn waker_wake_panics_in_netpoll() {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    use gort::net::{TcpListener, TcpStream};
+    watchdog(60, || {
+        let (rt, started, stopped) = runtime(2);
+        let pw = Arc::new(PanickingWaker(AtomicUsize::new(0)));
+        let pw2 = pw.clone();
+        let got = rt.block_on(rt.spawn(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (mut server, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4];
+            {
+                // A read polled with the panicking waker: the netpoller
+                // calls `wake` when the data arrives.
+                let waker = Waker::from(pw2);
+                let mut read = Box::pin(server.read(&mut buf));
+                assert!(read
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending());
+                client.write_all(b"ping").await.unwrap();
+                let mut waited = 0;
+                while pw.0.load(SeqCst) == 0 {
+                    assert!(waited < 2000, "the netpoller never woke the reader");
+                    gort::time::sleep(Duration::from_millis(5)).await;
+                    waited += 1;
+                }
+            }
+            server.read_exact(&mut buf).await.unwrap();
+            buf
+        }));
+        assert_eq!(&got.unwrap(), b"ping");
+        still_serves(&rt);
         drop(rt);
         assert_eq!(started.load(SeqCst), stopped.load(SeqCst));
     });
