@@ -79,7 +79,6 @@
 //! - Leaking the runtime when the wait times out: a program that builds
 //!   runtimes in a loop (tests) would keep every one.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Instant;
@@ -87,14 +86,20 @@ use std::time::Instant;
 use super::context;
 use super::handle::Handle;
 use super::Shared;
-use crate::loom::{fence, lock, Ordering::*};
+use crate::loom::{fence, lock, AtomicBool, Ordering::*};
 
 /// The runtime's threads and its shutdown's progress (module doc).
 pub(crate) struct Lifecycle {
     /// 1 (the runtime's token) + the threads counted and not yet done; 0
     /// once ENDED.
+    ///
+    /// `live`, `wait_lock` and `wait_cv` are `std`'s even under loom: they
+    /// count and wait for OS threads, with a wall-clock deadline
+    /// (`Wait::Until`), which a model cannot replay deterministically (a
+    /// model that drops a `Runtime` runs `wait_threads`).
     live: AtomicUsize,
-    /// Set once, by the first [`Shared::shutdown`].
+    /// Set once, by the first [`Shared::shutdown`]. Through the loom
+    /// facade: spawns and wake-ups read it (`shutdown_begun`).
     stopping: AtomicBool,
     /// Guards the waiter's check of `live` against a missed notification.
     wait_lock: std::sync::Mutex<()>,

@@ -9,7 +9,7 @@
 //! and why its future waits.
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::thread::Thread;
 use std::time::Instant;
 
@@ -19,12 +19,17 @@ use super::WaitReason;
 #[derive(Debug)]
 pub(crate) struct MainTask {
     thread: Thread,
-    notified: AtomicBool,
+    /// The wake-up flag (module doc): loom's under `--cfg loom`, being the
+    /// half of the hand-shake a model can see (the park itself is the OS
+    /// thread's).
+    notified: crate::loom::AtomicBool,
     /// Wakers of this future parked in gort's waiting structures
     /// (`task::park_waker`). Relaxed: read by the deadlock detector, which
-    /// confirms what it sees twice.
+    /// confirms what it sees twice. A std atomic even under loom: a count
+    /// for a detector the models do not run.
     pub(crate) parked: AtomicUsize,
-    /// As `Header::wait_reason` (`current.rs`). Relaxed: diagnostic.
+    /// As `Header::wait_reason` (`current.rs`). Relaxed: diagnostic; a std
+    /// atomic even under loom, as that one.
     pub(crate) wait_reason: AtomicU64,
     /// Where `block_on` was called.
     pub(crate) location: &'static Location<'static>,
@@ -35,7 +40,7 @@ impl MainTask {
     pub(crate) fn new(location: &'static Location<'static>) -> MainTask {
         MainTask {
             thread: std::thread::current(),
-            notified: AtomicBool::new(false),
+            notified: crate::loom::AtomicBool::new(false),
             parked: AtomicUsize::new(0),
             wait_reason: AtomicU64::new(0),
             location,

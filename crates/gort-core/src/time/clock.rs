@@ -58,6 +58,8 @@ pub(crate) fn loom_set_now(t: u64) {
 
 /// Milliseconds since the epoch, as of sysmon's last round (or the last
 /// dump): a clock for diagnostics that costs one load to read. Relaxed.
+/// A std atomic even under loom (a `static`, which loom's atomics cannot
+/// be): a diagnostic clock, part of no protocol.
 static COARSE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 #[inline]
@@ -78,7 +80,9 @@ pub(crate) fn instant_of(nanos: u64) -> Instant {
 /// Live synctest bubbles in the process. Relaxed: a gate, not a guard.
 /// While it is 0, `gort::time::now` reads `Instant::now()` and the timers
 /// hold plain wakers without asking which runtime they are in; each
-/// bubble counts itself for as long as its runtime lives.
+/// bubble counts itself for as long as its runtime lives. A std atomic
+/// even under loom (a `static`): the models run without bubbles, or with
+/// one made before their threads, so it is a constant to them.
 static BUBBLES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Whether any synctest bubble lives in this process (`BUBBLES`).
@@ -95,8 +99,9 @@ pub(crate) struct VirtualClock {
     /// Relaxed loads and stores: the clock is moved only while every task
     /// of the bubble is durably blocked, and the moves reach the tasks
     /// through the timer wake-ups that follow them (a task's queue push
-    /// and pop order the store before the task's next read).
-    nanos: std::sync::atomic::AtomicU64,
+    /// and pop order the store before the task's next read). Through the
+    /// loom facade, so a model of a bubble checks that claim.
+    nanos: crate::loom::AtomicU64,
     /// Where it started.
     pub(crate) start: u64,
 }
@@ -107,7 +112,7 @@ impl VirtualClock {
         BUBBLES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let start = now_nanos().max(1);
         VirtualClock {
-            nanos: std::sync::atomic::AtomicU64::new(start),
+            nanos: crate::loom::AtomicU64::new(start),
             start,
         }
     }

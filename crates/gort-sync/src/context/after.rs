@@ -7,7 +7,6 @@
 //! exactly one of the two gets the callback, and `stop` never waits for it.
 
 use std::fmt;
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -15,6 +14,7 @@ use gort_core::Handle;
 
 use super::cancel::{CancelCtx, Hook};
 use super::Context;
+use crate::loom::AtomicBool;
 
 /// A callback waiting in a context's hooks, with the runtime it
 /// should run on.
