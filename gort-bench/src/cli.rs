@@ -3,6 +3,7 @@
 //! ```text
 //! gort-bench [--procs N] [--rounds R] [workload ...]
 //! gort-bench --procs N --child WORKLOAD SYSTEM      (hidden; used by the harness)
+//! gort-bench soak --secs N [--procs P] [--every S] [--csv PATH] [--svg PATH]
 //! ```
 
 use std::fmt;
@@ -18,6 +19,8 @@ const DEFAULT_ROUNDS: usize = 7;
 pub(crate) enum Command {
     Help,
     Bench(Options),
+    /// `soak ...` (the first argument): the soak run of `soak.rs`.
+    Soak(crate::soak::Options),
     /// Run one round of `workload` on `system` in this process and print
     /// its value: the child side of `Isolation::ChildPerRound`.
     Child {
@@ -52,8 +55,10 @@ pub(crate) fn usage() -> String {
         "usage: gort-bench [--procs N] [--rounds R] [workload ...]\n\
          \x20 --procs N   worker threads / Ps / GOMAXPROCS for every system (default {DEFAULT_PROCS})\n\
          \x20 --rounds R  measured rounds per workload after one warm-up round (default {DEFAULT_ROUNDS}; timers: at most 3)\n\
-         \x20 workloads:  {} (default: all)",
-        names.join(" ")
+         \x20 workloads:  {} (default: all)\n\
+         \x20 or:         {}",
+        names.join(" "),
+        crate::soak::USAGE
     )
 }
 
@@ -68,7 +73,13 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
     let mut rounds = DEFAULT_ROUNDS;
     let mut workloads = Vec::new();
     let mut child = None;
+    let mut first = true;
     while let Some(arg) = args.next() {
+        if std::mem::take(&mut first) && arg == "soak" {
+            return crate::soak::parse(args)
+                .map(Command::Soak)
+                .map_err(UsageError);
+        }
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
             _ => (arg.clone(), None),

@@ -2,7 +2,11 @@
 //!
 //! ```text
 //! cargo run --release -p gort-bench -- [--procs N] [--rounds R] [workload ...]
+//! cargo run --release -p gort-bench -- soak --secs N [--csv PATH] [--svg PATH]
 //! ```
+//!
+//! (`soak`: one gort runtime churned for N seconds and checked; see
+//! `soak.rs`.)
 //!
 //! Runs each workload (all of them when none is named) on gort and on
 //! tokio's multi-thread runtime with the same number of workers (`--procs`,
@@ -72,6 +76,7 @@
 mod cli;
 mod go;
 mod harness;
+mod soak;
 mod system;
 mod workloads;
 
@@ -104,6 +109,7 @@ fn main() -> ExitCode {
             system,
         } => child(procs, workload, system),
         Command::Bench(options) => bench(&options),
+        Command::Soak(options) => soak::run(&options),
     }
 }
 
