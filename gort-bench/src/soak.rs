@@ -42,7 +42,7 @@
 //!
 //! A sampler task prints one line every `--every` seconds (default 5;
 //! shorter for runs under 20 s): elapsed time, resident set size (from
-//! `/proc/self/statm`), live tasks other than the sampler itself
+//! `/proc/self/statm`), the heap in use (glibc's `mallinfo2`), live tasks other than the sampler itself
 //! (`gort::runtime::num_goroutines() - 1`), the highest `num_goroutines()`
 //! a round saw since the last sample (read just after each batch of short
 //! tasks is spawned; between rounds the count is 0) and the running totals of tasks
@@ -332,6 +332,11 @@ struct Totals {
 struct Sample {
     elapsed: f64,
     rss_kib: u64,
+    /// Bytes the allocator has handed out and not had back, in KiB
+    /// (glibc's `mallinfo2().uordblks`; 0 elsewhere): what separates a
+    /// leak (it grows) from memory the allocator keeps after a free (RSS
+    /// grows, this does not).
+    heap_kib: u64,
     live: usize,
     live_peak: u64,
     tasks: u64,
@@ -343,9 +348,10 @@ impl fmt::Display for Sample {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "soak: t={:.1}s rss_kib={} live_tasks={} live_peak={} tasks={} messages={} conns={}",
+            "soak: t={:.1}s rss_kib={} heap_kib={} live_tasks={} live_peak={} tasks={} messages={} conns={}",
             self.elapsed,
             self.rss_kib,
+            self.heap_kib,
             self.live,
             self.live_peak,
             self.tasks,
@@ -369,10 +375,25 @@ fn rss_kib() -> u64 {
     pages * u64::try_from(page).unwrap_or(4096) / 1024
 }
 
+/// See [`Sample::heap_kib`].
+fn heap_kib() -> u64 {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads the allocator's statistics.
+        let info = unsafe { libc::mallinfo2() };
+        info.uordblks as u64 / 1024
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        0
+    }
+}
+
 fn sample(start: Instant, totals: &Totals, live: usize) -> Sample {
     Sample {
         elapsed: start.elapsed().as_secs_f64(),
         rss_kib: rss_kib(),
+        heap_kib: heap_kib(),
         live,
         live_peak: totals.live_peak.swap(0, Relaxed),
         tasks: totals.tasks.load(Relaxed),
@@ -875,12 +896,13 @@ async fn tcp_phase(totals: Arc<Totals>) -> Result<(), String> {
 }
 
 fn write_csv(path: &std::path::Path, samples: &[Sample]) -> std::io::Result<()> {
-    let mut out =
-        String::from("elapsed_s,rss_kib,live_tasks,live_peak,tasks,messages,connections\n");
+    let mut out = String::from(
+        "elapsed_s,rss_kib,heap_kib,live_tasks,live_peak,tasks,messages,connections\n",
+    );
     for s in samples {
         out.push_str(&format!(
-            "{:.1},{},{},{},{},{},{}\n",
-            s.elapsed, s.rss_kib, s.live, s.live_peak, s.tasks, s.messages, s.conns
+            "{:.1},{},{},{},{},{},{},{}\n",
+            s.elapsed, s.rss_kib, s.heap_kib, s.live, s.live_peak, s.tasks, s.messages, s.conns
         ));
     }
     std::fs::write(path, out)
@@ -923,10 +945,12 @@ fn write_svg(
         .configure_mesh()
         .x_desc("elapsed (s)")
         .y_desc("RSS (KiB)")
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
     chart
         .configure_secondary_axes()
         .y_desc("live tasks")
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .draw()?;
     chart
         .draw_series(LineSeries::new(
@@ -935,6 +959,13 @@ fn write_svg(
         ))?
         .label("RSS (KiB, left)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(
+            samples.iter().map(|s| (s.elapsed, s.heap_kib as f64)),
+            MAGENTA,
+        ))?
+        .label("heap in use (KiB, left)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], MAGENTA));
     let limit = baseline as f64 * (1.0 + RSS_SLACK);
     chart
         .draw_series(LineSeries::new(
@@ -953,7 +984,7 @@ fn write_svg(
     chart
         .draw_secondary_series(LineSeries::new(
             samples.iter().map(|s| (s.elapsed, s.live_peak as f64)),
-            GREEN,
+            GREEN.mix(0.9).stroke_width(1),
         ))?
         .label("peak live tasks in the period (right)")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN));
