@@ -118,6 +118,10 @@ pub(crate) struct Options {
     pub(crate) svg: Option<PathBuf>,
     /// The phases each round runs (`--phases a,b,...`; default [`PHASES`]).
     pub(crate) phases: Vec<String>,
+    /// Whether RSS growth past [`RSS_SLACK`] fails the run (`--no-rss-limit`
+    /// turns it into a report: CI's 30 s run, while the growth the 600 s
+    /// run found is open; `docs/perf-log.md`, "soak").
+    pub(crate) rss_limit: bool,
 }
 
 /// Every phase, in the order a round spawns them.
@@ -125,7 +129,7 @@ pub(crate) const PHASES: &[&str] = &["tasks", "chan", "select", "timers", "conte
 
 /// The usage line.
 pub(crate) const USAGE: &str =
-    "gort-bench soak --secs N [--procs P] [--every S] [--csv PATH] [--svg PATH] [--phases tasks,chan,select,timers,context,map,tcp]";
+    "gort-bench soak --secs N [--procs P] [--every S] [--csv PATH] [--svg PATH] [--phases tasks,chan,select,timers,context,map,tcp] [--no-rss-limit]";
 
 /// Parses the arguments after `soak`.
 ///
@@ -137,6 +141,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, S
     let (mut secs, mut procs, mut every) = (None, 2usize, None);
     let (mut csv, mut svg) = (None, None);
     let mut phases: Vec<String> = PHASES.iter().map(|p| p.to_string()).collect();
+    let mut rss_limit = true;
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
@@ -164,6 +169,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, S
                     return Err(format!("unknown phase {p:?} (of {})", PHASES.join(",")));
                 }
             }
+            "--no-rss-limit" => rss_limit = false,
             _ => return Err(format!("soak: unknown argument {arg:?}")),
         }
     }
@@ -178,6 +184,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, S
         csv,
         svg,
         phases,
+        rss_limit,
     })
 }
 
@@ -533,6 +540,13 @@ async fn soak(options: &Options) -> Outcome {
     let baseline = samples.first().map_or(0, |s| s.rss_kib);
     if samples.len() < 2 {
         failures.push("the run ended before the baseline sample".into());
+    } else if last.rss_kib as f64 > baseline as f64 * (1.0 + RSS_SLACK) && !options.rss_limit {
+        println!(
+            "soak: RSS {} KiB is more than {:.0} % above the baseline {} KiB (reported, not failed: --no-rss-limit)",
+            last.rss_kib,
+            RSS_SLACK * 100.0,
+            baseline
+        );
     } else if last.rss_kib as f64 > baseline as f64 * (1.0 + RSS_SLACK) {
         failures.push(format!(
             "final RSS {} KiB is more than {:.0} % above the baseline {} KiB",
