@@ -16,6 +16,7 @@
 //! either the M sees the work, or the submitter sees the M.
 
 use crate::loom::{fence, lock, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering::*};
+use crate::time::queue::Padded;
 use std::sync::Arc;
 
 /// One M's parking spot (Go's `m.park` note plus `m.nextp`).
@@ -156,11 +157,6 @@ impl Sched {
     }
 }
 
-/// `T` alone on its cache line: `nprocs` is read by every M on every
-/// pass through its loop, and the counters beside it change all the time.
-#[repr(align(128))]
-pub(crate) struct Padded<T>(pub(crate) T);
-
 /// `Idle::np_holder`: no M blocks in the netpoller holding a P.
 pub(crate) const HOLDER_NONE: usize = 0;
 /// `Idle::np_holder`: one does, and nobody has kicked it yet.
@@ -183,7 +179,10 @@ pub(crate) struct Idle {
     /// wait (so later submitters do not kick it again).
     pub(crate) np_holder: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
-    /// `gomaxprocs`: the Ps `0..nprocs` run tasks (`procresize.rs`).
+    /// `gomaxprocs`: the Ps `0..nprocs` run tasks (`procresize.rs`). On
+    /// its own cache line (the timer queue's `Padded`): every M reads it on
+    /// every pass through its loop, and the counters beside it change all
+    /// the time.
     /// Written under the scheduler lock only; read without it as a hint
     /// (an M's check whether to retire its P), under it as the truth.
     pub(crate) nprocs: Padded<AtomicUsize>,

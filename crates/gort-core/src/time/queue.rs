@@ -84,7 +84,7 @@ const SWEEP_MIN: usize = 256;
 /// `T` alone on its cache line (128 bytes: adjacent-line prefetch pairs
 /// lines on x86, and some ARM cores have 128-byte lines).
 #[repr(align(128))]
-struct Padded<T>(T);
+pub(crate) struct Padded<T>(pub(crate) T);
 
 impl Heap {
     /// Keeps `entry` for reuse if it is stopped and nobody else holds it;
