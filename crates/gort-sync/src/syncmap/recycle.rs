@@ -37,12 +37,26 @@
 //! others are left to the allocator. Bounds: `LOCAL_MAX` blocks per size
 //! per thread (moved to the depot when the thread exits) and
 //! `DEPOT_BYTES` per size in the depot; beyond those, blocks are freed.
-//! The depot is never shrunk: it holds at most what was once retired and
-//! not yet reusable at the same time, memory the program needed then.
+//!
+//! **Aging** (Bonwick's working-set reaping). The depot's high-water mark
+//! is the largest lump epochs ever freed at once, and a long-running
+//! program sees ever larger (rarer) lumps: a depot that is never shrunk
+//! creeps up for as long as the program runs (the 600 s soak found it,
+//! `docs/perf-log.md`). So each class also records the fewest blocks it
+//! held since the last aging period (`low`): those blocks sat unused for a
+//! whole period, and the next aging frees them (and the list's spare
+//! capacity with them). A class that is drawn on keeps what it draws; one
+//! that is not returns to empty within two periods. The period is
+//! [`AGE_NANOS`] (2 s, as `Pool`'s default); aging is driven by sysmon
+//! through gort-core's pool registry (`register_pool_cleanup`), and, off
+//! any runtime, by the moves to and from the depot themselves (one clock
+//! read per magazine).
 //! Under loom there is no pool ([`boxed`] is `Box::new`): loom's models
 //! check the map's protocol, not this; Miri runs it (freeing crossbeam's
 //! deferred batches, as in any build: see `reclaim.rs`).
 
+#[cfg(all(test, not(loom)))]
+pub(super) use imp::{age, depot_len, MAG};
 #[cfg(not(loom))]
 pub(super) use imp::{boxed, give};
 
@@ -76,7 +90,10 @@ mod imp {
     use std::alloc::{dealloc, Layout};
     use std::cell::RefCell;
     use std::ptr::NonNull;
-    use std::sync::{Mutex, MutexGuard, TryLockError};
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError, Weak};
+
+    use gort_core::runtime::{pool_clock_nanos, register_pool_cleanup, PoolCleanup};
 
     /// Largest recycled block, in bytes.
     pub(super) const MAX_SIZE: usize = 256;
@@ -86,7 +103,7 @@ mod imp {
     /// `String`...): a class's blocks must all have one layout.
     const ALIGN: usize = 8;
     /// Blocks moved between a thread and the depot at once.
-    pub(super) const MAG: usize = 64;
+    pub(in super::super) const MAG: usize = 64;
     /// Blocks a thread keeps per class.
     pub(super) const LOCAL_MAX: usize = 2 * MAG;
     /// Bytes the depot keeps per class (of blocks' sizes): as many blocks
@@ -131,22 +148,123 @@ mod imp {
         Some(size / 8 - 1)
     }
 
+    /// Nanoseconds between two agings of the depot.
+    pub(super) const AGE_NANOS: u64 = 2_000_000_000;
+
+    /// One class's share of the depot.
+    struct Depot {
+        blocks: Vec<Block>,
+        /// The fewest blocks `blocks` held since the last aging: that many
+        /// were not needed for a whole period (see the module docs).
+        low: usize,
+    }
+
     /// The depot: full magazines' worth of blocks, per class, shared by all
     /// threads. Locked once per [`MAG`] blocks moved, for a copy of `MAG`
     /// pointers.
-    static DEPOT: [Mutex<Vec<Block>>; CLASSES] = [const { Mutex::new(Vec::new()) }; CLASSES];
+    static DEPOT: [Mutex<Depot>; CLASSES] = [const {
+        Mutex::new(Depot {
+            blocks: Vec::new(),
+            low: 0,
+        })
+    }; CLASSES];
 
     /// Class `class`'s depot, unless another thread holds it: then the
     /// caller allocates or frees as if there were no depot, rather than
     /// wait (and a global allocator that used a map could not deadlock on
     /// it). A poisoning panic cannot leave the list inconsistent.
     #[inline]
-    fn lock_depot(class: usize) -> Option<MutexGuard<'static, Vec<Block>>> {
+    fn lock_depot(class: usize) -> Option<MutexGuard<'static, Depot>> {
         match DEPOT[class].try_lock() {
             Ok(d) => Some(d),
             Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
             Err(TryLockError::WouldBlock) => None,
         }
+    }
+
+    /// The depot's aging clock, registered with gort-core's pool registry
+    /// (whose sysmon ticks call [`PoolCleanup::cleanup`]) the first time
+    /// the depot is used. The registry holds a `Weak`; the static holds
+    /// the `Arc`, so the entry lives as long as the process.
+    struct Aging {
+        /// When the depot was last aged (nanoseconds of
+        /// [`pool_clock_nanos`]).
+        last: AtomicU64,
+    }
+
+    impl PoolCleanup for Aging {
+        fn cleanup(&self, now: u64) {
+            self.age_if_due(now);
+        }
+    }
+
+    impl Aging {
+        /// Ages the depot if [`AGE_NANOS`] passed since the last aging.
+        /// Relaxed: the CAS only elects one caller per period; the depot's
+        /// locks order the lists.
+        fn age_if_due(&self, now: u64) {
+            let last = self.last.load(Relaxed);
+            if now.saturating_sub(last) < AGE_NANOS {
+                return;
+            }
+            if self
+                .last
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok()
+            {
+                age();
+            }
+        }
+    }
+
+    /// The depot's [`Aging`], registered on first use.
+    fn aging() -> &'static Aging {
+        static AGING: OnceLock<Arc<Aging>> = OnceLock::new();
+        AGING.get_or_init(|| {
+            let a = Arc::new(Aging {
+                last: AtomicU64::new(pool_clock_nanos()),
+            });
+            register_pool_cleanup(Arc::downgrade(&a) as Weak<dyn PoolCleanup>);
+            a
+        })
+    }
+
+    /// One aging period: every class frees the blocks it did not need
+    /// since the last one (its low-water mark), outside its lock.
+    pub(in super::super) fn age() {
+        for class in 0..CLASSES {
+            let unused = {
+                let Some(mut depot) = lock_depot(class) else {
+                    // In use: its blocks are being drawn on; next period.
+                    continue;
+                };
+                let n = depot.low.min(depot.blocks.len());
+                // The oldest blocks are at the front (magazines are taken
+                // from the back): those go. `split_off` gives the kept ones
+                // a list of their own size, so a depot that shrank does not
+                // keep its peak's capacity either.
+                let kept = depot.blocks.split_off(n);
+                let unused = std::mem::replace(&mut depot.blocks, kept);
+                depot.low = depot.blocks.len();
+                unused
+            };
+            for b in unused {
+                // SAFETY: the depot's blocks are of class `class`, and
+                // this one left it.
+                unsafe { b.free(class) };
+            }
+        }
+    }
+
+    /// Blocks the depot holds for class `class` (tests).
+    #[cfg(test)]
+    pub(in super::super) fn depot_len(class_size: usize) -> usize {
+        let class = class_size / 8 - 1;
+        DEPOT[class]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .blocks
+            .len()
     }
 
     /// A thread's free lists, per class.
@@ -175,8 +293,8 @@ mod imp {
         let room = match lock_depot(class) {
             Some(mut depot) => {
                 let max = DEPOT_BYTES / layout_of(class).size();
-                let room = max.saturating_sub(depot.len()).min(n);
-                depot.extend_from_slice(&free[from..from + room]);
+                let room = max.saturating_sub(depot.blocks.len()).min(n);
+                depot.blocks.extend_from_slice(&free[from..from + room]);
                 room
             }
             None => 0,
@@ -185,6 +303,7 @@ mod imp {
             // SAFETY: of class `class` (contract), neither kept nor moved.
             unsafe { b.free(class) };
         }
+        aging().age_if_due(pool_clock_nanos());
     }
 
     thread_local! {
@@ -209,15 +328,17 @@ mod imp {
     #[cold]
     fn refill(free: &mut Vec<Block>, class: usize) -> Option<Block> {
         let mut depot = lock_depot(class)?;
-        if depot.is_empty() {
+        if depot.blocks.is_empty() {
             return None;
         }
         if free.capacity() == 0 {
             free.reserve_exact(LOCAL_MAX);
         }
-        let from = depot.len().saturating_sub(MAG);
-        free.extend(depot.drain(from..));
+        let from = depot.blocks.len().saturating_sub(MAG);
+        free.extend(depot.blocks.drain(from..));
+        depot.low = depot.low.min(depot.blocks.len());
         drop(depot);
+        aging().age_if_due(pool_clock_nanos());
         free.pop()
     }
 

@@ -442,3 +442,38 @@ fn recycled_values_are_dropped_once() {
     let (made, dropped) = (MADE.load(Relaxed), DROPPED.load(Relaxed));
     assert_eq!(dropped, made, "{dropped} drops of {made} values");
 }
+
+/// The depot ages: blocks that sat in it for a whole aging period, never
+/// drawn on, are freed by the next aging, so a burst of retired values
+/// does not pin its memory for the life of the process (the soak's
+/// creeping heap). The blocks are of a layout no other test uses (31
+/// words), given on a thread of their own whose exit moves its free list
+/// to the depot. Other tests' runtimes may age the depot too (sysmon);
+/// an extra aging only frees sooner, never adds blocks of this class.
+#[test]
+fn the_depot_frees_blocks_unused_for_a_period() {
+    use std::alloc::Layout;
+    use std::ptr::NonNull;
+
+    type Odd = [u64; 31];
+    let n = 3 * super::recycle::MAG;
+    std::thread::spawn(move || {
+        for _ in 0..n {
+            let p = Box::into_raw(Box::new([0u64; 31]));
+            let block = (NonNull::new(p.cast::<u8>()).unwrap(), Layout::new::<Odd>());
+            // SAFETY: a live box of `Odd` (no drop needed), given once.
+            unsafe { super::recycle::give(std::iter::once(block)) };
+        }
+    })
+    .join()
+    .unwrap();
+    let size = std::mem::size_of::<Odd>();
+    assert!(
+        super::recycle::depot_len(size) > 0,
+        "the exiting thread's blocks reach the depot"
+    );
+    // The first aging records what sat there; the second frees it.
+    super::recycle::age();
+    super::recycle::age();
+    assert_eq!(super::recycle::depot_len(size), 0);
+}
