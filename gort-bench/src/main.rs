@@ -76,6 +76,7 @@
 mod cli;
 mod go;
 mod harness;
+mod heap;
 mod soak;
 mod system;
 mod workloads;
@@ -89,6 +90,11 @@ use go::GoTwin;
 use harness::{Contender, Outcome, RoundResult};
 use system::{Gort, System, Tokio};
 use workloads::{Isolation, OtherRound, Workload};
+
+/// The system allocator; it counts the heap in use only during a soak
+/// (`heap.rs`).
+#[global_allocator]
+static ALLOC: heap::Counting = heap::Counting;
 
 fn main() -> ExitCode {
     let command = match cli::parse(std::env::args().skip(1)) {

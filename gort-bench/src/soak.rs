@@ -42,7 +42,8 @@
 //!
 //! A sampler task prints one line every `--every` seconds (default 5;
 //! shorter for runs under 20 s): elapsed time, resident set size (from
-//! `/proc/self/statm`), the heap in use (glibc's `mallinfo2`), live tasks other than the sampler itself
+//! `/proc/self/statm`), the heap in use (bytes allocated and not freed, counted
+//! by gort-bench's global allocator: `heap.rs`), live tasks other than the sampler itself
 //! (`gort::runtime::num_goroutines() - 1`), the highest `num_goroutines()`
 //! a round saw since the last sample (read just after each batch of short
 //! tasks is spawned; between rounds the count is 0) and the running totals of tasks
@@ -339,10 +340,10 @@ struct Totals {
 struct Sample {
     elapsed: f64,
     rss_kib: u64,
-    /// Bytes the allocator has handed out and not had back, in KiB
-    /// (glibc's `mallinfo2().uordblks`; 0 elsewhere): what separates a
-    /// leak (it grows) from memory the allocator keeps after a free (RSS
-    /// grows, this does not).
+    /// The heap in use, in KiB: bytes allocated and not freed, counted by
+    /// gort-bench's global allocator (`heap.rs`). What separates a leak
+    /// (it grows) from memory the allocator keeps after a free (RSS grows,
+    /// this does not).
     heap_kib: u64,
     live: usize,
     live_peak: u64,
@@ -382,25 +383,11 @@ fn rss_kib() -> u64 {
     pages * u64::try_from(page).unwrap_or(4096) / 1024
 }
 
-/// See [`Sample::heap_kib`].
-fn heap_kib() -> u64 {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallinfo2 only reads the allocator's statistics.
-        let info = unsafe { libc::mallinfo2() };
-        info.uordblks as u64 / 1024
-    }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    {
-        0
-    }
-}
-
 fn sample(start: Instant, totals: &Totals, live: usize) -> Sample {
     Sample {
         elapsed: start.elapsed().as_secs_f64(),
         rss_kib: rss_kib(),
-        heap_kib: heap_kib(),
+        heap_kib: crate::heap::live_kib(),
         live,
         live_peak: totals.live_peak.swap(0, Relaxed),
         tasks: totals.tasks.load(Relaxed),
@@ -423,6 +410,7 @@ impl Rng {
 
 /// Runs the soak and prints the verdict; exit code 1 on failure.
 pub(crate) fn run(options: &Options) -> std::process::ExitCode {
+    crate::heap::start();
     let rt = match gort::Builder::new().procs(options.procs).build() {
         Ok(rt) => rt,
         Err(e) => {
