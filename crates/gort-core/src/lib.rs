@@ -15,6 +15,7 @@ pub(crate) mod loom;
 
 mod blocking;
 mod cgroup;
+pub(crate) mod exectrace;
 pub mod io;
 mod join_set;
 #[doc(hidden)]
@@ -51,6 +52,16 @@ pub mod runtime {
     pub use crate::sched::poolclean::{pool_clock_nanos, register_pool_cleanup, PoolCleanup};
     pub use crate::task::set_wait_reason;
     use crate::Metrics;
+
+    /// Go's `runtime/trace`: the execution tracer. [`start`](trace::start)
+    /// records what every M and P does (task polls, spawns, wake-ups,
+    /// steals, parks, hand-offs, sysmon's retakes, netpolls, timers) until
+    /// [`stop`](trace::stop), as Chrome Trace Event JSON that Perfetto and
+    /// chrome://tracing open. `GORT_DEBUG=trace=PATH` traces a whole run
+    /// into `PATH`. Off, each recording point costs one relaxed load.
+    pub mod trace {
+        pub use crate::exectrace::{start, stop, TraceError, THREAD_TID_BASE};
+    }
 
     /// Live spawned tasks of the current runtime (not the `block_on` future,
     /// not finished ones). 0 outside a runtime.

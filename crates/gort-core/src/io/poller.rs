@@ -428,6 +428,8 @@ impl Poller {
             self.write_waker();
         }
         let n = batch.len() + hooks.len();
+        // Before the wake-ups it causes, so that the trace reads in order.
+        crate::exectrace::netpoll(n);
         for (desc, bits) in batch.drain(..) {
             desc.add_bits(bits);
         }

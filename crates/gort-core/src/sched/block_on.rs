@@ -84,6 +84,7 @@ pub(crate) fn block_on<F: IntoFuture>(
         let polling = crate::task::current_enter(&main.wait_reason);
         let polled = fut.as_mut().poll(&mut cx);
         drop(polling);
+        crate::exectrace::between_polls();
         if let Poll::Ready(v) = polled {
             return v;
         }
@@ -150,6 +151,7 @@ fn bubble_loop<T>(
             let polling = crate::task::current_enter(&main.wait_reason);
             let polled = fut.as_mut().poll(&mut cx);
             drop(polling);
+            crate::exectrace::between_polls();
             if let Poll::Ready(v) = polled {
                 out = Some(v);
             }

@@ -95,10 +95,13 @@ impl Config {
 }
 
 /// What `GORT_DEBUG` asked for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct DebugFlags {
     pub(crate) schedtrace_ms: u64,
     pub(crate) scheddetail: bool,
+    /// `trace=PATH`: the execution trace of the runtime's whole life into
+    /// `PATH` (`exectrace`).
+    pub(crate) trace: Option<std::path::PathBuf>,
 }
 
 impl DebugFlags {
@@ -110,6 +113,10 @@ impl DebugFlags {
             let Some((k, v)) = kv.split_once('=') else {
                 continue;
             };
+            if k.trim() == "trace" && !v.trim().is_empty() {
+                f.trace = Some(v.trim().into());
+                continue;
+            }
             match (k.trim(), v.trim().parse::<u64>()) {
                 ("schedtrace", Ok(ms)) => f.schedtrace_ms = ms,
                 ("scheddetail", Ok(d)) => f.scheddetail = d != 0,

@@ -172,6 +172,9 @@ pub(crate) struct Shared {
     /// `Some` for a synctest bubble: its virtual clock and monitor
     /// (`bubble.rs`).
     pub(crate) bubble: Option<Box<bubble::Bubble>>,
+    /// The execution trace `GORT_DEBUG=trace=PATH` started for this
+    /// runtime (its session id), stopped when the runtime ends.
+    pub(crate) exectrace: Option<u64>,
 }
 
 impl Shared {
@@ -180,6 +183,15 @@ impl Shared {
         let blocking = Arc::new(crate::blocking::pool::Pool::new(config.blocking_pool()));
         let bubble = config.synctest.then(|| Box::new(bubble::Bubble::new()));
         let procs_by_default = config.procs_by_default;
+        #[cfg(not(loom))]
+        let poller = crate::io::poller::Poller::new()?;
+        // Last, after everything that can fail: a trace is started only
+        // for a runtime that will end (and stop it).
+        let exectrace = config.debug.trace.as_deref().and_then(|path| {
+            crate::exectrace::start_file(path)
+                .map_err(|e| eprintln!("gort: GORT_DEBUG=trace={}: {e}", path.display()))
+                .ok()
+        });
         Ok(Shared {
             allp: AllP::new(procs),
             resize: Mutex::new(()),
@@ -194,7 +206,7 @@ impl Shared {
             stats: Stats::default(),
             blocking,
             #[cfg(not(loom))]
-            poller: crate::io::poller::Poller::new()?,
+            poller,
             sysmon: sysmon::SysmonPark::default(),
             sysmon_started: crate::loom::AtomicBool::new(false),
             ms: Mutex::new(Vec::new()),
@@ -203,6 +215,7 @@ impl Shared {
             mains: Mutex::new(Vec::new()),
             lifecycle: shutdown::Lifecycle::new(),
             bubble,
+            exectrace,
         })
     }
 
@@ -366,6 +379,7 @@ impl Shared {
     pub(crate) fn handoffp(self: &Arc<Self>, p: usize) {
         let pp = &self.allp[p];
         self.stats.handoffs.fetch_add(1, Relaxed);
+        crate::exectrace::handoff(p);
         if p >= self.procs() {
             // `set_gomaxprocs` removed it: its work goes to the others and
             // it goes off (`procresize.rs`).

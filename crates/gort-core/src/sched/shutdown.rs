@@ -321,5 +321,14 @@ impl Shared {
             p.timers.clear();
         }
         self.drain_inject();
+        // `GORT_DEBUG=trace=PATH`: the file is complete once the runtime
+        // has ended (unless `trace::stop` ended it first).
+        if let Some(id) = self.exectrace {
+            if let Err(e) = crate::exectrace::stop_session(id) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    eprintln!("gort: GORT_DEBUG=trace=: {e}");
+                }
+            }
+        }
     }
 }

@@ -272,6 +272,7 @@ fn retake(shared: &Arc<Shared>, seen: &mut [Seen], now: u64, warned: &mut HashSe
                     tracing::debug!(p = i, age_ns = age, "sysmon: retook P from a syscall");
                     n += 1;
                     shared.stats.sysmon_retakes.fetch_add(1, Relaxed);
+                    crate::exectrace::retake(i, true);
                     shared.handoffp(i);
                 }
             }
@@ -289,6 +290,7 @@ fn retake(shared: &Arc<Shared>, seen: &mut [Seen], now: u64, warned: &mut HashSe
                 } else {
                     n += 1;
                     shared.stats.sysmon_retakes.fetch_add(1, Relaxed);
+                    crate::exectrace::retake(i, false);
                     if warned.insert(task) {
                         // SAFETY: `polling_site` only ever holds a
                         // `&'static Location` (or null).

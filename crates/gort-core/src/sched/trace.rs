@@ -134,8 +134,13 @@ mod tests {
             DebugFlags::parse("schedtrace=1000,scheddetail=1"),
             DebugFlags {
                 schedtrace_ms: 1000,
-                scheddetail: true
+                scheddetail: true,
+                trace: None,
             }
+        );
+        assert_eq!(
+            DebugFlags::parse("schedtrace=5,trace=/tmp/t.json").trace,
+            Some("/tmp/t.json".into())
         );
         assert_eq!(
             DebugFlags::parse("schedtrace=x,foo=1,,"),

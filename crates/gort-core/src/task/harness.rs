@@ -61,7 +61,15 @@ pub(super) unsafe fn poll<F: Future, S: Schedule>(ptr: NonNull<Header>) -> bool 
     drop(polling);
     match res {
         Ok(Poll::Pending) => match cell.header.state.after_pending() {
-            AfterPoll::Idle => drop_reference::<F, S>(ptr),
+            AfterPoll::Idle => {
+                // Read while the poller's reference keeps the cell alive;
+                // the dump's words ("waiting" when no reason was set).
+                crate::exectrace::park(cell.header.id.0, || match cell.header.wait_reason().0 {
+                    super::WaitReason::None => "waiting",
+                    r => r.as_str(),
+                });
+                drop_reference::<F, S>(ptr)
+            }
             // The running reference goes back to the caller, which queues
             // it through a scheduler handle of its own: nothing borrows
             // the cell while another thread may be freeing it.

@@ -110,6 +110,7 @@ impl Header {
         // SAFETY: per the contract.
         let header = unsafe { ptr.as_ref() };
         if header.state.wake() == Wake::Schedule {
+            crate::exectrace::wake(header.id.0);
             // SAFETY: `wake` took the new reference the queue will own; the
             // caller's keeps the cell alive through the call.
             unsafe { Header::schedule(ptr, false) };
@@ -213,6 +214,7 @@ where
     F::Output: 'static,
     S: Schedule,
 {
+    crate::exectrace::spawn(id.0);
     let cell = Box::new(Cell {
         header: Header {
             state: State::new(3),

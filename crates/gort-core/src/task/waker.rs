@@ -215,11 +215,16 @@ unsafe fn parked_task_wake_by_val(data: *const ()) {
 unsafe fn wake_by_val(ptr: NonNull<Header>, parked: bool) {
     // SAFETY: the waker's reference keeps the cell alive until it is handed
     // on or dropped below.
-    let outcome = unsafe { ptr.as_ref() }.state.wake_by_val(parked);
+    let header = unsafe { ptr.as_ref() };
+    let outcome = header.state.wake_by_val(parked);
     match outcome {
-        // SAFETY: the waker's reference is now the queue's; the cell is not
-        // read after it is published (state.rs invariant 7).
-        WakeByVal::Schedule => unsafe { Header::schedule(ptr, false) },
+        WakeByVal::Schedule => {
+            // Read before the cell is published: it may be freed after.
+            crate::exectrace::wake(header.id.0);
+            // SAFETY: the waker's reference is now the queue's; the cell is
+            // not read after it is published (state.rs invariant 7).
+            unsafe { Header::schedule(ptr, false) }
+        }
         WakeByVal::Done => {}
         // SAFETY: `wake_by_val` dropped the last reference.
         WakeByVal::Dealloc => unsafe { Header::dealloc(ptr) },

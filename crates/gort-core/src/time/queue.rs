@@ -233,6 +233,7 @@ impl TimerQueue {
         drop(later);
         let n = wake.len();
         for w in wake {
+            crate::exectrace::timer_fired();
             wake_caught(w);
         }
         n

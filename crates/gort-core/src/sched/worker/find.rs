@@ -258,6 +258,7 @@ impl Worker {
             if let Some(t) = p.with_runq(|q| victim.steal_into(q, true)) {
                 shared.stats.steals.fetch_add(1, Relaxed);
                 tracing::trace!(thief = p.id, victim = victim.id, "steal from a stalled P");
+                crate::exectrace::steal(victim.id, p.id, t.header().id.0);
                 return Some(t);
             }
         }
@@ -290,6 +291,7 @@ impl Worker {
                 if let Some(t) = p.with_runq(|q| victim.steal_into(q, last)) {
                     shared.stats.steals.fetch_add(1, Relaxed);
                     tracing::trace!(thief = p.id, victim = victim.id, "steal");
+                    crate::exectrace::steal(victim.id, p.id, t.header().id.0);
                     return Some(t);
                 }
             }

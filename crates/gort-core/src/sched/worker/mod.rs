@@ -160,6 +160,7 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
     };
     lock(&shared.ms).push(w.info.clone());
+    crate::exectrace::set_m(n);
     super::sysmon::start(&shared);
     let _worker = context::set_worker(&w);
     let _enter = context::enter(Handle::internal(shared.clone()));
@@ -177,6 +178,7 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
             w.reset_spinning();
         }
         w.execute(task);
+        crate::exectrace::between_polls();
         if w.p.get().is_none() && !w.reacquire_after_handoff() {
             return;
         }
@@ -317,7 +319,10 @@ impl Worker {
         p.polling_task.store(header.id.0, Relaxed);
         p.polling_site
             .store(header.spawned_at as *const _ as *mut _, Relaxed);
+        let id = header.id.0;
+        let traced = crate::exectrace::poll_begin(id, header.name.as_deref());
         let again = task.run();
+        crate::exectrace::poll_end(traced, id, p.id);
         self.in_poll.set(false);
         self.end_poll();
         if let Some(task) = again {

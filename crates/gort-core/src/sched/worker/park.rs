@@ -207,10 +207,12 @@ impl Worker {
     pub(super) fn stopm(&self) -> bool {
         self.shared.stats.parks.fetch_add(1, Relaxed);
         tracing::trace!("M parks");
+        crate::exectrace::m_park();
         self.shared.bubble_idle();
         match self.shared.idle.park_m(&self.park) {
             Some((p, spinning)) => {
                 tracing::trace!(p, spinning, "M unparked");
+                crate::exectrace::m_unpark();
                 self.acquirep(p, spinning);
                 true
             }

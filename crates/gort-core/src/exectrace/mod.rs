@@ -1,0 +1,634 @@
+//! The execution tracer (Go's `runtime/trace`): what every M and P did,
+//! over time, as Chrome Trace Event JSON for Perfetto or chrome://tracing.
+//! Not `sched/trace.rs`, which is `schedtrace`, Go's periodic one-line
+//! summary.
+//!
+//! # Design
+//!
+//! Tracing is process-wide, as Go's: one session at a time, recording on
+//! every thread of every runtime.
+//!
+//! 1. **Off**: every hook is `#[inline]` and loads one global word,
+//!    `STATE`, with a relaxed load; 0 means off and the hook returns. The
+//!    recording itself is a `#[cold]` out-of-line call, so the hot paths
+//!    carry only the load and a branch.
+//! 2. **On**: `STATE` holds the session's id. A hook reads the clock and
+//!    pushes one record into its thread's ring (`ring.rs`: a fixed-size
+//!    single-producer ring, no lock, no allocation but a task's name).
+//!    Each record carries the session id, so a record made by a thread
+//!    that read `STATE` just before `stop()` is recognised as stale by
+//!    the next session and dropped.
+//! 3. **Flush**: an M, between two polls, hands its ring to the writer
+//!    once it is half full ([`between_polls`]), and whatever it holds
+//!    before it parks ([`m_park`]); the `block_on` thread does the same
+//!    between its polls. Handing over takes the session's mutex: it is
+//!    touched per flush, never per event. A ring that fills before its
+//!    owner can flush (a poll that records thousands of events, a thread
+//!    that never polls) drops the newest records and counts them.
+//! 4. **Stop**: [`stop`] turns `STATE` off, drains every thread's ring
+//!    (the registry `RINGS` lists them), names the tracks and closes the
+//!    JSON, with `otherData.dropped_events` saying how many were lost.
+//!
+//! A poll is one record, written at its end (`Poll { task, p, dur }`), and
+//! becomes two complete ("X") events, one on the M's track (pid 1, tid =
+//! M id) and one on the P's (pid 2, tid = P id): complete events need no
+//! begin/end pairing across flushes. Instant events go on the recording
+//! thread's track; threads that are no M (the `block_on` thread, sysmon,
+//! offload threads, a user's) get tracks of their own on pid 1, from tid
+//! [`THREAD_TID_BASE`], named after the thread.
+//!
+//! Rejected: a global lock-free queue (every event would contend on one
+//! cache line across Ms); a mutex per thread's buffer (uncontended, still
+//! an atomic read-modify-write per event); growing buffers (unbounded
+//! memory in a long trace with a slow writer).
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+mod json;
+mod ring;
+
+use ring::{Ev, Record, Ring, Track, CAP};
+
+/// The first tid of the tracks of threads that are no M.
+pub const THREAD_TID_BASE: u64 = 1_000_000;
+
+/// The session being recorded, or 0: the one word the hooks load.
+static STATE: AtomicU64 = AtomicU64::new(0);
+/// The last session id handed out.
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(0);
+/// Serial numbers of the tracks of threads that are no M.
+static NEXT_THREAD: AtomicU32 = AtomicU32::new(0);
+/// The writer and what the trace has seen; locked by flushes, `start` and
+/// `stop` (lock order: `SESSION`, then `RINGS`).
+static SESSION: Mutex<Option<Session>> = Mutex::new(None);
+/// Every thread's ring, so that `stop` can drain them; a ring whose thread
+/// exited goes once drained.
+static RINGS: Mutex<Vec<Arc<Ring>>> = Mutex::new(Vec::new());
+/// The clock's origin: timestamps are nanoseconds since it.
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+fn now() -> u64 {
+    u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why [`start`] or [`stop`] refused (inside the `io::Error` they return).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// `start` while a trace is running (Go: "tracing is already
+    /// enabled").
+    AlreadyTracing,
+    /// `stop` with no trace running.
+    NotTracing,
+}
+
+impl fmt::Display for TraceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TraceError::AlreadyTracing => "gort: tracing is already enabled",
+            TraceError::NotTracing => "gort: tracing is not enabled",
+        })
+    }
+}
+
+impl std::error::Error for TraceError {}
+
+impl From<TraceError> for io::Error {
+    fn from(e: TraceError) -> io::Error {
+        let kind = match e {
+            TraceError::AlreadyTracing => io::ErrorKind::AlreadyExists,
+            TraceError::NotTracing => io::ErrorKind::NotFound,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+struct Session {
+    id: u64,
+    out: Box<dyn Write + Send>,
+    /// `now()` at `start`: the JSON's `ts` are microseconds since it.
+    start: u64,
+    /// Encoded events not yet written.
+    buf: String,
+    /// The first write error; `stop` returns it.
+    err: Option<io::Error>,
+    /// The tracks seen, to name them at the end.
+    tracks: BTreeMap<(u32, u64), String>,
+    /// Task names, from `Ev::Name` records.
+    names: HashMap<u64, Box<str>>,
+    events: u64,
+    dropped: u64,
+}
+
+impl Session {
+    /// Encodes the records of `ring` that belong to this session.
+    fn take(&mut self, ring: &Ring) {
+        let tid = match &ring.track {
+            Track::M(m) => {
+                let m = u64::from(*m);
+                self.tracks
+                    .entry((json::PID_M, m))
+                    .or_insert_with(|| format!("M{m}"));
+                m
+            }
+            Track::Thread { serial, name } => {
+                let tid = THREAD_TID_BASE + u64::from(*serial);
+                self.tracks
+                    .entry((json::PID_M, tid))
+                    .or_insert_with(|| name.clone());
+                tid
+            }
+        };
+        // SAFETY: the caller holds `SESSION`'s lock (it has `&mut self`,
+        // which lives inside it): consumers are one at a time.
+        let dropped = unsafe {
+            ring.drain(|rec| {
+                if rec.session != self.id {
+                    return;
+                }
+                let ts = rec.ts.saturating_sub(self.start);
+                match rec.ev {
+                    Ev::Name { task, name } => {
+                        self.names.insert(task, name);
+                    }
+                    ref ev => {
+                        if let Ev::Poll { p, .. } = ev {
+                            let p = u64::from(*p);
+                            self.tracks
+                                .entry((json::PID_P, p))
+                                .or_insert_with(|| format!("P{p}"));
+                        }
+                        let name = match ev {
+                            Ev::Poll { task, .. } => self.names.get(task).map(|n| &**n),
+                            _ => None,
+                        };
+                        json::event(&mut self.buf, &rec, ts, tid, name);
+                        self.events += 1;
+                    }
+                }
+            })
+        };
+        self.dropped += dropped;
+        self.write();
+    }
+
+    /// Writes what is encoded (keeping the first error, as `stop`'s).
+    fn write(&mut self) {
+        if self.err.is_none() && !self.buf.is_empty() {
+            if let Err(e) = self.out.write_all(self.buf.as_bytes()) {
+                self.err = Some(e);
+            }
+        }
+        self.buf.clear();
+    }
+}
+
+/// This thread's part: its ring (made at its first event while tracing),
+/// its M id (if it is an M), the task it polls.
+struct Local {
+    ring: OnceCell<Arc<Ring>>,
+    m: Cell<Option<u32>>,
+    /// `(session, task)` being polled on this thread, as `poll_begin` set
+    /// it; stale once the session changed.
+    current: Cell<(u64, u64)>,
+    /// The named tasks whose name this thread recorded, in a session.
+    named: RefCell<Option<(u64, HashSet<u64>)>>,
+}
+
+impl Local {
+    fn ring(&self) -> &Arc<Ring> {
+        self.ring.get_or_init(|| {
+            let track = match self.m.get() {
+                Some(m) => Track::M(m),
+                None => {
+                    let serial = NEXT_THREAD.fetch_add(1, Relaxed);
+                    let t = std::thread::current();
+                    let name = t
+                        .name()
+                        .map_or_else(|| format!("thread {:?}", t.id()), |n| n.to_owned());
+                    Track::Thread { serial, name }
+                }
+            };
+            let r = Arc::new(Ring::new(track));
+            lock(&RINGS).push(r.clone());
+            r
+        })
+    }
+
+    /// The task this thread polls in `session`, or 0.
+    fn current(&self, session: u64) -> u64 {
+        match self.current.get() {
+            (s, t) if s == session => t,
+            _ => 0,
+        }
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        if let Some(r) = self.ring.get() {
+            r.dead.store(true, Relaxed);
+        }
+    }
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local {
+            ring: OnceCell::new(),
+            m: Cell::new(None),
+            current: Cell::new((0, 0)),
+            named: RefCell::new(None),
+        }
+    };
+}
+
+/// Pushes `ev` into this thread's ring, built from the task this thread
+/// polls (0 if none).
+#[cold]
+#[inline(never)]
+fn record(session: u64, ev: impl FnOnce(u64) -> Ev) {
+    let ts = now();
+    let _ = LOCAL.try_with(|l| {
+        let ev = ev(l.current(session));
+        // SAFETY: this thread owns its ring: the only producer.
+        unsafe { l.ring().push(Record { ts, session, ev }) };
+    });
+}
+
+/// The session being recorded, or 0: the hooks' one relaxed load.
+#[inline(always)]
+fn session() -> u64 {
+    STATE.load(Relaxed)
+}
+
+/// Starts recording into `w` (Go's `runtime/trace.Start`). Tracing is
+/// process-wide: every thread of every gort runtime records until
+/// [`stop`].
+///
+/// # Errors
+///
+/// [`TraceError::AlreadyTracing`] (kind `AlreadyExists`) while a trace
+/// runs, `GORT_DEBUG=trace=PATH`'s included; the error of writing the
+/// JSON's opening to `w`.
+///
+/// # Examples
+///
+/// ```
+/// use gort_core::runtime::trace;
+///
+/// let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+/// # struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+/// # impl std::io::Write for Shared {
+/// #     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().write(b) }
+/// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// # }
+/// trace::start(Shared(out.clone())).unwrap();
+/// assert!(trace::start(Vec::new()).is_err()); // one trace at a time
+/// let rt = gort_core::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     gort_core::spawn(async {}).await.unwrap();
+/// });
+/// trace::stop().unwrap();
+/// let json = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+/// assert!(json.starts_with("{\"traceEvents\":["));
+/// assert!(json.contains("\"name\":\"spawn\""));
+/// ```
+pub fn start(w: impl Write + Send + 'static) -> io::Result<()> {
+    start_with(|| Ok(Box::new(w))).map(drop)
+}
+
+/// `start` with the writer made only once tracing is known to be off (so
+/// that `GORT_DEBUG=trace=PATH` does not truncate a running trace's file).
+fn start_with(make: impl FnOnce() -> io::Result<Box<dyn Write + Send>>) -> io::Result<u64> {
+    let mut s = lock(&SESSION);
+    if s.is_some() {
+        return Err(TraceError::AlreadyTracing.into());
+    }
+    let mut out = make()?;
+    out.write_all(b"{\"traceEvents\":[")?;
+    let id = NEXT_SESSION.fetch_add(1, Relaxed) + 1;
+    // Leftovers of an earlier session (records made after its `stop`
+    // drained them): thrown away, with their drop counts.
+    for r in lock(&RINGS).iter() {
+        // SAFETY: `SESSION` is locked: the only consumer.
+        unsafe { r.drain(drop) };
+    }
+    *s = Some(Session {
+        id,
+        out,
+        start: now(),
+        buf: String::new(),
+        err: None,
+        tracks: BTreeMap::new(),
+        names: HashMap::new(),
+        events: 0,
+        dropped: 0,
+    });
+    // Relaxed: a hook that sees the id records into its own ring; the
+    // session's fields are read only under `SESSION`'s lock.
+    STATE.store(id, Relaxed);
+    tracing::debug!(session = id, "execution trace started");
+    Ok(id)
+}
+
+/// Stops the trace and completes its JSON (Go's `runtime/trace.Stop`):
+/// once this returns, the writer given to [`start`] holds one object
+/// `{"traceEvents": [...]}` and has been flushed; `otherData` says how
+/// many events were recorded (`events`) and lost to full buffers
+/// (`dropped_events`).
+///
+/// # Errors
+///
+/// [`TraceError::NotTracing`] (kind `NotFound`) with no trace running; the
+/// first error the writer returned during the trace (the trace then
+/// stopped anyway).
+///
+/// # Examples
+///
+/// ```
+/// use gort_core::runtime::trace;
+/// assert!(trace::stop().is_err()); // nothing to stop
+/// ```
+pub fn stop() -> io::Result<()> {
+    stop_if(|_| true)
+}
+
+/// `stop`, if the running session is `id` (a runtime's
+/// `GORT_DEBUG=trace=PATH`, when it ends).
+pub(crate) fn stop_session(id: u64) -> io::Result<()> {
+    stop_if(|s| s == id)
+}
+
+fn stop_if(which: impl FnOnce(u64) -> bool) -> io::Result<()> {
+    let mut guard = lock(&SESSION);
+    match guard.as_ref() {
+        Some(s) if which(s.id) => {}
+        _ => return Err(TraceError::NotTracing.into()),
+    }
+    STATE.store(0, Relaxed);
+    let mut s = guard.take().expect("checked above");
+    {
+        let mut rings = lock(&RINGS);
+        for r in rings.iter() {
+            s.take(r);
+        }
+        // A thread that exited is done with its ring, now drained.
+        rings.retain(|r| !r.dead.load(Relaxed) || r.len() != 0);
+    }
+    let tracks = std::mem::take(&mut s.tracks);
+    for ((pid, tid), name) in &tracks {
+        json::thread_name(&mut s.buf, *pid, *tid, name);
+    }
+    json::process_name(&mut s.buf, json::PID_M, "Ms");
+    json::process_name(&mut s.buf, json::PID_P, "Ps");
+    // Every event ends in a comma; the last one written is here.
+    s.buf.pop();
+    use std::fmt::Write as _;
+    let _ = write!(
+        s.buf,
+        "],\"displayTimeUnit\":\"ns\",\"otherData\":{{\"producer\":\"gort\",\"events\":{},\"dropped_events\":{}}}}}\n",
+        s.events, s.dropped
+    );
+    s.write();
+    tracing::debug!(
+        events = s.events,
+        dropped = s.dropped,
+        "execution trace stopped"
+    );
+    if let Some(e) = s.err.take() {
+        return Err(e);
+    }
+    s.out.flush()
+}
+
+/// Starts the trace `GORT_DEBUG=trace=PATH` asked for, into a new file at
+/// `path`; its session id, for [`stop_session`].
+pub(crate) fn start_file(path: &std::path::Path) -> io::Result<u64> {
+    start_with(|| {
+        let f = std::fs::File::create(path)?;
+        Ok(Box::new(io::BufWriter::new(f)))
+    })
+}
+
+/// This thread is M `m`: its events go on the M's track.
+pub(crate) fn set_m(m: usize) {
+    let _ = LOCAL.try_with(|l| l.m.set(u32::try_from(m).ok()));
+}
+
+/// When a traced poll began: returned by [`poll_begin`], handed to
+/// [`poll_end`].
+#[derive(Clone, Copy)]
+pub(crate) struct PollStart {
+    session: u64,
+    ts: u64,
+}
+
+/// A poll of task `task` (named `name`, if it was given one) begins on
+/// this thread. The name is taken now: the cell may be freed by the time
+/// the poll ends.
+#[inline]
+pub(crate) fn poll_begin(task: u64, name: Option<&str>) -> PollStart {
+    match session() {
+        0 => PollStart { session: 0, ts: 0 },
+        s => poll_begin_slow(s, task, name),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn poll_begin_slow(session: u64, task: u64, name: Option<&str>) -> PollStart {
+    let ts = now();
+    let _ = LOCAL.try_with(|l| {
+        l.current.set((session, task));
+        let Some(name) = name else {
+            return;
+        };
+        let mut named = l.named.borrow_mut();
+        let named = match &mut *named {
+            Some((s, set)) if *s == session => set,
+            other => &mut other.insert((session, HashSet::new())).1,
+        };
+        if named.insert(task) {
+            let ev = Ev::Name {
+                task,
+                name: name.into(),
+            };
+            // SAFETY: this thread owns its ring.
+            unsafe { l.ring().push(Record { ts, session, ev }) };
+        }
+    });
+    PollStart { session, ts }
+}
+
+/// The poll `start` began ended, on P `p`.
+#[inline]
+pub(crate) fn poll_end(start: PollStart, task: u64, p: usize) {
+    if start.session != 0 {
+        poll_end_slow(start, task, p);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn poll_end_slow(start: PollStart, task: u64, p: usize) {
+    let end = now();
+    let _ = LOCAL.try_with(|l| {
+        l.current.set((0, 0));
+        if session() != start.session {
+            return;
+        }
+        let ring = l.ring();
+        let ev = Ev::Poll {
+            task,
+            p: u32::try_from(p).unwrap_or(u32::MAX),
+            dur: end.saturating_sub(start.ts),
+        };
+        // SAFETY: this thread owns its ring.
+        unsafe {
+            ring.push(Record {
+                ts: start.ts,
+                session: start.session,
+                ev,
+            })
+        };
+    });
+}
+
+/// Between two polls on this thread (an M's loop, `block_on`'s): hands the
+/// ring to the writer once it is half full.
+#[inline]
+pub(crate) fn between_polls() {
+    if session() != 0 {
+        flush(CAP / 2);
+    }
+}
+
+/// Hands this thread's ring to the writer if it holds `at_least` records.
+#[cold]
+#[inline(never)]
+fn flush(at_least: usize) {
+    let _ = LOCAL.try_with(|l| {
+        let Some(ring) = l.ring.get() else {
+            return;
+        };
+        if ring.len() < at_least.max(1) {
+            return;
+        }
+        let mut s = lock(&SESSION);
+        match s.as_mut() {
+            Some(s) => s.take(ring),
+            // Stopped meanwhile: leftovers, dropped by the next `start`.
+            None => {}
+        }
+    });
+}
+
+/// Task `task` was spawned (by the task this thread polls, if any).
+#[inline]
+pub(crate) fn spawn(task: u64) {
+    if let s @ 1.. = session() {
+        record(s, |parent| Ev::Spawn { task, parent });
+    }
+}
+
+/// Task `task` was made runnable by a wake-up on this thread.
+#[inline]
+pub(crate) fn wake(task: u64) {
+    if let s @ 1.. = session() {
+        record(s, |by| Ev::Wake { task, by });
+    }
+}
+
+/// Task `task` returned `Pending` and went idle, waiting for `reason()`
+/// (the dump's words; asked only while tracing).
+#[inline]
+pub(crate) fn park(task: u64, reason: impl FnOnce() -> &'static str) {
+    if let s @ 1.. = session() {
+        let reason = reason();
+        record(s, |_| Ev::Park { task, reason });
+    }
+}
+
+/// The M on this thread, holding P `to`, stole a batch from P `from`
+/// and runs `task` of it first.
+#[inline]
+pub(crate) fn steal(from: usize, to: usize, task: u64) {
+    if let s @ 1.. = session() {
+        let c = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+        record(s, |_| Ev::Steal {
+            from: c(from),
+            to: c(to),
+            task,
+        });
+    }
+}
+
+/// The M on this thread goes to sleep without a P; its ring is handed to
+/// the writer first (it may sleep for long).
+#[inline]
+pub(crate) fn m_park() {
+    if let s @ 1.. = session() {
+        record(s, |_| Ev::MPark);
+        flush(1);
+    }
+}
+
+/// The M on this thread woke up.
+#[inline]
+pub(crate) fn m_unpark() {
+    if let s @ 1.. = session() {
+        record(s, |_| Ev::MUnpark);
+    }
+}
+
+/// P `p` is handed to another M (Go's `handoffp`).
+#[inline]
+pub(crate) fn handoff(p: usize) {
+    if let s @ 1.. = session() {
+        record(s, |_| Ev::Handoff {
+            p: u32::try_from(p).unwrap_or(u32::MAX),
+        });
+    }
+}
+
+/// sysmon retook P `p`, from a syscall or a long poll.
+#[inline]
+pub(crate) fn retake(p: usize, syscall: bool) {
+    if let s @ 1.. = session() {
+        record(s, |_| Ev::Retake {
+            p: u32::try_from(p).unwrap_or(u32::MAX),
+            syscall,
+        });
+    }
+}
+
+/// A netpoll on this thread found `n` ready events (recorded when `n > 0`).
+#[inline]
+pub(crate) fn netpoll(n: usize) {
+    if let s @ 1.. = session() {
+        if n > 0 {
+            record(s, |_| Ev::Netpoll {
+                n: u32::try_from(n).unwrap_or(u32::MAX),
+            });
+        }
+    }
+}
+
+/// A timer fired on this thread.
+#[inline]
+pub(crate) fn timer_fired() {
+    if let s @ 1.. = session() {
+        record(s, |_| Ev::TimerFired);
+    }
+}
