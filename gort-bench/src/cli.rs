@@ -1,14 +1,14 @@
 //! Command-line parsing.
 //!
 //! ```text
-//! gort-bench [--procs N] [--rounds R] [workload ...]
+//! gort-bench [--procs N] [--rounds R] [--svg PATH] [workload ...]
 //! gort-bench --procs N --child WORKLOAD SYSTEM      (hidden; used by the harness)
 //! gort-bench soak --secs N [--procs P] [--every S] [--csv PATH] [--svg PATH]
 //! ```
 
 use std::fmt;
 
-use crate::system::{Gort, System, Tokio};
+use crate::system::{Gort, Smol, System, Tokio};
 use crate::workloads::{self, Workload};
 
 const DEFAULT_PROCS: usize = 2;
@@ -36,6 +36,8 @@ pub(crate) struct Options {
     pub(crate) rounds: usize,
     /// In the order given; every workload when none were named.
     pub(crate) workloads: Vec<&'static Workload>,
+    /// `--svg PATH`: where to write the run's bar chart (`chart.rs`).
+    pub(crate) svg: Option<std::path::PathBuf>,
 }
 
 /// A command line that does not parse; the message says why.
@@ -52,9 +54,10 @@ impl fmt::Display for UsageError {
 pub(crate) fn usage() -> String {
     let names: Vec<&str> = workloads::ALL.iter().map(|w| w.name).collect();
     format!(
-        "usage: gort-bench [--procs N] [--rounds R] [workload ...]\n\
+        "usage: gort-bench [--procs N] [--rounds R] [--svg PATH] [workload ...]\n\
          \x20 --procs N   worker threads / Ps / GOMAXPROCS for every system (default {DEFAULT_PROCS})\n\
          \x20 --rounds R  measured rounds per workload after one warm-up round (default {DEFAULT_ROUNDS}; timers: at most 3)\n\
+         \x20 --svg PATH  also write a bar chart of the run (each system's time over the best peer's) to PATH\n\
          \x20 workloads:  {} (default: all)\n\
          \x20 or:         {}",
         names.join(" "),
@@ -73,6 +76,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
     let mut rounds = DEFAULT_ROUNDS;
     let mut workloads = Vec::new();
     let mut child = None;
+    let mut svg = None;
     let mut first = true;
     while let Some(arg) = args.next() {
         if std::mem::take(&mut first) && arg == "soak" {
@@ -88,15 +92,21 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
             "-h" | "--help" => return Ok(Command::Help),
             "--procs" => procs = positive(&flag, inline.or_else(|| args.next()))?,
             "--rounds" => rounds = positive(&flag, inline.or_else(|| args.next()))?,
+            "--svg" => {
+                let path = inline
+                    .or_else(|| args.next())
+                    .ok_or_else(|| UsageError("--svg needs a path".into()))?;
+                svg = Some(std::path::PathBuf::from(path));
+            }
             "--child" => {
                 let (Some(name), Some(system)) = (args.next(), args.next()) else {
                     return Err(UsageError("--child needs a workload and a system".into()));
                 };
-                let system = [Gort::NAME, Tokio::NAME]
+                let system = [Gort::NAME, Tokio::NAME, Smol::NAME]
                     .into_iter()
                     .find(|s| *s == system)
                     .ok_or_else(|| {
-                        UsageError(format!("unknown system {system:?} (gort or tokio)"))
+                        UsageError(format!("unknown system {system:?} (gort, tokio or smol)"))
                     })?;
                 child = Some((workload(&name)?, system));
             }
@@ -118,6 +128,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, U
         procs,
         rounds,
         workloads,
+        svg,
     }))
 }
 
@@ -165,6 +176,25 @@ mod tests {
             (o.procs, o.rounds, names),
             (4, 3, vec!["timers", "ping_pong"])
         );
+        assert!(o.svg.is_none());
+    }
+
+    #[test]
+    fn svg_path() {
+        for line in [
+            "--svg docs/bench.svg ping_pong",
+            "--svg=docs/bench.svg ping_pong",
+        ] {
+            let Command::Bench(o) = parse(args(line)).unwrap() else {
+                panic!("not a bench")
+            };
+            assert_eq!(
+                o.svg.as_deref(),
+                Some(std::path::Path::new("docs/bench.svg"))
+            );
+            assert_eq!(o.workloads.len(), 1);
+        }
+        assert!(parse(args("--svg")).is_err());
     }
 
     #[test]
@@ -188,7 +218,8 @@ mod tests {
         assert!(parse(args("--procs 0")).is_err());
         assert!(parse(args("--rounds")).is_err());
         assert!(parse(args("no_such_workload")).is_err());
-        assert!(parse(args("--child timers smol")).is_err());
+        assert!(parse(args("--child timers rayon")).is_err());
+        assert!(parse(args("--child timers smol")).is_ok());
         assert!(parse(args("--frobnicate")).is_err());
     }
 }

@@ -1,25 +1,27 @@
-//! # gort-bench: gort next to tokio and Go, workload by workload
+//! # gort-bench: gort next to tokio, smol and Go, workload by workload
 //!
 //! ```text
-//! cargo run --release -p gort-bench -- [--procs N] [--rounds R] [workload ...]
+//! cargo run --release -p gort-bench -- [--procs N] [--rounds R] [--svg PATH] [workload ...]
 //! cargo run --release -p gort-bench -- soak --secs N [--csv PATH] [--svg PATH]
 //! ```
 //!
 //! (`soak`: one gort runtime churned for N seconds and checked; see
 //! `soak.rs`.)
 //!
-//! Runs each workload (all of them when none is named) on gort and on
-//! tokio's multi-thread runtime with the same number of workers (`--procs`,
-//! default 2), the channel workloads also on other channel libraries
+//! Runs each workload (all of them when none is named) on gort, on
+//! tokio's multi-thread runtime and on smol (one `async-executor` run by N
+//! threads, `system::Smol`) with the same number of workers (`--procs`,
+//! default 2; `smol=NA` where smol has no such primitive), the channel
+//! workloads also on other channel libraries
 //! (flume and async-channel on that tokio runtime, crossbeam-channel on OS
 //! threads), then runs the Go twin in `bench/go` with `GOMAXPROCS` set to
 //! the same number, and prints one line per workload on stdout:
 //!
 //! ```text
-//! workload=ping_pong procs=2 gort=812 tokio=655 go=590
-//! workload=timers procs=2 gort=731 tokio=702 gort_p99_late_ns=1190000 tokio_p99_late_ns=1090000 go=640 go_p99_late_ns=1050000
-//! workload=chan_mpmc procs=2 gort=137 tokio=NA flume=116 async_channel=88 crossbeam=44 go=55
-//! workload=http_hello procs=2 gort=21000 tokio=20500 gort_rps=47619 gort_p99_us=5210 tokio_rps=48780 tokio_p99_us=5400 go=24000 go_rps=41667 go_p99_us=6100
+//! workload=ping_pong procs=2 gort=812 tokio=655 smol=874 go=590
+//! workload=timers procs=2 gort=731 tokio=702 smol=760 gort_p99_late_ns=1190000 tokio_p99_late_ns=1090000 smol_p99_late_ns=1500000 go=640 go_p99_late_ns=1050000
+//! workload=chan_mpmc procs=2 gort=137 tokio=NA smol=204 flume=116 async_channel=88 crossbeam=44 go=55
+//! workload=http_hello procs=2 gort=21000 tokio=20500 smol=NA gort_rps=47619 gort_p99_us=5210 tokio_rps=48780 tokio_p99_us=5400 go=24000 go_rps=41667 go_p99_us=6100
 //! ```
 //!
 //! ## Reading the numbers
@@ -47,7 +49,9 @@
 //! stdout stays machine-readable. Against tokio the table also gives the
 //! *paired* ratio: round `i` of gort over round `i` of tokio, which ran
 //! next to each other, the median of those, and in how many pairs gort
-//! was lower. When the machine changes speed mid-run (these 2-core
+//! was lower. `--svg PATH` also writes the run as a bar chart (`chart.rs`):
+//! per workload, every system's median over the best peer's, lower is
+//! better. When the machine changes speed mid-run (these 2-core
 //! machines flip between two levels about 25 % apart) the ratio of
 //! medians can say the opposite of every pair; the paired ratio cannot.
 //!
@@ -73,6 +77,7 @@
 //! about a minute and a half for the network workloads (`http_hello` runs
 //! wrk for 3 s per round).
 
+mod chart;
 mod cli;
 mod go;
 mod harness;
@@ -88,7 +93,7 @@ use std::process::ExitCode;
 use cli::{Command, Options};
 use go::GoTwin;
 use harness::{Contender, Outcome, RoundResult};
-use system::{Gort, System, Tokio};
+use system::{Gort, Smol, System, Tokio};
 use workloads::{Isolation, OtherRound, Workload};
 
 /// The system allocator; it counts the heap in use only during a soak
@@ -211,11 +216,43 @@ fn bench(options: &Options) -> ExitCode {
         rows.push(row);
     }
     summary(&rows, options.procs);
+    if let Some(path) = &options.svg {
+        let groups: Vec<chart::Group> = rows.iter().filter_map(chart_group).collect();
+        match chart::write(path, &groups, options.procs) {
+            Ok(()) => eprintln!(
+                "gort-bench: chart of {} workloads written to {}",
+                groups.len(),
+                path.display()
+            ),
+            Err(e) => {
+                eprintln!("gort-bench: writing the chart {}: {e}", path.display());
+                failed = true;
+            }
+        }
+    }
     if failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `row`'s figures for the chart: every contender's median and Go's.
+fn chart_group(row: &Row) -> Option<chart::Group> {
+    let mut figures: Vec<(String, f64)> = row
+        .outcomes
+        .iter()
+        .map(|o| (o.name.to_string(), o.median))
+        .collect();
+    let go = row
+        .go
+        .as_ref()
+        .and_then(|f| f.iter().find(|(k, _)| k == "go"))
+        .and_then(|(_, v)| v.parse::<f64>().ok());
+    if let Some(go) = go {
+        figures.push(("go".to_string(), go));
+    }
+    chart::Group::new(row.workload.name, figures)
 }
 
 /// Each contender's rounds and median, on stderr.
@@ -262,6 +299,8 @@ fn measure(w: &Workload, procs: usize, rounds: usize) -> io::Result<Vec<Outcome>
         Isolation::InProcess => {
             let gort_rt = &build::<Gort>(procs)?;
             let tokio_rt = &build_tokio(w, procs)?;
+            // Only where smol has a round: its threads would idle otherwise.
+            let smol_rt = &w.smol.map(|_| build::<Smol>(procs)).transpose()?;
             // Declared after the runtimes, so dropped before them.
             let mut contenders = Vec::new();
             if let Some(round) = w.gort {
@@ -269,6 +308,9 @@ fn measure(w: &Workload, procs: usize, rounds: usize) -> io::Result<Vec<Outcome>
             }
             if let Some(round) = w.tokio {
                 contenders.push(Contender::new(Tokio::NAME, move || Ok(round(tokio_rt))));
+            }
+            if let (Some(round), Some(smol_rt)) = (w.smol, smol_rt) {
+                contenders.push(Contender::new(Smol::NAME, move || Ok(round(smol_rt))));
             }
             for other in w.others {
                 match other.round {
@@ -302,6 +344,11 @@ fn measure(w: &Workload, procs: usize, rounds: usize) -> io::Result<Vec<Outcome>
                     harness::child_round(w.name, Tokio::NAME, procs)
                 }));
             }
+            if w.smol.is_some() {
+                contenders.push(Contender::new(Smol::NAME, || {
+                    harness::child_round(w.name, Smol::NAME, procs)
+                }));
+            }
             harness::alternate(rounds, &mut contenders)
         }
     }
@@ -332,6 +379,10 @@ fn child(procs: usize, workload: &Workload, system: &str) -> ExitCode {
         workload
             .gort
             .map(|round| child_round::<Gort>(build::<Gort>(procs), round))
+    } else if system == Smol::NAME {
+        workload
+            .smol
+            .map(|round| child_round::<Smol>(build::<Smol>(procs), round))
     } else {
         workload
             .tokio

@@ -9,6 +9,7 @@
 //! | `tokio=` | `tokio::sync::mpsc` (`tokio::select!`) | tokio |
 //! | `flume=` | `flume::bounded` | tokio (`select2`: OS threads, see there) |
 //! | `async_channel=` | `async_channel::bounded` | tokio |
+//! | `smol=` | `async_channel::bounded` (smol's channel) | smol |
 //! | `crossbeam=` | `crossbeam_channel::bounded` | OS threads, no runtime |
 //! | `go=` | `make(chan uint64, cap)`, `select` | Go (`bench/go/chan.go`) |
 //!
@@ -24,6 +25,14 @@
 //! gort, Go, flume and crossbeam have one; tokio's mpsc and async-channel
 //! do not (capacity 0 panics), so they get capacity 1, where a send
 //! completes without waiting for the receiver. See [`Chan::bounded`].
+//!
+//! smol's channel is async-channel (`smol::channel`), so `smol=` is the
+//! `async_channel=` body on smol's executor: the two fields differ by the
+//! executor alone. `select2` and `select_uncontended` print `smol=NA`:
+//! smol has no select over channels (`futures_lite::future::or` races two
+//! futures, dropping the loser, a different operation). `chan_idle_bytes`'
+//! smol figure is, like tokio's, `idle_task_bytes`' (a task parked on a
+//! `tokio::sync::oneshot`), since async-channel has no rendezvous channel.
 //!
 //! Every count matches the Go twin's (`chan.go`); change both together.
 

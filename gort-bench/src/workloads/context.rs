@@ -4,6 +4,8 @@
 //! tokio), the closest tokio has: a token tree with `child_token` and
 //! `cancelled()`. It has no deadlines, values or causes, so only the
 //! cancellation shape is compared. Go's twin uses `context.WithCancel`.
+//! `smol=NA`: smol has no cancellation token (its idiom is dropping the
+//! task, which cancels it, not a tree of contexts).
 
 use std::time::Instant;
 

@@ -11,7 +11,10 @@
 //! read; the two differ by that memset alone. tokio's side is the same
 //! service and the same `http1::Builder` settings through hyper-util's
 //! `TokioIo`, `TokioTimer` and `TokioExecutor` ([`hyper_tokio`]). Go's twin
-//! serves the same body with `net/http`.
+//! serves the same body with `net/http`. `smol=NA`: hyper has no smol
+//! executor or timer of its own (hyper-util's are tokio's; `smol-hyper` is
+//! a third-party adapter, not smol's), so a smol figure would measure an
+//! adapter written here rather than smol.
 //!
 //! The load generator is `wrk` ([`WRK_ARGS`]), a separate process sharing
 //! the machine's cores with the server, the same for every contender.

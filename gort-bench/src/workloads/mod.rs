@@ -15,6 +15,13 @@
 //! there each system uses its own: gort's `gort::sync::chan`, tokio's
 //! `tokio::sync::mpsc`, and further contenders ([`Other`]: flume,
 //! async-channel, crossbeam-channel), each printed as its own field.
+//!
+//! smol (`system::Smol`: async-executor, async-io, blocking) is the third
+//! Rust system: every workload generic over [`System`] runs on it
+//! unchanged, with the same oneshot channels; the others run on it where
+//! smol has the primitive (its channel is async-channel, its mutex
+//! async-lock's, its sockets `async_io::Async`), and print `smol=NA`
+//! where it has none, each workload's docs saying why.
 
 mod blocking;
 mod chan;
@@ -36,7 +43,7 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 use crate::harness::RoundResult;
-use crate::system::{Gort, System, Tokio};
+use crate::system::{Gort, Smol, System, Tokio};
 
 /// Where a workload's rounds run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +68,9 @@ pub(crate) struct Workload {
     pub(crate) gort: Option<fn(&<Gort as System>::Runtime) -> RoundResult>,
     /// `None`: no figure, printed `tokio=NA` (the workload's docs say why).
     pub(crate) tokio: Option<fn(&<Tokio as System>::Runtime) -> RoundResult>,
+    /// `None`: no figure, printed `smol=NA` (the workload's docs say why:
+    /// smol has no such primitive).
+    pub(crate) smol: Option<fn(&<Smol as System>::Runtime) -> RoundResult>,
     /// Further contenders, each printed as its own field after `tokio=`, in
     /// this order. In-process workloads only.
     pub(crate) others: &'static [Other],
@@ -72,10 +82,11 @@ impl Workload {
         self.max_rounds.map_or(requested, |cap| requested.min(cap))
     }
 
-    /// Every contender's field name, in output order: `gort`, `tokio`, then
+    /// Every contender's field name, in output order: `gort`, `tokio`,
+    /// `smol`, then
     /// the [`others`](Workload::others); those without a figure included.
     pub(crate) fn systems(&self) -> impl Iterator<Item = &'static str> {
-        [Gort::NAME, Tokio::NAME]
+        [Gort::NAME, Tokio::NAME, Smol::NAME]
             .into_iter()
             .chain(self.others.iter().map(|o| o.name))
     }
@@ -125,6 +136,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(spawn::spawn_many_local::<Gort>),
         tokio: Some(spawn::spawn_many_local::<Tokio>),
+        smol: Some(spawn::spawn_many_local::<Smol>),
         others: &[],
     },
     Workload {
@@ -134,6 +146,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(spawn::spawn_many_remote::<Gort>),
         tokio: Some(spawn::spawn_many_remote::<Tokio>),
+        smol: Some(spawn::spawn_many_remote::<Smol>),
         others: &[],
     },
     Workload {
@@ -143,6 +156,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(switch::yield_many::<Gort>),
         tokio: Some(switch::yield_many::<Tokio>),
+        smol: Some(switch::yield_many::<Smol>),
         others: &[],
     },
     Workload {
@@ -152,6 +166,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(switch::ping_pong::<Gort>),
         tokio: Some(switch::ping_pong::<Tokio>),
+        smol: Some(switch::ping_pong::<Smol>),
         others: &[],
     },
     Workload {
@@ -161,6 +176,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(spawn::chained_spawn::<Gort>),
         tokio: Some(spawn::chained_spawn::<Tokio>),
+        smol: Some(spawn::chained_spawn::<Smol>),
         others: &[],
     },
     Workload {
@@ -170,6 +186,8 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(spawn::joinset_join_gort),
         tokio: Some(spawn::joinset_join_tokio),
+        // smol has no task group (JoinSet): see `spawn`.
+        smol: None,
         others: &[],
     },
     Workload {
@@ -179,6 +197,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(timers::timers::<Gort>),
         tokio: Some(timers::timers::<Tokio>),
+        smol: Some(timers::timers::<Smol>),
         others: &[],
     },
     Workload {
@@ -188,6 +207,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(timers::timer_stop::<Gort>),
         tokio: Some(timers::timer_stop::<Tokio>),
+        smol: Some(timers::timer_stop::<Smol>),
         others: &[],
     },
     Workload {
@@ -197,6 +217,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(timers::timer_burst_hog::<Gort>),
         tokio: Some(timers::timer_burst_hog::<Tokio>),
+        smol: Some(timers::timer_burst_hog::<Smol>),
         others: &[],
     },
     Workload {
@@ -206,6 +227,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::ChildPerRound,
         gort: Some(idle::idle_task_bytes::<Gort>),
         tokio: Some(idle::idle_task_bytes::<Tokio>),
+        smol: Some(idle::idle_task_bytes::<Smol>),
         others: &[],
     },
     Workload {
@@ -215,6 +237,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(chan::chan_pingpong::<Gort, chan::GortChan>),
         tokio: Some(chan::chan_pingpong::<Tokio, chan::TokioMpsc>),
+        smol: Some(chan::chan_pingpong::<Smol, chan::AsyncChannel>),
         others: &[
             Other {
                 name: "flume",
@@ -238,6 +261,7 @@ pub(crate) const ALL: &[Workload] = &[
         gort: Some(chan::chan_mpmc::<Gort, chan::GortChan>),
         // tokio's mpsc has one receiver: see `chan::chan_mpmc`.
         tokio: None,
+        smol: Some(chan::chan_mpmc::<Smol, chan::AsyncChannel>),
         others: &[
             Other {
                 name: "flume",
@@ -260,6 +284,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(chan::chan_spsc_buffered::<Gort, chan::GortChan>),
         tokio: Some(chan::chan_spsc_buffered::<Tokio, chan::TokioMpsc>),
+        smol: Some(chan::chan_spsc_buffered::<Smol, chan::AsyncChannel>),
         others: &[
             Other {
                 name: "flume",
@@ -282,6 +307,8 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: chan::SELECT2_GORT,
         tokio: Some(chan::select2_tokio),
+        // smol has no select over channels: see `chan`.
+        smol: None,
         others: &[Other {
             name: "flume",
             round: OtherRound::Threads(chan::select2_flume),
@@ -294,6 +321,8 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(chan::select_uncontended_gort),
         tokio: Some(chan::select_uncontended_tokio),
+        // smol has no select over channels: see `chan`.
+        smol: None,
         others: &[],
     },
     Workload {
@@ -305,6 +334,7 @@ pub(crate) const ALL: &[Workload] = &[
         // tokio has no rendezvous channel: its figure is `idle_task_bytes`'
         // (a task parked on a `tokio::sync::oneshot`), measured again.
         tokio: Some(idle::idle_task_bytes::<Tokio>),
+        smol: Some(idle::idle_task_bytes::<Smol>),
         others: &[],
     },
     Workload {
@@ -314,6 +344,8 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(context::ctx_with_cancel_gort),
         tokio: Some(context::ctx_with_cancel_tokio),
+        // smol has no cancellation token: see `context`.
+        smol: None,
         others: &[],
     },
     Workload {
@@ -323,6 +355,8 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(context::ctx_cancel_tree_gort),
         tokio: Some(context::ctx_cancel_tree_tokio),
+        // smol has no cancellation token: see `context`.
+        smol: None,
         others: &[],
     },
     Workload {
@@ -333,6 +367,8 @@ pub(crate) const ALL: &[Workload] = &[
         gort: Some(syncmap::read90::<Gort>),
         // tokio has no concurrent map: see `syncmap`.
         tokio: None,
+        // smol has no concurrent map: see `syncmap`.
+        smol: None,
         others: syncmap::READ90_OTHERS,
     },
     Workload {
@@ -343,6 +379,8 @@ pub(crate) const ALL: &[Workload] = &[
         gort: Some(syncmap::mixed50::<Gort>),
         // tokio has no concurrent map: see `syncmap`.
         tokio: None,
+        // smol has no concurrent map: see `syncmap`.
+        smol: None,
         others: syncmap::MIXED50_OTHERS,
     },
     Workload {
@@ -353,6 +391,8 @@ pub(crate) const ALL: &[Workload] = &[
         gort: Some(syncmap::range::<Gort>),
         // tokio has no concurrent map: see `syncmap`.
         tokio: None,
+        // smol has no concurrent map: see `syncmap`.
+        smol: None,
         others: syncmap::RANGE_OTHERS,
     },
     Workload {
@@ -363,6 +403,8 @@ pub(crate) const ALL: &[Workload] = &[
         gort: Some(pool::get_put::<Gort>),
         // tokio has no object pool: see `pool`.
         tokio: None,
+        // smol has no object pool: see `pool`.
+        smol: None,
         others: pool::GET_PUT_OTHERS,
     },
     Workload {
@@ -373,6 +415,8 @@ pub(crate) const ALL: &[Workload] = &[
         gort: Some(pool::get_put_contended::<Gort>),
         // tokio has no object pool: see `pool`.
         tokio: None,
+        // smol has no object pool: see `pool`.
+        smol: None,
         others: pool::CONTENDED_OTHERS,
     },
     Workload {
@@ -382,6 +426,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(mutex::mutex_contended::<Gort, gort::sync::Mutex<u64>>),
         tokio: Some(mutex::mutex_contended::<Tokio, tokio::sync::Mutex<u64>>),
+        smol: Some(mutex::mutex_contended::<Smol, async_lock::Mutex<u64>>),
         others: &[Other {
             name: "std_mutex",
             round: OtherRound::OnTokio(mutex::mutex_contended::<Tokio, std::sync::Mutex<u64>>),
@@ -394,6 +439,8 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(syscall::syscall_short_gort),
         tokio: Some(syscall::syscall_short_tokio),
+        // smol has no block_in_place: see `syscall`.
+        smol: None,
         others: &[Other {
             name: "bare",
             round: OtherRound::Threads(syscall::syscall_short_bare),
@@ -406,6 +453,8 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(syscall::syscall_long_gort),
         tokio: Some(syscall::syscall_long_tokio),
+        // smol has no block_in_place: see `syscall`.
+        smol: None,
         others: &[],
     },
     Workload {
@@ -415,6 +464,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(syscall::blocked_poll_latency::<Gort>),
         tokio: Some(syscall::blocked_poll_latency::<Tokio>),
+        smol: Some(syscall::blocked_poll_latency::<Smol>),
         others: &[],
     },
     Workload {
@@ -424,6 +474,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(net::tcp_echo_gort),
         tokio: Some(net::tcp_echo_tokio),
+        smol: Some(net::tcp_echo_smol),
         others: &[],
     },
     Workload {
@@ -433,6 +484,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(net::tcp_rtt_gort),
         tokio: Some(net::tcp_rtt_tokio),
+        smol: Some(net::tcp_rtt_smol),
         others: &[],
     },
     Workload {
@@ -442,6 +494,8 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(http::http_hello_gort),
         tokio: Some(http::http_hello_tokio),
+        // hyper has no smol executor/timer in hyper-util: see `http`.
+        smol: None,
         others: &[Other {
             name: "gort_io",
             round: OtherRound::OnGort(http::http_hello_gort_io),
@@ -454,6 +508,7 @@ pub(crate) const ALL: &[Workload] = &[
         isolation: Isolation::InProcess,
         gort: Some(blocking::spawn_blocking::<Gort>),
         tokio: Some(blocking::spawn_blocking::<Tokio>),
+        smol: Some(blocking::spawn_blocking::<Smol>),
         others: &[],
     },
 ];
@@ -537,7 +592,7 @@ mod tests {
                 assert!(w.others.is_empty(), "{}: others in a child", w.name);
             }
             let systems: Vec<_> = w.systems().collect();
-            assert_eq!(systems[..2], [Gort::NAME, Tokio::NAME]);
+            assert_eq!(systems[..3], [Gort::NAME, Tokio::NAME, Smol::NAME]);
             assert!(
                 systems[2..].iter().all(|s| *s != "go"),
                 "{}: `go` is the twin's field",
@@ -552,7 +607,14 @@ mod tests {
         let systems: Vec<_> = w.systems().collect();
         assert_eq!(
             systems,
-            ["gort", "tokio", "flume", "async_channel", "crossbeam"]
+            [
+                "gort",
+                "tokio",
+                "smol",
+                "flume",
+                "async_channel",
+                "crossbeam"
+            ]
         );
     }
 }

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `gort=` | `gort::sync::Mutex` (Go's algorithm, async) | gort |
 //! | `tokio=` | `tokio::sync::Mutex` (FIFO semaphore) | tokio |
+//! | `smol=` | `async_lock::Mutex` (`smol::lock::Mutex`) | smol |
 //! | `std_mutex=` | `std::sync::Mutex`, held only for the increment | tokio |
 //! | `go=` | `sync.Mutex` (`bench/go/mutex.go`) | Go |
 //!
@@ -58,6 +59,20 @@ impl BenchMutex for tokio::sync::Mutex<u64> {
 
     fn get(&self) -> u64 {
         *self.try_lock().expect("tokio: the counter is still locked")
+    }
+}
+
+impl BenchMutex for async_lock::Mutex<u64> {
+    fn new() -> Self {
+        async_lock::Mutex::new(0)
+    }
+
+    async fn incr(&self) {
+        *self.lock().await += 1;
+    }
+
+    fn get(&self) -> u64 {
+        *self.try_lock().expect("smol: the counter is still locked")
     }
 }
 

@@ -5,8 +5,9 @@
 //! hands the work between its threads on the way).
 //!
 //! gort's `gort::net` against `tokio::net`, on the workload's runtimes
-//! (tokio's built with its I/O driver, see [`super::NET`]); Go's twin uses
-//! `net.Listen`/`net.Dial`. Clients and echo servers run as tasks of the
+//! (tokio's built with its I/O driver, see [`super::NET`]), and smol's
+//! `async_io::Async<std::net::TcpStream>` (what `async-net` wraps) on the
+//! smol executor; Go's twin uses `net.Listen`/`net.Dial`. Clients and echo servers run as tasks of the
 //! same runtime, like the Go twin's goroutines in one process.
 
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ use std::time::Instant;
 
 use super::{on_task, wait, Latch};
 use crate::harness::RoundResult;
-use crate::system::{Gort, System, Tokio};
+use crate::system::{Gort, Smol, System, Tokio};
 
 /// Connections per round (Go: `echoConns`).
 pub(crate) const CONNS: usize = 50;
@@ -158,6 +159,80 @@ fn echo_tokio(rt: &<Tokio as System>::Runtime, conns: usize, trips: usize) -> Ro
             let latch = latch.clone();
             let log = log.clone();
             Tokio::go(async move {
+                let mut msg = [c as u8; MSG];
+                let mut back = [0u8; MSG];
+                let mut rtts = Vec::with_capacity(trips);
+                for i in 0..trips {
+                    msg[0] = i as u8;
+                    let t = Instant::now();
+                    client.write_all(&msg).await.expect("client write");
+                    client.read_exact(&mut back).await.expect("client read");
+                    rtts.push(t.elapsed());
+                    debug_assert_eq!(back, msg);
+                }
+                assert_eq!(back[0], (trips - 1) as u8, "echo out of step");
+                log.add(&rtts);
+                latch.count_down();
+            });
+        }
+        wait(done).await;
+        (start.elapsed(), log)
+    });
+    let (elapsed, log) = elapsed;
+    log.round(elapsed, conns * trips)
+}
+
+/// [`tcp_echo_gort`] with `async_io::Async<TcpStream>`, on smol.
+pub(crate) fn tcp_echo_smol(rt: &<Smol as System>::Runtime) -> RoundResult {
+    echo_smol(rt, CONNS, ROUND_TRIPS)
+}
+
+/// [`tcp_rtt_gort`] with `async_io::Async<TcpStream>`, on smol.
+pub(crate) fn tcp_rtt_smol(rt: &<Smol as System>::Runtime) -> RoundResult {
+    echo_smol(rt, 1, RTT_ROUND_TRIPS)
+}
+
+/// [`echo_gort`] with `async_io::Async` over std's sockets, smol's own
+/// (`smol::Async`; `async-net` is a thin wrapper around it).
+fn echo_smol(rt: &<Smol as System>::Runtime, conns: usize, trips: usize) -> RoundResult {
+    use async_io::Async;
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    use std::net::{TcpListener, TcpStream};
+
+    let elapsed = on_task::<Smol, _>(rt, async move {
+        let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).expect("bind");
+        let addr: SocketAddr = listener.get_ref().local_addr().expect("local_addr");
+        let mut clients = Vec::with_capacity(conns);
+        for _ in 0..conns {
+            let client = Async::<TcpStream>::connect(addr).await.expect("connect");
+            let (server, _) = listener.accept().await.expect("accept");
+            client.get_ref().set_nodelay(true).expect("nodelay");
+            server.get_ref().set_nodelay(true).expect("nodelay");
+            Smol::go(async move {
+                // `&Async<TcpStream>` reads and writes: smol's split.
+                let (mut r, mut w) = (&server, &server);
+                let mut buf = [0u8; MSG];
+                loop {
+                    match r.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if w.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+            });
+            clients.push(client);
+        }
+        let (latch, done) = Latch::new(conns);
+        let latch = std::sync::Arc::new(latch);
+        let log = std::sync::Arc::new(RttLog::default());
+        let start = Instant::now();
+        for (c, mut client) in clients.into_iter().enumerate() {
+            let latch = latch.clone();
+            let log = log.clone();
+            Smol::go(async move {
                 let mut msg = [c as u8; MSG];
                 let mut back = [0u8; MSG];
                 let mut rtts = Vec::with_capacity(trips);

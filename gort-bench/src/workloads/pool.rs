@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `gort=` | `gort::sync::Pool` | tasks on gort (`--procs` Ps) |
 //! | `tokio=` | NA: tokio has no object pool | — |
+//! | `smol=` | NA: smol has no object pool either | — |
 //! | `mutex_vec=` | `std::sync::Mutex<Vec<Vec<u8>>>` (pop or allocate; push back) | OS threads |
 //! | `lockfree_pool=` | `lockfree_object_pool::LinearObjectPool` | OS threads |
 //! | `go=` | `sync.Pool` of `*[]byte` | goroutines (`bench/go/pool.go`) |

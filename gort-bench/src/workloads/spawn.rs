@@ -1,5 +1,9 @@
 //! Spawn throughput: `spawn_many_local`, `spawn_many_remote`,
 //! `chained_spawn`, and `joinset_join` (a task group's spawn and join).
+//!
+//! All but `joinset_join` are generic over [`System`] and run on smol too;
+//! `joinset_join` prints `smol=NA`: smol has no task group that joins in
+//! completion order (a `Vec` of `Task`s awaited in order is another shape).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `gort=` | `gort::sync::Map` | two tasks on gort (`--procs` Ps) |
 //! | `tokio=` | NA: tokio has no concurrent map | — |
+//! | `smol=` | NA: smol has no concurrent map either | — |
 //! | `dashmap=` | `dashmap::DashMap` (sharded `RwLock`s) | two OS threads |
 //! | `papaya=` | `papaya::HashMap` (lock-free, epoch-based) | two OS threads |
 //! | `rwlock_hashmap=` | `std::sync::RwLock<std::collections::HashMap>` | two OS threads |

@@ -7,6 +7,10 @@
 //! which moves the worker's other tasks to a new thread before blocking.
 //! The Go twin makes real system calls (`syscall.Getpid`,
 //! `syscall.Nanosleep`), which go through Go's own entersyscall.
+//!
+//! smol has no `block_in_place` (its way is `smol::unblock`, the
+//! `spawn_blocking` row), so `syscall_short` and `syscall_long` print
+//! `smol=NA`. `blocked_poll_latency` needs no wrapper and runs on smol too.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
