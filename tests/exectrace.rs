@@ -35,8 +35,13 @@ impl Write for Buf {
 }
 
 impl Buf {
+    /// The trace, parsed; kept in the file `EXECTRACE_KEEP` names, if set,
+    /// for a look in Perfetto.
     fn json(&self) -> Value {
         let bytes = self.0.lock().unwrap().clone();
+        if let Some(path) = std::env::var_os("EXECTRACE_KEEP") {
+            std::fs::write(path, &bytes).unwrap();
+        }
         serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             panic!(
                 "the trace is not JSON ({e}):\n{}",

@@ -395,9 +395,9 @@ fn stop_if(which: impl FnOnce(u64) -> bool) -> io::Result<()> {
     // Every event ends in a comma; the last one written is here.
     s.buf.pop();
     use std::fmt::Write as _;
-    let _ = write!(
+    let _ = writeln!(
         s.buf,
-        "],\"displayTimeUnit\":\"ns\",\"otherData\":{{\"producer\":\"gort\",\"events\":{},\"dropped_events\":{}}}}}\n",
+        "],\"displayTimeUnit\":\"ns\",\"otherData\":{{\"producer\":\"gort\",\"events\":{},\"dropped_events\":{}}}}}",
         s.events, s.dropped
     );
     s.write();
@@ -526,10 +526,10 @@ fn flush(at_least: usize) {
             return;
         }
         let mut s = lock(&SESSION);
-        match s.as_mut() {
-            Some(s) => s.take(ring),
-            // Stopped meanwhile: leftovers, dropped by the next `start`.
-            None => {}
+        // If stopped meanwhile, the records are leftovers, which the next
+        // `start` throws away.
+        if let Some(s) = s.as_mut() {
+            s.take(ring);
         }
     });
 }
