@@ -434,14 +434,14 @@ pub(crate) struct PollStart {
     ts: u64,
 }
 
-/// A poll of task `task` (named `name`, if it was given one) begins on
-/// this thread. The name is taken now: the cell may be freed by the time
-/// the poll ends.
+/// A poll of task `task` (named `name()`, if it was given one; asked only
+/// while tracing) begins on this thread. The name is taken now: the cell
+/// may be freed by the time the poll ends.
 #[inline]
-pub(crate) fn poll_begin(task: u64, name: Option<&str>) -> PollStart {
+pub(crate) fn poll_begin<'a>(task: u64, name: impl FnOnce() -> Option<&'a str>) -> PollStart {
     match session() {
         0 => PollStart { session: 0, ts: 0 },
-        s => poll_begin_slow(s, task, name),
+        s => poll_begin_slow(s, task, name()),
     }
 }
 

@@ -320,7 +320,7 @@ impl Worker {
         p.polling_site
             .store(header.spawned_at as *const _ as *mut _, Relaxed);
         let id = header.id.0;
-        let traced = crate::exectrace::poll_begin(id, header.name.as_deref());
+        let traced = crate::exectrace::poll_begin(id, || header.name.as_deref());
         let again = task.run();
         crate::exectrace::poll_end(traced, id, p.id);
         self.in_poll.set(false);
