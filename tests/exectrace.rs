@@ -77,7 +77,8 @@ fn trace_of_a_known_program() {
         for i in 0..100u64 {
             let tx = tx.clone();
             let h = gort::spawn(async move {
-                gort::time::sleep(Duration::from_millis(1 + i % 5)).await;
+                // Long enough that no timer fires before its task parks.
+                gort::time::sleep(Duration::from_millis(10 + i % 5)).await;
                 tx.send(i).await.unwrap();
             });
             ids.insert(h.id().as_u64());
@@ -248,4 +249,28 @@ fn gort_debug_trace_writes_a_complete_file() {
     let v: Value = serde_json::from_slice(&bytes).expect("the file is complete JSON");
     assert_eq!(named(&v, "spawn").count(), 1);
     assert!(events(&v).iter().any(|e| e["ph"] == "X"));
+}
+
+#[test]
+fn events_of_a_thread_that_exited_are_kept() {
+    let _one = serial();
+    let out = Buf::default();
+    trace::start(out.clone()).unwrap();
+    let rt = gort::Runtime::new().unwrap();
+    let handle = rt.handle();
+    let id = std::thread::Builder::new()
+        .name("spawner".into())
+        .spawn(move || handle.spawn(async {}).id().as_u64())
+        .unwrap()
+        .join()
+        .unwrap();
+    drop(rt);
+    trace::stop().unwrap();
+    let v = out.json();
+    let spawn = named(&v, "spawn")
+        .find(|e| task_arg(e) == id)
+        .expect("the exited thread's spawn");
+    let tid = spawn["tid"].as_u64().unwrap();
+    assert!(tid >= trace::THREAD_TID_BASE);
+    assert!(named(&v, "thread_name").any(|e| e["tid"] == tid && e["args"]["name"] == "spawner"));
 }

@@ -67,8 +67,8 @@ static NEXT_THREAD: AtomicU32 = AtomicU32::new(0);
 /// The writer and what the trace has seen; locked by flushes, `start` and
 /// `stop` (lock order: `SESSION`, then `RINGS`).
 static SESSION: Mutex<Option<Session>> = Mutex::new(None);
-/// Every thread's ring, so that `stop` can drain them; a ring whose thread
-/// exited goes once drained.
+/// Every live thread's ring that has recorded, so that `stop` can drain
+/// them; a thread that exits takes its ring out (`Local`'s drop).
 static RINGS: Mutex<Vec<Arc<Ring>>> = Mutex::new(Vec::new());
 /// The clock's origin: timestamps are nanoseconds since it.
 static EPOCH: OnceLock<Instant> = OnceLock::new();
@@ -149,8 +149,8 @@ impl Session {
                 tid
             }
         };
-        // SAFETY: the caller holds `SESSION`'s lock (it has `&mut self`,
-        // which lives inside it): consumers are one at a time.
+        // SAFETY: every caller holds `SESSION`'s lock (`flush`, `stop_if`,
+        // `Local`'s drop): consumers are one at a time.
         let dropped = unsafe {
             ring.drain(|rec| {
                 if rec.session != self.id {
@@ -235,10 +235,18 @@ impl Local {
 }
 
 impl Drop for Local {
+    /// The thread exits: what its ring holds goes to the writer, and the
+    /// registry lets the ring go (a pool thread that retires leaves no
+    /// buffer behind).
     fn drop(&mut self) {
-        if let Some(r) = self.ring.get() {
-            r.dead.store(true, Relaxed);
+        let Some(ring) = self.ring.get() else {
+            return;
+        };
+        let mut s = lock(&SESSION);
+        if let Some(s) = s.as_mut() {
+            s.take(ring);
         }
+        lock(&RINGS).retain(|r| !Arc::ptr_eq(r, ring));
     }
 }
 
@@ -379,12 +387,9 @@ fn stop_if(which: impl FnOnce(u64) -> bool) -> io::Result<()> {
     STATE.store(0, Relaxed);
     let mut s = guard.take().expect("checked above");
     {
-        let mut rings = lock(&RINGS);
-        for r in rings.iter() {
+        for r in lock(&RINGS).iter() {
             s.take(r);
         }
-        // A thread that exited is done with its ring, now drained.
-        rings.retain(|r| !r.dead.load(Relaxed) || r.len() != 0);
     }
     let tracks = std::mem::take(&mut s.tracks);
     for ((pid, tid), name) in &tracks {

@@ -25,7 +25,7 @@
 
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
 
 /// Records one ring holds: at 48 bytes a record, under 200 KiB per thread
 /// that records while tracing is on.
@@ -86,8 +86,6 @@ pub(crate) struct Ring {
     tail: AtomicUsize,
     /// Records dropped because the ring was full, not yet reported.
     dropped: AtomicU64,
-    /// The owner thread has exited: once drained, the registry lets go.
-    pub(crate) dead: AtomicBool,
     pub(crate) track: Track,
 }
 
@@ -108,7 +106,6 @@ impl Ring {
             head: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
-            dead: AtomicBool::new(false),
             track,
         }
     }

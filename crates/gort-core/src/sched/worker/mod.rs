@@ -118,6 +118,8 @@ pub(crate) fn spawn_m(
     // If the spawn fails, the closure and its ticket drop here, uncounting
     // the thread that never ran.
     let handle = b.spawn(move || {
+        // Before the start hook, which may record trace events.
+        crate::exectrace::set_m(n);
         // The start hook before any work; the stop hook (and the count's
         // decrement) when `_thread` drops, after the loop and its guards.
         let _thread = ticket.start();
@@ -160,7 +162,6 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
         rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ (n as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9)),
     };
     lock(&shared.ms).push(w.info.clone());
-    crate::exectrace::set_m(n);
     super::sysmon::start(&shared);
     let _worker = context::set_worker(&w);
     let _enter = context::enter(Handle::internal(shared.clone()));
