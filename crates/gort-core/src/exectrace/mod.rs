@@ -510,11 +510,21 @@ fn poll_end_slow(start: PollStart, task: u64, p: usize) {
     });
 }
 
-/// Between two polls on this thread (an M's loop, `block_on`'s): hands the
-/// ring to the writer once it is half full.
+/// Between two polls on this thread (`block_on`'s loop): hands the ring
+/// to the writer once it is half full.
 #[inline]
 pub(crate) fn between_polls() {
     if session() != 0 {
+        flush(CAP / 2);
+    }
+}
+
+/// [`between_polls`] for an M, after the poll `start` began (and its
+/// requeue): keyed on the poll's own record of the session, so that the
+/// untraced case loads nothing more.
+#[inline]
+pub(crate) fn after_poll(start: PollStart) {
+    if start.session != 0 {
         flush(CAP / 2);
     }
 }

@@ -179,7 +179,6 @@ fn m_main(shared: Arc<Shared>, n: usize, start: Option<(usize, bool)>) {
             w.reset_spinning();
         }
         w.execute(task);
-        crate::exectrace::between_polls();
         if w.p.get().is_none() && !w.reacquire_after_handoff() {
             return;
         }
@@ -334,6 +333,7 @@ impl Worker {
             // this M's to touch.
             self.shared.push_runnable(task, |_| false);
         }
+        crate::exectrace::after_poll(traced);
     }
 
     /// The end of `execute`'s poll: this M's P goes back to `RUNNING`, or
