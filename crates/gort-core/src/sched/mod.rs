@@ -617,6 +617,7 @@ impl Shared {
 
     /// A newly spawned task: `runnext` of the spawning P, as Go's `newproc`.
     pub(crate) fn schedule_new(self: &Arc<Self>, task: Notified) {
+        crate::exectrace::spawn(task.header().id.0);
         self.push_runnable(task, |_| true);
     }
 }

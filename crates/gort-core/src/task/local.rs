@@ -269,6 +269,7 @@ impl LocalSet {
             return join;
         }
         tracing::trace!(task.id = join.id().as_u64(), "spawn_local");
+        crate::exectrace::spawn(notified.header().id.0);
         self.shared.push(notified);
         join
     }

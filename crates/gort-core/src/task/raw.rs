@@ -214,7 +214,6 @@ where
     F::Output: 'static,
     S: Schedule,
 {
-    crate::exectrace::spawn(id.0);
     let cell = Box::new(Cell {
         header: Header {
             state: State::new(3),
