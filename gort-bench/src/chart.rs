@@ -60,6 +60,8 @@ pub(crate) struct Group {
     pub(crate) ratios: [Option<f64>; 5],
     /// The name of the contender in the last slot, if any.
     pub(crate) other: Option<String>,
+    /// The best peer's field name (`go` for the Go twin).
+    pub(crate) best: String,
 }
 
 impl Group {
@@ -70,11 +72,11 @@ impl Group {
     pub(crate) fn new(workload: &str, figures: Vec<(String, f64)>) -> Option<Group> {
         let is_peer = |name: &str| name != "gort" && !name.starts_with("gort_") && name != "bare";
         let gort = figures.iter().find(|(n, _)| n == "gort")?.1;
-        let best = figures
+        let (best_name, best) = figures
             .iter()
             .filter(|(n, v)| is_peer(n) && v.is_finite())
-            .map(|(_, v)| *v)
-            .min_by(f64::total_cmp)?;
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(n, v)| (n.clone(), *v))?;
         if best <= 0.0 {
             return None;
         }
@@ -98,6 +100,7 @@ impl Group {
                 other.map(|(_, v)| v / best),
             ],
             other: other.map(|(n, _)| n.clone()),
+            best: best_name,
         })
     }
 }
@@ -289,6 +292,7 @@ mod tests {
             [Some(1.5), None, Some(5.0), Some(1.0), Some(4.1)]
         );
         assert_eq!(g[1].other.as_deref(), Some("crossbeam"));
+        assert_eq!((g[0].best.as_str(), g[1].best.as_str()), ("go", "go"));
         // `bare` is no peer: Go is the best, and `bare` gets no bar.
         assert_eq!(g[2].ratios[0], Some(1.1));
         assert_eq!(g[2].ratios[4], None);

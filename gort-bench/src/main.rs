@@ -46,10 +46,11 @@
 //! `bench/go/README.md`; both sides use the same counts. Per-round values,
 //! progress and a closing table of ratios (gort over each other contender
 //! and over go; below 1 means gort is faster or smaller) go to stderr, so
-//! stdout stays machine-readable. Against tokio the table also gives the
-//! *paired* ratio: round `i` of gort over round `i` of tokio, which ran
-//! next to each other, the median of those, and in how many pairs gort
-//! was lower. `--svg PATH` also writes the run as a bar chart (`chart.rs`):
+//! stdout stays machine-readable. Against tokio (and smol) the table also
+//! gives the *paired* ratio: round `i` of gort over round `i` of tokio,
+//! which ran next to each other, the median of those, and in how many
+//! pairs gort was lower; and `gort/best_peer`, gort over the lowest of the
+//! others (not gort's variants, not `bare`), the chart's figure. `--svg PATH` also writes the run as a bar chart (`chart.rs`):
 //! per workload, every system's median over the best peer's, lower is
 //! better. When the machine changes speed mid-run (these 2-core
 //! machines flip between two levels about 25 % apart) the ratio of
@@ -496,6 +497,24 @@ fn summary(rows: &[Row], procs: usize) {
                     p.median_ratio, p.lower, p.pairs
                 );
             }
+        }
+        if let (Some(g), Some(t)) = (row.outcome(Gort::NAME), row.outcome(Smol::NAME)) {
+            if let Some(p) = harness::paired(&g.values, &t.values) {
+                let _ = write!(
+                    s,
+                    " paired gort/smol={:.2} (gort lower in {}/{})",
+                    p.median_ratio, p.lower, p.pairs
+                );
+            }
+        }
+        if let Some(group) = chart_group(row) {
+            // The chart's figure (`chart.rs`), from the unrounded medians.
+            let _ = write!(
+                s,
+                " gort/best_peer={:.2} ({})",
+                group.ratios[0].unwrap_or(f64::NAN),
+                group.best
+            );
         }
         if let (Some(g), Some(t)) = (p99(Gort::NAME), p99(Tokio::NAME)) {
             let _ = write!(s, " p99_late gort/tokio={:.2}", g as f64 / t as f64);
