@@ -1,7 +1,8 @@
 //! `gort-bench soak --secs 5`: the soak run end to end (the binary as
 //! cargo builds it for tests), which must pass its own checks — every
-//! value exactly once, no task left after the drain, RSS within 10 % of the
-//! baseline — and print its samples. The checking logic's ability to fail
+//! value exactly once, no task left after the drain — and print its
+//! samples. Its memory is reported, not checked (`--no-rss-limit`): five
+//! seconds are all warm-up (the heap in use settles after about 45 s). The checking logic's ability to fail
 //! (a missing, duplicated or never-sent value) is tested by `soak.rs`'s
 //! unit tests.
 
@@ -13,7 +14,7 @@ fn a_five_second_soak_passes() {
     std::fs::create_dir_all(&dir).unwrap();
     let (csv, svg) = (dir.join("soak.csv"), dir.join("soak.svg"));
     let out = Command::new(env!("CARGO_BIN_EXE_gort-bench"))
-        .args(["soak", "--secs", "5", "--csv"])
+        .args(["soak", "--secs", "5", "--no-rss-limit", "--csv"])
         .arg(&csv)
         .arg("--svg")
         .arg(&svg)
