@@ -261,14 +261,18 @@ thread_local! {
     };
 }
 
-/// Pushes `ev` into this thread's ring, built from the task this thread
-/// polls (0 if none).
+/// Pushes `ev` into this thread's ring, with the task this thread polls
+/// (0 if none) as a spawn's parent or a wake's waker. Not generic, and out
+/// of line: a hook's inlined part is the load, the branch and the call.
 #[cold]
 #[inline(never)]
-fn record(session: u64, ev: impl FnOnce(u64) -> Ev) {
+fn record(session: u64, mut ev: Ev) {
     let ts = now();
     let _ = LOCAL.try_with(|l| {
-        let ev = ev(l.current(session));
+        match &mut ev {
+            Ev::Spawn { parent: who, .. } | Ev::Wake { by: who, .. } => *who = l.current(session),
+            _ => {}
+        }
         // SAFETY: this thread owns its ring: the only producer.
         unsafe { l.ring().push(Record { ts, session, ev }) };
     });
@@ -553,7 +557,7 @@ fn flush(at_least: usize) {
 #[inline]
 pub(crate) fn spawn(task: u64) {
     if let s @ 1.. = session() {
-        record(s, |parent| Ev::Spawn { task, parent });
+        record(s, Ev::Spawn { task, parent: 0 });
     }
 }
 
@@ -561,7 +565,7 @@ pub(crate) fn spawn(task: u64) {
 #[inline]
 pub(crate) fn wake(task: u64) {
     if let s @ 1.. = session() {
-        record(s, |by| Ev::Wake { task, by });
+        record(s, Ev::Wake { task, by: 0 });
     }
 }
 
@@ -571,7 +575,7 @@ pub(crate) fn wake(task: u64) {
 pub(crate) fn park(task: u64, reason: impl FnOnce() -> &'static str) {
     if let s @ 1.. = session() {
         let reason = reason();
-        record(s, |_| Ev::Park { task, reason });
+        record(s, Ev::Park { task, reason });
     }
 }
 
@@ -581,11 +585,14 @@ pub(crate) fn park(task: u64, reason: impl FnOnce() -> &'static str) {
 pub(crate) fn steal(from: usize, to: usize, task: u64) {
     if let s @ 1.. = session() {
         let c = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-        record(s, |_| Ev::Steal {
-            from: c(from),
-            to: c(to),
-            task,
-        });
+        record(
+            s,
+            Ev::Steal {
+                from: c(from),
+                to: c(to),
+                task,
+            },
+        );
     }
 }
 
@@ -594,7 +601,7 @@ pub(crate) fn steal(from: usize, to: usize, task: u64) {
 #[inline]
 pub(crate) fn m_park() {
     if let s @ 1.. = session() {
-        record(s, |_| Ev::MPark);
+        record(s, Ev::MPark);
         flush(1);
     }
 }
@@ -603,7 +610,7 @@ pub(crate) fn m_park() {
 #[inline]
 pub(crate) fn m_unpark() {
     if let s @ 1.. = session() {
-        record(s, |_| Ev::MUnpark);
+        record(s, Ev::MUnpark);
     }
 }
 
@@ -611,9 +618,12 @@ pub(crate) fn m_unpark() {
 #[inline]
 pub(crate) fn handoff(p: usize) {
     if let s @ 1.. = session() {
-        record(s, |_| Ev::Handoff {
-            p: u32::try_from(p).unwrap_or(u32::MAX),
-        });
+        record(
+            s,
+            Ev::Handoff {
+                p: u32::try_from(p).unwrap_or(u32::MAX),
+            },
+        );
     }
 }
 
@@ -621,10 +631,13 @@ pub(crate) fn handoff(p: usize) {
 #[inline]
 pub(crate) fn retake(p: usize, syscall: bool) {
     if let s @ 1.. = session() {
-        record(s, |_| Ev::Retake {
-            p: u32::try_from(p).unwrap_or(u32::MAX),
-            syscall,
-        });
+        record(
+            s,
+            Ev::Retake {
+                p: u32::try_from(p).unwrap_or(u32::MAX),
+                syscall,
+            },
+        );
     }
 }
 
@@ -633,9 +646,12 @@ pub(crate) fn retake(p: usize, syscall: bool) {
 pub(crate) fn netpoll(n: usize) {
     if let s @ 1.. = session() {
         if n > 0 {
-            record(s, |_| Ev::Netpoll {
-                n: u32::try_from(n).unwrap_or(u32::MAX),
-            });
+            record(
+                s,
+                Ev::Netpoll {
+                    n: u32::try_from(n).unwrap_or(u32::MAX),
+                },
+            );
         }
     }
 }
@@ -644,6 +660,6 @@ pub(crate) fn netpoll(n: usize) {
 #[inline]
 pub(crate) fn timer_fired() {
     if let s @ 1.. = session() {
-        record(s, |_| Ev::TimerFired);
+        record(s, Ev::TimerFired);
     }
 }
