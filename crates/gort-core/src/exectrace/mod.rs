@@ -18,10 +18,11 @@
 //!    Each record carries the session id, so a record made by a thread
 //!    that read `STATE` just before `stop()` is recognised as stale by
 //!    the next session and dropped.
-//! 3. **Flush**: an M, between two polls, hands its ring to the writer
-//!    once it is half full ([`between_polls`]), and whatever it holds
+//! 3. **Flush**: an M, after each traced poll, hands its ring to the
+//!    writer once it is half full ([`after_poll`]), and whatever it holds
 //!    before it parks ([`m_park`]); the `block_on` thread does the same
-//!    between its polls. Handing over takes the session's mutex: it is
+//!    between its polls ([`between_polls`]), and any thread as it exits
+//!    (`Local`'s drop). Handing over takes the session's mutex: it is
 //!    touched per flush, never per event. A ring that fills before its
 //!    owner can flush (a poll that records thousands of events, a thread
 //!    that never polls) drops the newest records and counts them.
@@ -643,6 +644,7 @@ pub(crate) fn retake(p: usize, syscall: bool) {
 
 /// A netpoll on this thread found `n` ready events (recorded when `n > 0`).
 #[inline]
+#[cfg_attr(loom, allow(dead_code))] // no netpoller under loom
 pub(crate) fn netpoll(n: usize) {
     if let s @ 1.. = session() {
         if n > 0 {

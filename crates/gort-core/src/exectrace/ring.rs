@@ -55,6 +55,7 @@ pub(crate) enum Ev {
     /// sysmon retook P `p` from a syscall (`syscall`) or a long poll.
     Retake { p: u32, syscall: bool },
     /// A netpoll found `n` ready events.
+    #[cfg_attr(loom, allow(dead_code))] // no netpoller under loom
     Netpoll { n: u32 },
     /// A timer fired.
     TimerFired,
