@@ -205,6 +205,12 @@ pub mod hyper {
     pub use gort_net::hyper::*;
 }
 
+/// Go's `net/http/pprof`: the runtime's debug pages (cargo feature
+/// `debug`): tasks by wait reason, Ps, Ms, counters, Prometheus metrics,
+/// execution traces and their timeline. See [`debug::serve`].
+#[cfg(feature = "debug")]
+pub mod debug;
+
 /// Go's channels and `sync` package.
 pub mod sync {
     pub use gort_sync::chan::{
