@@ -462,7 +462,7 @@ fn line(row: &Row, procs: usize) -> String {
 /// The closing table on stderr: gort over each other system, per workload.
 fn summary(rows: &[Row], procs: usize) {
     eprintln!(
-        "gort-bench: summary, procs={procs} (ratio of medians, and against tokio the median of round-by-round ratios; below 1: gort is faster or smaller)"
+        "gort-bench: summary, procs={procs} (ratio of medians, and against tokio and smol the median of round-by-round ratios; gort/best_peer as in the chart; below 1: gort is faster or smaller)"
     );
     for row in rows {
         let gort = row.median(Gort::NAME);
