@@ -436,13 +436,12 @@ pub(crate) fn set_m(m: usize) {
     let _ = LOCAL.try_with(|l| l.m.set(u32::try_from(m).ok()));
 }
 
-/// When a traced poll began: returned by [`poll_begin`], handed to
-/// [`poll_end`].
+/// When a traced poll began (`now()`, at least 1), or 0 for a poll begun
+/// while tracing was off: returned by [`poll_begin`], handed to
+/// [`poll_end`]. One word, so that it costs the M one register across the
+/// poll; the session is in `Local::current`.
 #[derive(Clone, Copy)]
-pub(crate) struct PollStart {
-    session: u64,
-    ts: u64,
-}
+pub(crate) struct PollStart(u64);
 
 /// A poll of task `task` (named `name()`, if it was given one; asked only
 /// while tracing) begins on this thread. The name is taken now: the cell
@@ -450,7 +449,7 @@ pub(crate) struct PollStart {
 #[inline]
 pub(crate) fn poll_begin<'a>(task: u64, name: impl FnOnce() -> Option<&'a str>) -> PollStart {
     match session() {
-        0 => PollStart { session: 0, ts: 0 },
+        0 => PollStart(0),
         s => poll_begin_slow(s, task, name()),
     }
 }
@@ -458,7 +457,7 @@ pub(crate) fn poll_begin<'a>(task: u64, name: impl FnOnce() -> Option<&'a str>) 
 #[cold]
 #[inline(never)]
 fn poll_begin_slow(session: u64, task: u64, name: Option<&str>) -> PollStart {
-    let ts = now();
+    let ts = now().max(1);
     let _ = LOCAL.try_with(|l| {
         l.current.set((session, task));
         let Some(name) = name else {
@@ -478,40 +477,34 @@ fn poll_begin_slow(session: u64, task: u64, name: Option<&str>) -> PollStart {
             unsafe { l.ring().push(Record { ts, session, ev }) };
         }
     });
-    PollStart { session, ts }
+    PollStart(ts)
 }
 
 /// The poll `start` began ended, on P `p`.
 #[inline]
 pub(crate) fn poll_end(start: PollStart, task: u64, p: usize) {
-    if start.session != 0 {
-        poll_end_slow(start, task, p);
+    if start.0 != 0 {
+        poll_end_slow(start.0, task, p);
     }
 }
 
 #[cold]
 #[inline(never)]
-fn poll_end_slow(start: PollStart, task: u64, p: usize) {
+fn poll_end_slow(ts: u64, task: u64, p: usize) {
     let end = now();
     let _ = LOCAL.try_with(|l| {
-        l.current.set((0, 0));
-        if session() != start.session {
+        let (session, _) = l.current.replace((0, 0));
+        if session == 0 || session != self::session() {
+            // Stopped (or restarted) during the poll.
             return;
         }
-        let ring = l.ring();
         let ev = Ev::Poll {
             task,
             p: u32::try_from(p).unwrap_or(u32::MAX),
-            dur: end.saturating_sub(start.ts),
+            dur: end.saturating_sub(ts),
         };
         // SAFETY: this thread owns its ring.
-        unsafe {
-            ring.push(Record {
-                ts: start.ts,
-                session: start.session,
-                ev,
-            })
-        };
+        unsafe { l.ring().push(Record { ts, session, ev }) };
     });
 }
 
@@ -525,11 +518,11 @@ pub(crate) fn between_polls() {
 }
 
 /// [`between_polls`] for an M, after the poll `start` began (and its
-/// requeue): keyed on the poll's own record of the session, so that the
+/// requeue): keyed on the poll's own start word, so that the
 /// untraced case loads nothing more.
 #[inline]
 pub(crate) fn after_poll(start: PollStart) {
-    if start.session != 0 {
+    if start.0 != 0 {
         flush(CAP / 2);
     }
 }
