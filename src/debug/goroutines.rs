@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! goroutine 17 [chan receive, 3 ms] worker:
-//! 	spawned at src/main.rs:12
+//!     spawned at src/main.rs:12   (a tab, then the site)
 //! ```
 //!
 //! and that text is the only view of the live tasks it makes public, so the

@@ -251,11 +251,11 @@ pub(crate) fn svg(t: &Timeline) -> String {
     let height = AXIS_H + lanes.len() as f64 * (LANE_H + LANE_GAP);
     let width = LABEL_W + PLOT_W + 10.0;
     let mut out = String::new();
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<svg id=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" \
          height=\"{height}\" viewBox=\"0 0 {width} {height}\" data-ms=\"{}\" \
-         font-family=\"sans-serif\" font-size=\"11\">\n",
+         font-family=\"sans-serif\" font-size=\"11\">",
         lanes.len()
     );
     // The axis: ten ticks over the span.
