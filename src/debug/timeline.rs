@@ -249,7 +249,8 @@ pub(crate) fn svg(t: &Timeline) -> String {
     let scale = PLOT_W / (t1 - t0);
     let lanes: BTreeMap<u64, usize> = t.ms.keys().enumerate().map(|(i, &m)| (m, i)).collect();
     let height = AXIS_H + lanes.len() as f64 * (LANE_H + LANE_GAP);
-    let width = LABEL_W + PLOT_W + 10.0;
+    // Room on the right for the last tick's label.
+    let width = LABEL_W + PLOT_W + 50.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
