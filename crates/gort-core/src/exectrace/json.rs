@@ -42,9 +42,41 @@ pub(crate) fn escape(out: &mut String, s: &str) {
     }
 }
 
+/// Appends `n` in decimal, without the formatting machinery (`write!`
+/// costs several times more per number, and an event has up to a dozen).
+fn num(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).expect("ASCII digits"));
+}
+
 /// Nanoseconds as the microseconds Chrome's `ts` and `dur` are in.
 fn micros(out: &mut String, ns: u64) {
-    let _ = write!(out, "{}.{:03}", ns / 1000, ns % 1000);
+    num(out, ns / 1000);
+    let frac = ns % 1000;
+    out.push('.');
+    out.push(char::from(b'0' + (frac / 100) as u8));
+    out.push(char::from(b'0' + (frac / 10 % 10) as u8));
+    out.push(char::from(b'0' + (frac % 10) as u8));
+}
+
+/// `"key":n` with a leading comma unless first.
+fn arg(out: &mut String, first: bool, key: &str, n: u64) {
+    if !first {
+        out.push(',');
+    }
+    out.push('"');
+    out.push_str(key);
+    out.push_str("\":");
+    num(out, n);
 }
 
 /// Appends `rec`'s JSON events (one, or two for a poll: the M's track and
@@ -52,18 +84,23 @@ fn micros(out: &mut String, ns: u64) {
 /// start; `tid` is the recording thread's track; `name` the poll's task
 /// name, if known.
 pub(crate) fn event(out: &mut String, rec: &Record, ts: u64, tid: u64, name: Option<&str>) {
-    let instant = |out: &mut String, what: &str, args: &str| {
-        let _ = write!(
-            out,
-            "{{\"name\":\"{what}\",\"ph\":\"i\",\"s\":\"t\",\"ts\":"
-        );
+    let instant = |out: &mut String, what: &str| {
+        out.push_str("{\"name\":\"");
+        out.push_str(what);
+        out.push_str("\",\"ph\":\"i\",\"s\":\"t\",\"ts\":");
         micros(out, ts);
-        let _ = write!(out, ",\"pid\":{PID_M},\"tid\":{tid},\"args\":{{{args}}}}},");
+        out.push_str(",\"pid\":");
+        num(out, u64::from(PID_M));
+        out.push_str(",\"tid\":");
+        num(out, tid);
+        out.push_str(",\"args\":{");
     };
+    let close = |out: &mut String| out.push_str("}},");
     match &rec.ev {
         Ev::Poll { task, p, dur } => {
             for (pid, tid) in [(PID_M, tid), (PID_P, u64::from(*p))] {
-                let _ = write!(out, "{{\"name\":\"task {task}");
+                out.push_str("{\"name\":\"task ");
+                num(out, *task);
                 if let Some(n) = name {
                     out.push(' ');
                     escape(out, n);
@@ -72,38 +109,77 @@ pub(crate) fn event(out: &mut String, rec: &Record, ts: u64, tid: u64, name: Opt
                 micros(out, ts);
                 out.push_str(",\"dur\":");
                 micros(out, *dur);
-                let _ = write!(
-                    out,
-                    ",\"pid\":{pid},\"tid\":{tid},\"args\":{{\"task\":{task},\"p\":{p}}}}},"
-                );
+                out.push_str(",\"pid\":");
+                num(out, u64::from(pid));
+                out.push_str(",\"tid\":");
+                num(out, tid);
+                out.push_str(",\"args\":{");
+                arg(out, true, "task", *task);
+                arg(out, false, "p", u64::from(*p));
+                close(out);
             }
         }
-        Ev::Spawn { task, parent } => instant(
-            out,
-            "spawn",
-            &format!("\"task\":{task},\"parent\":{parent}"),
-        ),
-        Ev::Wake { task, by: 0 } => instant(out, "wake", &format!("\"task\":{task}")),
-        Ev::Wake { task, by } => instant(out, "wake", &format!("\"task\":{task},\"by\":{by}")),
-        Ev::Steal { from, to, task } => instant(
-            out,
-            "steal",
-            &format!("\"task\":{task},\"from_p\":{from},\"p\":{to}"),
-        ),
+        Ev::Spawn { task, parent } => {
+            instant(out, "spawn");
+            arg(out, true, "task", *task);
+            arg(out, false, "parent", *parent);
+            close(out);
+        }
+        Ev::Wake { task, by } => {
+            instant(out, "wake");
+            arg(out, true, "task", *task);
+            if *by != 0 {
+                arg(out, false, "by", *by);
+            }
+            close(out);
+        }
+        Ev::Steal { from, to, task } => {
+            instant(out, "steal");
+            arg(out, true, "task", *task);
+            arg(out, false, "from_p", u64::from(*from));
+            arg(out, false, "p", u64::from(*to));
+            close(out);
+        }
         Ev::Park { task, reason } => {
-            let mut r = String::new();
-            escape(&mut r, reason);
-            instant(out, "park", &format!("\"task\":{task},\"reason\":\"{r}\""))
+            instant(out, "park");
+            arg(out, true, "task", *task);
+            out.push_str(",\"reason\":\"");
+            escape(out, reason);
+            out.push('"');
+            close(out);
         }
-        Ev::MPark => instant(out, "m park", ""),
-        Ev::MUnpark => instant(out, "m unpark", ""),
-        Ev::Handoff { p } => instant(out, "handoff", &format!("\"p\":{p}")),
+        Ev::MPark => {
+            instant(out, "m park");
+            close(out);
+        }
+        Ev::MUnpark => {
+            instant(out, "m unpark");
+            close(out);
+        }
+        Ev::Handoff { p } => {
+            instant(out, "handoff");
+            arg(out, true, "p", u64::from(*p));
+            close(out);
+        }
         Ev::Retake { p, syscall } => {
-            let from = if *syscall { "syscall" } else { "long poll" };
-            instant(out, "retake", &format!("\"p\":{p},\"from\":\"{from}\""))
+            instant(out, "retake");
+            arg(out, true, "p", u64::from(*p));
+            out.push_str(if *syscall {
+                ",\"from\":\"syscall\""
+            } else {
+                ",\"from\":\"long poll\""
+            });
+            close(out);
         }
-        Ev::Netpoll { n } => instant(out, "netpoll", &format!("\"n\":{n}")),
-        Ev::TimerFired => instant(out, "timer fired", ""),
+        Ev::Netpoll { n } => {
+            instant(out, "netpoll");
+            arg(out, true, "n", u64::from(*n));
+            close(out);
+        }
+        Ev::TimerFired => {
+            instant(out, "timer fired");
+            close(out);
+        }
         // Names label poll slices; they are no event of their own.
         Ev::Name { .. } => {}
     }
@@ -140,9 +216,15 @@ mod tests {
     }
 
     #[test]
-    fn micros_have_three_decimals() {
+    fn numbers_and_micros() {
         let mut s = String::new();
         micros(&mut s, 1_234_005);
-        assert_eq!(s, "1234.005");
+        s.push(' ');
+        micros(&mut s, 7);
+        s.push(' ');
+        num(&mut s, 0);
+        s.push(' ');
+        num(&mut s, u64::MAX);
+        assert_eq!(s, "1234.005 0.007 0 18446744073709551615");
     }
 }
