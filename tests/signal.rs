@@ -196,11 +196,21 @@ fn ctrl_c_resolves_on_sigint() {
 }
 
 /// A program under `#[gort::main]` that receives SIGQUIT dumps and exits 2.
+/// The signal is raised once the dump shows the stuck task parked on its
+/// receive: one `yield_now` is not enough on two Ps (another M may have
+/// stolen the task and not polled it yet; seen once under load).
 #[gort::main(procs = 2)]
 async fn quit_program() {
     let (_tx, rx) = gort::sync::chan::<u8>(0);
     let _stuck = gort::spawn(async move { rx.recv().await });
-    gort::yield_now().await;
+    let parked = async {
+        while !gort::runtime::dump().contains("chan receive") {
+            gort::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    gort::time::timeout(WATCHDOG, parked)
+        .await
+        .expect("the stuck task never parked");
     raise(Signal::Quit);
     gort::time::sleep(WATCHDOG).await;
 }

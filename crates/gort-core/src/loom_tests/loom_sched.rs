@@ -14,7 +14,13 @@
 //! parking side (`put_p`, `drop_spinning`, the fence, the re-check of every
 //! queue) never both miss each other on the real code, with two Ps and the
 //! Ms' own wake-up chain (`reset_spinning` waking the next M). What it does
-//! not: timers, the netpoller, sysmon, more than two Ps.
+//! not: the netpoller, sysmon, more than two Ps (the timer-readied model
+//! covers one timer's path).
+//!
+//! Depth: the two-P models pass at `LOOM_MAX_PREEMPTIONS=2` (about 70 s
+//! each on 2 cores) and did not finish in 13 minutes at 3. The one-P
+//! variants (`_one_p`: one P, one M, the outside waker) pass at 3 (7 s),
+//! 4 (46 s) and 5 (182 s); `.ci/loom-deep` runs them at 3.
 
 use std::future::poll_fn;
 use std::task::{Poll, Waker};
@@ -60,8 +66,21 @@ fn runtime(procs: usize) -> crate::Runtime {
 /// run its second poll.
 #[test]
 fn loom_sched_outside_wake_is_never_lost() {
-    loom::model(|| {
-        let rt = runtime(2);
+    outside_wake(2);
+}
+
+/// [`loom_sched_outside_wake_is_never_lost`] with one P and one M: the
+/// M's own park (`stop`: drop the P, the fence, the re-check) against the
+/// outside `inject` + `wakep`, with no second M to cover for a miss. Small
+/// enough for `.ci/loom-deep`'s preemption bound 3.
+#[test]
+fn loom_sched_outside_wake_one_p() {
+    outside_wake(1);
+}
+
+fn outside_wake(procs: usize) {
+    loom::model(move || {
+        let rt = runtime(procs);
         let waker: Arc<Mutex<Option<Waker>>> = Arc::new(Mutex::new(None));
         let parked = Arc::new(Latch::default());
         let ran = Arc::new(Latch::default());
@@ -95,9 +114,21 @@ fn loom_sched_outside_wake_is_never_lost() {
 /// else the global queue with an M woken for it.
 #[test]
 fn loom_sched_timer_readied_task_runs() {
-    loom::model(|| {
+    timer_readied(2);
+}
+
+/// [`loom_sched_timer_readied_task_runs`] with one P and one M: the M
+/// sleeps until the timer holding no P, wakes, takes the P back and must
+/// fire the timer and run the task. Small enough for preemption bound 3.
+#[test]
+fn loom_sched_timer_readied_one_p() {
+    timer_readied(1);
+}
+
+fn timer_readied(procs: usize) {
+    loom::model(move || {
         crate::time::clock::loom_set_now(1);
-        let rt = runtime(2);
+        let rt = runtime(procs);
         let parked = Arc::new(Latch::default());
         let ran = Arc::new(Latch::default());
         let (p2, r2) = (parked.clone(), ran.clone());
