@@ -205,9 +205,8 @@ pub mod hyper {
     pub use gort_net::hyper::*;
 }
 
-/// Go's `net/http/pprof`: the runtime's debug pages (cargo feature
-/// `debug`): tasks by wait reason, Ps, Ms, counters, Prometheus metrics,
-/// execution traces and their timeline. See [`debug::serve`].
+// Go's `net/http/pprof` (cargo feature `debug`): its docs are the
+// module's own, in src/debug/mod.rs.
 #[cfg(feature = "debug")]
 pub mod debug;
 
