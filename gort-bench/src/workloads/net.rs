@@ -57,7 +57,6 @@ pub(crate) fn tcp_rtt_tokio(rt: &<Tokio as System>::Runtime) -> RoundResult {
 
 /// [`tcp_echo_gort`] with `conns` connections of `trips` round trips each.
 fn echo_gort(rt: &<Gort as System>::Runtime, conns: usize, trips: usize) -> RoundResult {
-    use futures::io::{AsyncReadExt, AsyncWriteExt};
     use gort::net::{TcpListener, TcpStream};
 
     let elapsed = on_task::<Gort, _>(rt, async move {
@@ -70,18 +69,8 @@ fn echo_gort(rt: &<Gort as System>::Runtime, conns: usize, trips: usize) -> Roun
             client.set_nodelay(true).expect("nodelay");
             server.set_nodelay(true).expect("nodelay");
             Gort::go(async move {
-                let (mut r, mut w) = TcpStream::split(&mut server);
-                let mut buf = [0u8; MSG];
-                loop {
-                    match r.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if w.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
+                let (r, w) = TcpStream::split(&mut server);
+                echo_serve(r, w).await;
             });
             clients.push(client);
         }
@@ -93,19 +82,7 @@ fn echo_gort(rt: &<Gort as System>::Runtime, conns: usize, trips: usize) -> Roun
             let latch = latch.clone();
             let log = log.clone();
             Gort::go(async move {
-                let mut msg = [c as u8; MSG];
-                let mut back = [0u8; MSG];
-                let mut rtts = Vec::with_capacity(trips);
-                for i in 0..trips {
-                    msg[0] = i as u8;
-                    let t = Instant::now();
-                    client.write_all(&msg).await.expect("client write");
-                    client.read_exact(&mut back).await.expect("client read");
-                    rtts.push(t.elapsed());
-                    debug_assert_eq!(back, msg);
-                }
-                assert_eq!(back[0], (trips - 1) as u8, "echo out of step");
-                log.add(&rtts);
+                log.add(&round_trips(&mut client, c, trips).await);
                 latch.count_down();
             });
         }
@@ -196,7 +173,6 @@ pub(crate) fn tcp_rtt_smol(rt: &<Smol as System>::Runtime) -> RoundResult {
 /// (`smol::Async`; `async-net` is a thin wrapper around it).
 fn echo_smol(rt: &<Smol as System>::Runtime, conns: usize, trips: usize) -> RoundResult {
     use async_io::Async;
-    use futures::io::{AsyncReadExt, AsyncWriteExt};
     use std::net::{TcpListener, TcpStream};
 
     let elapsed = on_task::<Smol, _>(rt, async move {
@@ -210,18 +186,7 @@ fn echo_smol(rt: &<Smol as System>::Runtime, conns: usize, trips: usize) -> Roun
             server.get_ref().set_nodelay(true).expect("nodelay");
             Smol::go(async move {
                 // `&Async<TcpStream>` reads and writes: smol's split.
-                let (mut r, mut w) = (&server, &server);
-                let mut buf = [0u8; MSG];
-                loop {
-                    match r.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if w.write_all(&buf[..n]).await.is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
+                echo_serve(&server, &server).await;
             });
             clients.push(client);
         }
@@ -233,19 +198,7 @@ fn echo_smol(rt: &<Smol as System>::Runtime, conns: usize, trips: usize) -> Roun
             let latch = latch.clone();
             let log = log.clone();
             Smol::go(async move {
-                let mut msg = [c as u8; MSG];
-                let mut back = [0u8; MSG];
-                let mut rtts = Vec::with_capacity(trips);
-                for i in 0..trips {
-                    msg[0] = i as u8;
-                    let t = Instant::now();
-                    client.write_all(&msg).await.expect("client write");
-                    client.read_exact(&mut back).await.expect("client read");
-                    rtts.push(t.elapsed());
-                    debug_assert_eq!(back, msg);
-                }
-                assert_eq!(back[0], (trips - 1) as u8, "echo out of step");
-                log.add(&rtts);
+                log.add(&round_trips(&mut client, c, trips).await);
                 latch.count_down();
             });
         }
@@ -254,6 +207,52 @@ fn echo_smol(rt: &<Smol as System>::Runtime, conns: usize, trips: usize) -> Roun
     });
     let (elapsed, log) = elapsed;
     log.round(elapsed, conns * trips)
+}
+
+/// An echo server's loop over `futures::io` halves (gort's and smol's
+/// streams): read up to [`MSG`] bytes, write them back, until EOF or an
+/// error.
+async fn echo_serve(
+    mut r: impl futures::io::AsyncRead + Unpin,
+    mut w: impl futures::io::AsyncWrite + Unpin,
+) {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut buf = [0u8; MSG];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if w.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Client `c`'s `trips` round trips over a `futures::io` stream (gort's and
+/// smol's), each timed: write [`MSG`] bytes, read [`MSG`] back.
+async fn round_trips(
+    client: &mut (impl futures::io::AsyncRead + futures::io::AsyncWrite + Unpin),
+    c: usize,
+    trips: usize,
+) -> Vec<std::time::Duration> {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut msg = [c as u8; MSG];
+    let mut back = [0u8; MSG];
+    let mut rtts = Vec::with_capacity(trips);
+    for i in 0..trips {
+        msg[0] = i as u8;
+        let t = Instant::now();
+        client.write_all(&msg).await.expect("client write");
+        client.read_exact(&mut back).await.expect("client read");
+        rtts.push(t.elapsed());
+        debug_assert_eq!(back, msg);
+    }
+    assert_eq!(back[0], (trips - 1) as u8, "echo out of step");
+    rtts
 }
 
 /// The round trips of one `tcp_echo` round, from all clients.
