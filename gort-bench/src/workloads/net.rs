@@ -74,20 +74,7 @@ fn echo_gort(rt: &<Gort as System>::Runtime, conns: usize, trips: usize) -> Roun
             });
             clients.push(client);
         }
-        let (latch, done) = Latch::new(conns);
-        let latch = std::sync::Arc::new(latch);
-        let log = std::sync::Arc::new(RttLog::default());
-        let start = Instant::now();
-        for (c, mut client) in clients.into_iter().enumerate() {
-            let latch = latch.clone();
-            let log = log.clone();
-            Gort::go(async move {
-                log.add(&round_trips(&mut client, c, trips).await);
-                latch.count_down();
-            });
-        }
-        wait(done).await;
-        (start.elapsed(), log)
+        run_clients::<Gort, _>(clients, trips).await
     });
     let (elapsed, log) = elapsed;
     log.round(elapsed, conns * trips)
@@ -190,23 +177,35 @@ fn echo_smol(rt: &<Smol as System>::Runtime, conns: usize, trips: usize) -> Roun
             });
             clients.push(client);
         }
-        let (latch, done) = Latch::new(conns);
-        let latch = std::sync::Arc::new(latch);
-        let log = std::sync::Arc::new(RttLog::default());
-        let start = Instant::now();
-        for (c, mut client) in clients.into_iter().enumerate() {
-            let latch = latch.clone();
-            let log = log.clone();
-            Smol::go(async move {
-                log.add(&round_trips(&mut client, c, trips).await);
-                latch.count_down();
-            });
-        }
-        wait(done).await;
-        (start.elapsed(), log)
+        run_clients::<Smol, _>(clients, trips).await
     });
     let (elapsed, log) = elapsed;
     log.round(elapsed, conns * trips)
+}
+
+/// Starts the clock, runs every client's [`round_trips`] as a task of `S`
+/// and waits for all: the round's time and its round trips.
+async fn run_clients<S: System, C>(
+    clients: Vec<C>,
+    trips: usize,
+) -> (std::time::Duration, std::sync::Arc<RttLog>)
+where
+    C: futures::io::AsyncRead + futures::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (latch, done) = Latch::new(clients.len());
+    let latch = std::sync::Arc::new(latch);
+    let log = std::sync::Arc::new(RttLog::default());
+    let start = Instant::now();
+    for (c, mut client) in clients.into_iter().enumerate() {
+        let latch = latch.clone();
+        let log = log.clone();
+        S::go(async move {
+            log.add(&round_trips(&mut client, c, trips).await);
+            latch.count_down();
+        });
+    }
+    wait(done).await;
+    (start.elapsed(), log)
 }
 
 /// An echo server's loop over `futures::io` halves (gort's and smol's
