@@ -148,4 +148,43 @@ pub mod runtime {
     pub fn current_proc() -> Option<usize> {
         context::with_worker(|w| w.and_then(|w| w.current_p()).map(|p| p.id))
     }
+
+    /// Go's `sync_runtime_canSpin`: whether a task that found a lock held
+    /// may spin once more (its `iter`-th time) instead of parking. Only
+    /// while spinning can pay: fewer than four spins so far, more than one
+    /// CPU and one P, another P running a task (more Ps than idle ones
+    /// plus spinning Ms plus this one, so the holder is likely running
+    /// now), and nothing queued on this P (which would wait behind the
+    /// spin). Off an M, never. The counts are hints, read relaxed.
+    #[doc(hidden)]
+    pub fn sync_can_spin(iter: u32) -> bool {
+        use crate::loom::Ordering::Relaxed;
+        /// Go's `active_spin`.
+        const ACTIVE_SPIN: u32 = 4;
+        if iter >= ACTIVE_SPIN || ncpu() <= 1 {
+            return false;
+        }
+        context::with_worker(|w| {
+            let Some(w) = w else { return false };
+            let Some(p) = w.current_p() else { return false };
+            let idle = &w.shared.idle;
+            let busy_elsewhere =
+                idle.nprocs() > idle.npidle.load(Relaxed) + idle.nmspinning.load(Relaxed) + 1;
+            busy_elsewhere && !p.has_work()
+        })
+    }
+
+    /// Go's `sync_runtime_doSpin`: 30 spin-loop hints (`procyield(30)`).
+    #[doc(hidden)]
+    pub fn sync_do_spin() {
+        for _ in 0..30 {
+            std::hint::spin_loop();
+        }
+    }
+
+    /// The CPUs this process may use, read once (Go's `ncpu`).
+    fn ncpu() -> usize {
+        static NCPU: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        *NCPU.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
 }

@@ -309,3 +309,54 @@ fn timer_woken_tasks_do_not_wait_behind_a_task_that_computes() {
         assert_eq!(late, 0, "round {round}: tasks woke only after the busy one");
     }
 }
+
+/// Go's `sync_runtime_canSpin`, as `gort_core::runtime::sync_can_spin`:
+/// never off an M or on a runtime of one P; on two Ps, only while the other
+/// P runs a task (here one that computes until told to stop), and never a
+/// fifth time. A machine with one CPU never spins: the test then checks
+/// only the `false` cases.
+#[test]
+fn spinning_needs_another_running_p() {
+    use gort_core::runtime::sync_can_spin;
+    use std::sync::atomic::AtomicBool;
+
+    assert!(!sync_can_spin(0), "off an M");
+    let one = rt(1);
+    assert!(!one.block_on(async { gort_core::spawn(async { sync_can_spin(0) }).await.unwrap() }));
+    drop(one);
+
+    let multi = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
+    let two = rt(2);
+    let (started, stop) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    // The checks run in a task (`block_on`'s own future runs on this
+    // thread, which is no M).
+    let checker = two.spawn({
+        let (started, stop) = (started.clone(), stop.clone());
+        async move {
+            // The other P idle: nothing to spin for.
+            let alone = gort_core::spawn(async { sync_can_spin(0) }).await.unwrap();
+            let (s2, t2) = (started.clone(), stop.clone());
+            let busy = gort_core::spawn(async move {
+                s2.store(true, SeqCst);
+                while !t2.load(SeqCst) {
+                    std::hint::spin_loop();
+                }
+            });
+            // Wait (yielding) until the busy task runs: on the other P,
+            // since this task holds its own.
+            while !started.load(SeqCst) {
+                gort_core::yield_now().await;
+            }
+            let first = sync_can_spin(0);
+            let fifth = sync_can_spin(4);
+            stop.store(true, SeqCst);
+            busy.await.unwrap();
+            (alone, first, fifth)
+        }
+    });
+    let checks = two.block_on(checker);
+    assert_eq!(checks.unwrap(), (false, multi, false));
+}

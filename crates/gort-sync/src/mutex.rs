@@ -54,8 +54,14 @@
 //!
 //! # Differences from Go
 //!
-//! - No spinning: a task that cannot take the lock parks at once (spinning
-//!   would hold the P that the owner may need to run on).
+//! - Spinning as Go's, for a new arrival only: while the mutex is held in
+//!   normal mode, a task spins up to four times 30 spin-loop hints
+//!   (`sync_can_spin`/`sync_do_spin`: more than one CPU and P, another P
+//!   running a task, nothing queued on this P) and retries before it
+//!   queues. Go also spins a woken waiter, and a spinner sets WOKEN so the
+//!   unlocker wakes nobody; here a woken waiter goes straight to the queue
+//!   step, and an unlock may wake a waiter that then loses to a spinner
+//!   (it requeues at the head, as any woken waiter that loses).
 //! - Cancellation, which Go does not have. A dropped `lock()` future that
 //!   was still queued leaves the queue and the count; one that had been
 //!   woken gives up the WOKEN flag and wakes the next waiter if the lock is
@@ -75,6 +81,7 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use gort_core::runtime::{sync_can_spin, sync_do_spin};
 use gort_core::WaitReason;
 
 use crate::loom::{lock, AtomicUsize, Mutex as RawLock, UnsafeCell};
@@ -434,6 +441,32 @@ impl<'a, T> Future for Lock<'a, T> {
                 .is_ok()
             {
                 return Poll::Ready(m.guard());
+            }
+            // Go's active spinning, for a new arrival: while the mutex is
+            // held in normal mode by a task that is likely running on
+            // another P, spin a little and retry before queueing
+            // (`sync_can_spin` says when).
+            let mut iter = 0;
+            loop {
+                let old = m.state.load(Relaxed);
+                if old & STARVING != 0 {
+                    break;
+                }
+                if old & LOCKED == 0 {
+                    // Acquire: pairs with the previous owner's Release.
+                    if m.state
+                        .compare_exchange(old, old | LOCKED, Acquire, Relaxed)
+                        .is_ok()
+                    {
+                        return Poll::Ready(m.guard());
+                    }
+                    continue;
+                }
+                if !sync_can_spin(iter) {
+                    break;
+                }
+                sync_do_spin();
+                iter += 1;
             }
         }
         let mut q = lock(&m.queue);
