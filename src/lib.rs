@@ -71,7 +71,7 @@ pub mod task {
 /// Go's `runtime` package: introspection of the current runtime.
 pub mod runtime {
     pub use gort_core::runtime::*;
-    pub use gort_core::{LatencyHistogram, Metrics, WaitReason};
+    pub use gort_core::{LatencyHistogram, MState, MStatus, Metrics, WaitReason};
 }
 
 /// Go's `time` package: sleeping, deadlines, tickers and timers.

@@ -123,6 +123,28 @@ async fn index_shows_tasks_ps_ms_and_counters() {
         assert!(b.contains(&format!("<tr><td>P{p}</td>")), "no P{p} row");
     }
     assert!(b.contains("<table id=\"ms\">"));
+    // One row per M, as `scheddetail`: each names an M the runtime has
+    // (Ms are only ever added, so the snapshot after the page has them all).
+    let ms = gort::runtime::metrics().ms;
+    let rows: Vec<&str> = b
+        .match_indices("<tr class=\"m\"><td>M")
+        .map(|(i, _)| &b[i..])
+        .collect();
+    assert!(!rows.is_empty(), "no M row: {b}");
+    for row in rows {
+        let id: usize = row["<tr class=\"m\"><td>M".len()..]
+            .split('<')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("an M id");
+        assert!(ms.iter().any(|m| m.id == id), "M{id} is no M: {ms:?}");
+        let state = row.split("<td>").nth(2).and_then(|s| s.split('<').next());
+        assert!(
+            matches!(state, Some("running" | "spinning" | "syscall" | "idle")),
+            "{row}"
+        );
+    }
+    assert!(b.contains("<table id=\"m-counts\">"));
     assert!(b.contains("sysmon retakes"));
     assert_self_contained(b);
 

@@ -11,16 +11,15 @@
 //!
 //! The index shows what Go's pprof index and `schedtrace` show together:
 //! the tasks by wait reason (how many, and the one waiting longest, from
-//! the goroutine dump), each P's local queue, the Ms by state, and sysmon's
-//! and the scheduler's counters, from [`Metrics`]. gort-core publishes the
-//! Ms as counts (started, parked, spinning), not one record per M, so the
-//! Ms table lists the states with their counts; the trace view has one
-//! lane per M.
+//! the goroutine dump), each P's local queue, the Ms (one row each, as
+//! `scheddetail` prints them: state, P held, task being polled; then the
+//! counts by state), and sysmon's and the scheduler's counters, from
+//! [`Metrics`]. The trace view has one lane per M.
 
 use std::fmt::Write as _;
 
 use super::goroutines::{self, Goroutine};
-use crate::runtime::Metrics;
+use crate::runtime::{MState, Metrics};
 
 /// `s` with `& < > " '` escaped, for HTML text and attribute values.
 pub(crate) fn escape(s: &str) -> String {
@@ -109,13 +108,33 @@ pub(crate) fn index(dump: &str, m: &Metrics, refresh: Option<u64>) -> String {
         m.global_queue_len, m.idle_procs
     );
 
+    b.push_str(
+        "<h2>Ms</h2>\n<table id=\"ms\"><tr><th>M</th><th>state</th><th>P</th><th>task</th></tr>\n",
+    );
+    for t in &m.ms {
+        let state = match t.state {
+            MState::Running => "running",
+            MState::Spinning => "spinning",
+            MState::Syscall => "syscall",
+            MState::Idle => "idle",
+            _ => "other",
+        };
+        let p = t.p.map_or("-".to_string(), |p| format!("P{p}"));
+        let task = t.task.map_or("-".to_string(), |id| id.to_string());
+        let _ = writeln!(
+            b,
+            "<tr class=\"m\"><td>M{}</td><td>{state}</td><td>{p}</td><td class=\"n\">{task}</td></tr>",
+            t.id
+        );
+    }
+    b.push_str("</table>\n");
     let running = m
         .threads
         .saturating_sub(m.idle_threads)
         .saturating_sub(m.spinning_threads);
     let _ = writeln!(
         b,
-        "<h2>Ms</h2>\n<table id=\"ms\"><tr><th>state</th><th>Ms</th></tr>\n\
+        "<table id=\"m-counts\"><tr><th>Ms by state</th><th>Ms</th></tr>\n\
          <tr><td>running (holding a P, in a poll or a syscall)</td><td class=\"n\">{running}</td></tr>\n\
          <tr><td>spinning (holding a P, looking for work)</td><td class=\"n\">{}</td></tr>\n\
          <tr><td>idle (parked, no P)</td><td class=\"n\">{}</td></tr>\n\

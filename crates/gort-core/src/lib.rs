@@ -37,7 +37,7 @@ mod loom_tests;
 mod miri_tests;
 
 pub use join_set::JoinSet;
-pub use metrics::{LatencyHistogram, Metrics};
+pub use metrics::{LatencyHistogram, MState, MStatus, Metrics};
 pub use rt::{
     spawn, spawn_blocking, syscall, yield_now, BuildError, Builder, EnterGuard, Handle, Runtime,
 };

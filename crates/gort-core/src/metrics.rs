@@ -4,8 +4,12 @@
 use crate::loom::Ordering::Relaxed;
 use std::time::Duration;
 
+use crate::loom::lock;
 use crate::sched::latency::BUCKETS;
+use crate::sched::p::{state as state_of, PLOCKED, PPOLLING, PSYSCALL};
+use crate::sched::trace::MInfo;
 use crate::sched::Shared;
+use crate::task::Id;
 
 /// Scheduler counters (since the runtime started) and gauges (now).
 ///
@@ -58,6 +62,51 @@ pub struct Metrics {
     /// How long tasks waited, runnable, before an M polled them (Go's
     /// `/sched/latencies:seconds`), from a sample of one wake-up in 32 per M.
     pub sched_latencies: LatencyHistogram,
+    /// Every M started, in start order: what `scheddetail` prints one line
+    /// each of (`M2: p=0 curg=17 spinning=false blocked=false`).
+    pub ms: Vec<MStatus>,
+}
+
+/// One M (worker thread) in a [`Metrics`] snapshot, as Go's
+/// `scheddetail` shows it.
+///
+/// ```
+/// let rt = gort_core::Runtime::builder().procs(2).build().unwrap();
+/// rt.block_on(async { gort_core::spawn(async {}).await.unwrap() });
+/// for m in rt.metrics().ms {
+///     println!("M{}: {:?} p={:?} task={:?}", m.id, m.state, m.p, m.task);
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MStatus {
+    /// The M's id (its trace track, `M<id>` in the dump's thread names).
+    pub id: usize,
+    /// What the M is doing.
+    pub state: MState,
+    /// The P it holds, if any.
+    pub p: Option<usize>,
+    /// The task its P is polling now (a poll in progress, a syscall in
+    /// one included).
+    pub task: Option<Id>,
+}
+
+/// What an M is doing, in a [`MStatus`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MState {
+    /// Holds a P and is not looking for work: polling a task, firing
+    /// timers, or between the two.
+    Running,
+    /// Holds a P and is looking for work (Go's spinning M).
+    Spinning,
+    /// In `gort::syscall`, or waiting for a P after one. Its P is lent
+    /// for the call, as Go's `entersyscall` lends it: the P stays with the
+    /// call unless sysmon hands it to another M (`p` is `None` either way).
+    Syscall,
+    /// Holds no P: parked on the idle list, blocked in the netpoller, or
+    /// on its way to one of them.
+    Idle,
 }
 
 impl Metrics {
@@ -93,6 +142,41 @@ impl Metrics {
                     counts: counts.to_vec(),
                 }
             },
+            ms: lock(&s.ms).iter().map(|m| MStatus::of(s, m)).collect(),
+        }
+    }
+}
+
+impl MStatus {
+    fn of(s: &Shared, m: &MInfo) -> MStatus {
+        let p = Some(m.p.load(Relaxed)).filter(|&p| p < s.allp.len());
+        let state = if m.blocked.load(Relaxed) {
+            MState::Syscall
+        } else if p.is_none() {
+            MState::Idle
+        } else if m.spinning.load(Relaxed) {
+            MState::Spinning
+        } else {
+            MState::Running
+        };
+        // The P's word says whether a poll is in progress; its
+        // `polling_task` is the last task polled either way. (An M in a
+        // syscall shows no P: the task is the one of the P it lent.)
+        let task = p.and_then(|p| {
+            let p = &s.allp[p];
+            let polling = matches!(
+                state_of(p.status.load(Relaxed)),
+                PPOLLING | PLOCKED | PSYSCALL
+            );
+            Some(p.polling_task.load(Relaxed))
+                .filter(|&t| polling && t != 0)
+                .map(Id)
+        });
+        MStatus {
+            id: m.id,
+            state,
+            p,
+            task,
         }
     }
 }

@@ -360,3 +360,77 @@ fn spinning_needs_another_running_p() {
     let checks = two.block_on(checker);
     assert_eq!(checks.unwrap(), (false, multi, false));
 }
+
+/// `Metrics::ms` lists every M with what it does, as `scheddetail`: a task
+/// that computes shows as its M's task, `Running` on a P; a task blocked in
+/// `gort::syscall` shows its M in `Syscall`. Each state is waited for (a
+/// 10 s watchdog), not assumed at one instant.
+#[test]
+fn metrics_list_each_m_with_its_state_and_task() {
+    use gort_core::{MState, MStatus};
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    /// Stops the busy task and the syscall however the test ends: a
+    /// runtime cannot drop while a task computes forever.
+    struct Release(Arc<AtomicBool>, Option<std::sync::mpsc::Sender<()>>);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            self.0.store(true, SeqCst);
+            if let Some(tx) = self.1.take() {
+                let _ = tx.send(());
+            }
+        }
+    }
+
+    let rt = rt(2);
+    let stop = Arc::new(AtomicBool::new(false));
+    let busy = rt.spawn({
+        let stop = stop.clone();
+        async move {
+            while !stop.load(SeqCst) {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let release = Release(stop.clone(), Some(release));
+    let blocked = rt.spawn(async move {
+        gort_core::syscall(move || {
+            let _ = held.recv();
+        });
+    });
+    let wait_for = |what: &str, ok: &dyn Fn(&[MStatus]) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ms = rt.metrics().ms;
+            if ok(&ms) {
+                return ms;
+            }
+            assert!(Instant::now() < deadline, "no M {what}: {ms:?}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+    let ms = wait_for("runs the busy task", &|ms| {
+        ms.iter()
+            .any(|m| m.state == MState::Running && m.task == Some(busy.id()) && m.p.is_some())
+    });
+    assert!(
+        ms.windows(2).all(|w| w[0].id < w[1].id),
+        "one row per M, in start order: {ms:?}"
+    );
+    wait_for("is in the syscall", &|ms| {
+        ms.iter()
+            .any(|m| m.state == MState::Syscall && m.p.is_none() && m.task.is_none())
+    });
+    drop(release);
+    let busy_id = busy.id();
+    rt.block_on(async {
+        busy.await.unwrap();
+        blocked.await.unwrap();
+    });
+    let done = busy_id;
+    wait_for("that forgot the finished task", &|ms| {
+        ms.iter().all(|m| m.task != Some(done))
+    });
+}

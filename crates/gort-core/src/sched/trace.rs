@@ -24,7 +24,7 @@ pub(crate) struct MInfo {
     /// The P held, or `usize::MAX`.
     pub(crate) p: AtomicUsize,
     pub(crate) spinning: AtomicBool,
-    /// Blocked in `gort::syscall` (or waiting for a P after one).
+    /// In `gort::syscall` (its P lent), or waiting for a P after one.
     pub(crate) blocked: AtomicBool,
 }
 

@@ -36,9 +36,11 @@ impl Worker {
             // Retaken already (a long poll): nothing of ours to lend.
             return f();
         };
-        // Without a P, wake-ups made by `f` go to the global queue. (The
-        // `scheddetail` mirror of `p` is left alone on this fast path.)
-        self.p.set(None);
+        // Without a P, wake-ups made by `f` go to the global queue. The
+        // M lends its P for the call, as Go's `entersyscall` clears `m.p`:
+        // `scheddetail` and `Metrics::ms` show it in the syscall, no P.
+        self.set_p(None);
+        self.info.blocked.store(true, Relaxed);
         self.in_syscall.set(true);
         crate::task::set_wait_reason(WaitReason::Syscall);
         struct Exit<'a> {
@@ -63,7 +65,8 @@ impl Worker {
         let p = &self.shared.allp[pid];
         if let Some(word) = p.exit_syscall(sys) {
             // Fast path: the syscall was short, or nobody needed the P.
-            self.p.set(Some(pid));
+            self.set_p(Some(pid));
+            self.info.blocked.store(false, Relaxed);
             self.pword.set(word);
             return;
         }
