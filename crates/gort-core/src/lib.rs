@@ -145,6 +145,7 @@ pub mod runtime {
     }
 
     /// The id of the P the calling task runs on, or `None` off an M.
+    #[inline]
     pub fn current_proc() -> Option<usize> {
         context::with_worker(|w| w.and_then(|w| w.current_p()).map(|p| p.id))
     }
