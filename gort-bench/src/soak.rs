@@ -148,7 +148,7 @@ pub(crate) enum Baseline {
 
 impl Baseline {
     /// The time, in seconds into a run of `secs`, where the window starts.
-    pub(crate) fn from_secs(self, secs: u64) -> f64 {
+    pub(crate) fn starts_at(self, secs: u64) -> f64 {
         match self {
             Baseline::Start => secs as f64 / 10.0,
             Baseline::HalfWay => secs as f64 / 2.0,
@@ -160,7 +160,7 @@ impl Baseline {
 /// `which`'s time on (the final sample excluded), stamped with the
 /// first's time; `None` if the run has fewer.
 fn baseline(samples: &[Sample], secs: u64, which: Baseline) -> Option<Sample> {
-    let warm = which.from_secs(secs);
+    let warm = which.starts_at(secs);
     let body = &samples[..samples.len().saturating_sub(1)];
     let from = body.iter().position(|s| s.elapsed >= warm)?;
     let window = &body[from..(from + WINDOW).min(body.len())];
@@ -535,8 +535,8 @@ pub(crate) fn run(options: &Options) -> std::process::ExitCode {
         options.secs,
         options.procs,
         options.every,
-        Baseline::Start.from_secs(options.secs),
-        Baseline::HalfWay.from_secs(options.secs),
+        Baseline::Start.starts_at(options.secs),
+        Baseline::HalfWay.starts_at(options.secs),
     );
     let outcome = rt.block_on(soak(options));
     let mut failures = outcome.failures;
