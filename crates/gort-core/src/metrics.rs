@@ -71,7 +71,7 @@ pub struct Metrics {
 /// `scheddetail` shows it.
 ///
 /// ```
-/// let rt = gort_core::Runtime::builder().procs(2).build().unwrap();
+/// let rt = gort_core::Builder::new().procs(2).build().unwrap();
 /// rt.block_on(async { gort_core::spawn(async {}).await.unwrap() });
 /// for m in rt.metrics().ms {
 ///     println!("M{}: {:?} p={:?} task={:?}", m.id, m.state, m.p, m.task);
