@@ -115,6 +115,82 @@ fn a_hundred_thousand_timers_all_fire_in_deadline_order_per_task() {
     assert_eq!(fired.load(SeqCst), 100_000);
 }
 
+/// A burst of timers due together, more than a P's timer-ready queue holds
+/// (256), runs ahead of a backlog of tasks queued before it came due. One
+/// P: [`SLEEPERS`] tasks arm one shared deadline; the driver sleeps until
+/// shortly before it, queues [`FILLERS`] tasks (256 on the local queue, the
+/// rest overflowing to the global queue) and holds the P until the deadline
+/// has passed. Each sleeper notes, as it wakes, how many fillers have run.
+/// The M fires only as many timers as its timer-ready queue has room for
+/// and leaves the rest due in the heap for its next schedule, so the
+/// sleepers run back to back. Readied past that queue, they spilled onto
+/// the local queue and from there to the tail of the global queue, behind
+/// the fillers (this test then counts 2000 fillers between the first and
+/// the last sleeper).
+///
+/// Lenient where the machine is slow, never flaky: if the driver's poll
+/// lasts long enough for sysmon to hand its P to another M (10 ms), the
+/// fillers run early and nothing is in the sleepers' way, which passes.
+#[test]
+fn a_timer_burst_runs_ahead_of_a_queued_backlog() {
+    const SLEEPERS: usize = 1_000;
+    const FILLERS: usize = 2_000;
+    let rt = rt(1);
+    rt.block_on(async {
+        let fillers_run = Arc::new(AtomicUsize::new(0));
+        let polled = Arc::new(AtomicUsize::new(0));
+        let seen: Arc<std::sync::Mutex<Vec<usize>>> = Arc::default();
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let driver = {
+            let (fillers_run, polled, seen) = (fillers_run.clone(), polled.clone(), seen.clone());
+            gort_core::spawn(async move {
+                let sleepers: Vec<_> = (0..SLEEPERS)
+                    .map(|_| {
+                        let (fillers_run, polled, seen) =
+                            (fillers_run.clone(), polled.clone(), seen.clone());
+                        gort_core::spawn(async move {
+                            polled.fetch_add(1, SeqCst);
+                            sleep_until(deadline).await;
+                            seen.lock().unwrap().push(fillers_run.load(SeqCst));
+                        })
+                    })
+                    .collect();
+                // One P: the sleepers arm while the driver yields.
+                while polled.load(SeqCst) < SLEEPERS {
+                    gort_core::yield_now().await;
+                }
+                assert!(seen.lock().unwrap().is_empty(), "arming took 200 ms");
+                sleep_until(deadline - Duration::from_millis(2)).await;
+                let fillers: Vec<_> = (0..FILLERS)
+                    .map(|_| {
+                        let fillers_run = fillers_run.clone();
+                        gort_core::spawn(async move {
+                            fillers_run.fetch_add(1, SeqCst);
+                        })
+                    })
+                    .collect();
+                // Hold the P until every sleeper's timer is due.
+                while Instant::now() < deadline + Duration::from_micros(500) {
+                    std::hint::spin_loop();
+                }
+                (sleepers, fillers)
+            })
+        };
+        let (sleepers, fillers) = driver.await.unwrap();
+        for h in sleepers.into_iter().chain(fillers) {
+            h.await.unwrap();
+        }
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), SLEEPERS);
+        assert_eq!(fillers_run.load(SeqCst), FILLERS);
+        let spread = seen.iter().max().unwrap() - seen.iter().min().unwrap();
+        assert!(
+            spread <= 50,
+            "{spread} queued tasks ran between the first and the last of {SLEEPERS} timers due together"
+        );
+    });
+}
+
 #[test]
 fn dropped_sleeps_do_not_fire_or_leak() {
     let rt = rt(1);

@@ -514,6 +514,14 @@ impl<'a> OwnedP<'a> {
         })
     }
 
+    /// Room left in the timer-ready queue: how many timers this P's M may
+    /// fire now without the readied tasks spilling into the local queue
+    /// (`TimerQueue::run_at_most`).
+    #[inline]
+    pub(crate) fn timer_ready_room(&self) -> usize {
+        self.with(|l| LOCAL_QUEUE_CAP.saturating_sub(l.timer_ready.len()))
+    }
+
     /// Takes the oldest timer-readied task.
     ///
     #[inline]

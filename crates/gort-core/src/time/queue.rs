@@ -207,7 +207,23 @@ impl TimerQueue {
     /// Fires every timer due at `now`, returning how many fired. Wakers run
     /// after the lock is released.
     pub(crate) fn run(&self, now: u64) -> usize {
-        if self.next_when() > now {
+        self.run_at_most(now, usize::MAX)
+    }
+
+    /// Fires at most `max` of the timers due at `now`, earliest first, and
+    /// returns how many fired; the rest stay in the heap, due, and
+    /// `next_when` still says so. Stopped entries met on the way are
+    /// dropped without counting. An M firing into its P's timer-ready
+    /// queue passes the room left there (`Worker::fire_into`): a burst of
+    /// timers due in the same millisecond (thousands, under a load like
+    /// the harness's `timers`) would otherwise spill past that queue into
+    /// the local queue and from there to the tail of the global queue,
+    /// behind every task waiting there, and those tasks' wake-ups come
+    /// tens of milliseconds late. Left in the heap, they fire at this P's
+    /// next `schedule`, or from a thief's last pass, or on sysmon's
+    /// overdue-timer `wakep`, in deadline order.
+    pub(crate) fn run_at_most(&self, now: u64, max: usize) -> usize {
+        if max == 0 || self.next_when() > now {
             return 0;
         }
         let mut wake: Vec<Waker> = Vec::new();
@@ -215,7 +231,7 @@ impl TimerQueue {
         {
             let mut h = lock(&self.heap);
             while let Some(Reverse(top)) = h.items.peek() {
-                if top.when > now {
+                if top.when > now || wake.len() == max {
                     break;
                 }
                 let Reverse(item) = h.items.pop().expect("peeked");
@@ -336,6 +352,35 @@ mod tests {
     use super::TimerQueue;
     use futures::task::noop_waker_ref;
     use std::sync::Arc;
+
+    /// `run_at_most` fires the earliest due timers up to its limit, skips
+    /// stopped entries without counting them, and leaves the rest due and
+    /// advertised in `next_when` for the next call.
+    #[test]
+    fn run_at_most_fires_the_earliest_and_leaves_the_rest_due() {
+        let q = TimerQueue::new();
+        let entries: Vec<_> = [30, 10, 20, 40, 50]
+            .into_iter()
+            .map(|when| (when, q.arm(when, noop_waker_ref())))
+            .collect();
+        let stopped = q.arm(5, noop_waker_ref());
+        assert!(stopped.cancel());
+        let fired = |whens: &[u64]| {
+            entries
+                .iter()
+                .all(|(w, e)| e.is_fired() == whens.contains(w))
+        };
+        assert_eq!(q.run_at_most(45, 0), 0);
+        assert_eq!(q.next_when(), 5, "nothing was popped at limit 0");
+        assert_eq!(q.run_at_most(45, 2), 2);
+        assert!(fired(&[10, 20]), "the two earliest live timers fire first");
+        assert_eq!(q.next_when(), 30, "the rest stay due and advertised");
+        assert_eq!(q.run_at_most(45, 5), 2);
+        assert!(fired(&[10, 20, 30, 40]));
+        assert_eq!(q.next_when(), 50, "not due yet at 45");
+        assert_eq!(q.run(60), 1);
+        assert!(fired(&[10, 20, 30, 40, 50]));
+    }
 
     /// A stopped entry whose future is gone comes back from `arm`, pending
     /// again and firing; one a future still holds is never reused.

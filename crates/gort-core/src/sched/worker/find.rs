@@ -93,7 +93,7 @@ impl Worker {
                 self.last_now.set(0);
                 if p.timers.next_when() != NO_TIMER {
                     let now = self.read_clock();
-                    if self.fire(&p.timers, now) > 0 {
+                    if self.fire_into(p, &p.timers, now) > 0 {
                         self.wake_for_backlog(p);
                     }
                 }
@@ -281,7 +281,7 @@ impl Worker {
                 if last && victim.timers.next_when() != NO_TIMER {
                     // Fire the due timers of a P whose M is busy (or of an
                     // idle P): their tasks come to our queue.
-                    if self.fire(&victim.timers, shared.now()) > 0 {
+                    if self.fire_into(p, &victim.timers, shared.now()) > 0 {
                         self.wake_for_backlog(p);
                         if let Some(t) = p.timer_ready_get() {
                             return Some(t);
