@@ -22,6 +22,7 @@
 mod alarm;
 pub(crate) mod clock;
 pub(crate) mod entry;
+mod heap4;
 mod now;
 pub(crate) mod queue;
 mod sleep;

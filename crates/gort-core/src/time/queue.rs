@@ -1,6 +1,7 @@
-//! A P's timers: a binary min-heap of deadlines under a mutex, with the
-//! earliest deadline mirrored in an atomic so that `schedule()` can tell in
-//! one load whether any timer is due (Go's `timer0When`).
+//! A P's timers: a 4-ary min-heap of deadlines (`heap4.rs`, Go's shape)
+//! under a mutex, with the earliest deadline mirrored in an atomic so that
+//! `schedule()` can tell in one load whether any timer is due (Go's
+//! `timer0When`).
 //!
 //! Why a heap per P rather than a global wheel: a timer is added by the task
 //! running on the P (its mutex is uncontended then), the heap gives exact
@@ -25,12 +26,11 @@
 //! stops it a moment later (hyper's header-read timeout) then allocates no
 //! entry per request.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 use std::task::Waker;
 
 use super::entry::TimerEntry;
+use super::heap4::{Heap4, Keyed};
 use crate::loom::{lock, AtomicU64, Mutex, Ordering::*};
 
 /// `next_when` when no timer is pending.
@@ -42,25 +42,19 @@ struct Item {
     entry: Arc<TimerEntry>,
 }
 
-impl PartialEq for Item {
-    fn eq(&self, o: &Self) -> bool {
-        (self.when, self.seq) == (o.when, o.seq)
-    }
-}
-impl Eq for Item {}
-impl PartialOrd for Item {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Item {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.when, self.seq).cmp(&(o.when, o.seq))
+/// Earliest deadline first; among equal deadlines, the one armed first.
+/// One `u128` (`when` in the high half), so a comparison is two
+/// instructions, not a tuple's branches.
+impl Keyed for Item {
+    type Key = u128;
+    #[inline]
+    fn key(&self) -> u128 {
+        (u128::from(self.when) << 64) | u128::from(self.seq)
     }
 }
 
 struct Heap {
-    items: BinaryHeap<Reverse<Item>>,
+    items: Heap4<Item>,
     /// Set by `clear` at runtime shutdown: `arm` then hands out an entry
     /// that has fired already, so no waiter is left for a timer nobody will
     /// ever fire (a `Handle::block_on` on another thread, say).
@@ -115,7 +109,7 @@ impl TimerQueue {
     pub(crate) fn new() -> TimerQueue {
         TimerQueue {
             heap: Mutex::new(Heap {
-                items: BinaryHeap::new(),
+                items: Heap4::new(),
                 closed: false,
                 seq: 0,
                 free: Vec::new(),
@@ -177,8 +171,8 @@ impl TimerQueue {
         }
         let seq = h.seq;
         h.seq += 1;
-        h.items.push(Reverse(Item { when, seq, entry }));
-        let earliest = h.items.peek().map_or(NO_TIMER, |Reverse(i)| i.when);
+        h.items.push(Item { when, seq, entry });
+        let earliest = h.items.peek().map_or(NO_TIMER, |i| i.when);
         self.publish_earliest(h, earliest);
         earliest == when
     }
@@ -193,14 +187,14 @@ impl TimerQueue {
         let mut items = std::mem::take(&mut h.items).into_vec();
         let mut k = 0;
         while k < items.len() {
-            if items[k].0.entry.is_cancelled() {
-                let Reverse(stopped) = items.swap_remove(k);
+            if items[k].entry.is_cancelled() {
+                let stopped = items.swap_remove(k);
                 h.recycle(stopped.entry, later);
             } else {
                 k += 1;
             }
         }
-        h.items = BinaryHeap::from(items);
+        h.items = Heap4::from_vec(items);
         h.sweep_at = (h.items.len() * 2).max(SWEEP_MIN);
     }
 
@@ -230,11 +224,11 @@ impl TimerQueue {
         let mut later: Vec<Waker> = Vec::new();
         {
             let mut h = lock(&self.heap);
-            while let Some(Reverse(top)) = h.items.peek() {
+            while let Some(top) = h.items.peek() {
                 if top.when > now || wake.len() == max {
                     break;
                 }
-                let Reverse(item) = h.items.pop().expect("peeked");
+                let item = h.items.pop().expect("peeked");
                 if item.entry.is_cancelled() {
                     h.recycle(item.entry, &mut later);
                     continue;
@@ -243,7 +237,7 @@ impl TimerQueue {
                     wake.push(w);
                 }
             }
-            let earliest = h.items.peek().map_or(NO_TIMER, |Reverse(i)| i.when);
+            let earliest = h.items.peek().map_or(NO_TIMER, |i| i.when);
             self.publish_earliest(&h, earliest);
         }
         drop(later);
@@ -275,7 +269,7 @@ impl TimerQueue {
         }
         let mut earliest = NO_TIMER;
         let mut h = lock(&dst.heap);
-        for Reverse(item) in items {
+        for item in items {
             if item.entry.is_cancelled() {
                 h.recycle(item.entry, &mut later);
                 continue;
@@ -322,7 +316,7 @@ impl TimerQueue {
         let free = std::mem::take(&mut h.free);
         self.publish_earliest(&h, NO_TIMER);
         drop(h);
-        for Reverse(item) in &items {
+        for item in items.iter() {
             match item.entry.fire() {
                 Some(w) => wake_caught(w),
                 None => drop(item.entry.take_waker()),
