@@ -27,8 +27,15 @@ struct Shard {
 // only followed under the shard's mutex, and tasks are Send.
 unsafe impl Send for Shard {}
 
+/// A shard's mutex on a line of its own (128 bytes: a pair of lines, for
+/// the adjacent-line prefetcher): unpadded, two shards shared a line, and
+/// a spawn on one M and a completion on another contended for it even in
+/// different shards.
+#[repr(align(128))]
+struct PaddedShard(Mutex<Shard>);
+
 pub(crate) struct OwnedTasks {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[PaddedShard]>,
     mask: usize,
 }
 
@@ -40,15 +47,15 @@ impl OwnedTasks {
         let n = if cfg!(loom) {
             1
         } else {
-            (procs * 4).next_power_of_two().clamp(4, 64)
+            (procs * 8).next_power_of_two().clamp(16, 128)
         };
         let shards = (0..n)
             .map(|_| {
-                Mutex::new(Shard {
+                PaddedShard(Mutex::new(Shard {
                     head: None,
                     len: 0,
                     closed: false,
-                })
+                }))
             })
             .collect();
         OwnedTasks {
@@ -58,7 +65,7 @@ impl OwnedTasks {
     }
 
     fn shard(&self, h: &Header) -> &Mutex<Shard> {
-        &self.shards[(h.id.0 as usize) & self.mask]
+        &self.shards[(h.id.0 as usize) & self.mask].0
     }
 
     /// Adds a task; gives it back if the list is closed (the runtime is
@@ -114,7 +121,7 @@ impl OwnedTasks {
     /// Closes the list and returns every task in it.
     pub(crate) fn close_and_drain(&self) -> Vec<Task> {
         let mut out = Vec::new();
-        for s in self.shards.iter() {
+        for PaddedShard(s) in self.shards.iter() {
             let mut shard = lock(s);
             shard.closed = true;
             let mut cur = shard.head.take();
@@ -133,13 +140,13 @@ impl OwnedTasks {
     /// (a statistic: tasks spawned or finished meanwhile may or may not
     /// count).
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len).sum()
+        self.shards.iter().map(|PaddedShard(s)| lock(s).len).sum()
     }
 
     /// Calls `f` on every live task's header, shard by shard, under the
     /// shard's lock. `f` must not spawn or complete tasks.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
-        for s in self.shards.iter() {
+        for PaddedShard(s) in self.shards.iter() {
             let shard = lock(s);
             let mut cur = shard.head;
             while let Some(ptr) = cur {
@@ -178,6 +185,6 @@ impl OwnedTasks {
 impl OwnedTasks {
     /// Whether every shard is closed (tests).
     pub(crate) fn insert_closed_check(&self) -> bool {
-        self.shards.iter().all(|s| lock(s).closed)
+        self.shards.iter().all(|PaddedShard(s)| lock(s).closed)
     }
 }
