@@ -171,6 +171,45 @@ fn named_task_slices_carry_the_name() {
     );
 }
 
+/// `stop` while a traced poll runs on an M waits for that poll's slice
+/// (Go's `StopTrace` stops the world first): the poll that completes an
+/// awaited task wakes its awaiter before the M records it, so without the
+/// wait `spawn(..).await; stop()` could lose the only slice. Here the poll
+/// is still running, by construction, when `stop` is called: the task
+/// says it started, then blocks its M for 20 ms.
+#[test]
+fn stop_waits_for_a_poll_in_flight() {
+    let _one = serial();
+    let out = Buf::default();
+    trace::start(out.clone()).unwrap();
+    let rt = gort::Builder::new().procs(1).build().unwrap();
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let h = gort::task::Builder::new().name("in flight").spawn_on(
+        async move {
+            started_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        },
+        &rt.handle(),
+    );
+    started_rx.recv().unwrap();
+    trace::stop().unwrap();
+    rt.block_on(h).unwrap();
+    let v = out.json();
+    let slices: Vec<&Value> = events(&v)
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["pid"] == 1)
+        .filter(|e| {
+            e["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with(" in flight"))
+        })
+        .collect();
+    assert_eq!(slices.len(), 1, "the poll in flight at stop is recorded");
+    let dur_us = slices[0]["dur"].as_f64().unwrap();
+    assert!(dur_us >= 20_000.0, "its whole length: {dur_us} µs");
+    assert_eq!(v["otherData"]["dropped_events"], 0);
+}
+
 #[test]
 fn one_trace_at_a_time() {
     let _one = serial();

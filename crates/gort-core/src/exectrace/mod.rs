@@ -26,9 +26,23 @@
 //!    touched per flush, never per event. A ring that fills before its
 //!    owner can flush (a poll that records thousands of events, a thread
 //!    that never polls) drops the newest records and counts them.
-//! 4. **Stop**: [`stop`] turns `STATE` off, drains every thread's ring
-//!    (the registry `RINGS` lists them), names the tracks and closes the
-//!    JSON, with `otherData.dropped_events` saying how many were lost.
+//! 4. **Stop**: [`stop`] turns `STATE` off, waits for the traced polls
+//!    still running on other threads to record their slices, drains every
+//!    thread's ring (the registry `RINGS` lists them), names the tracks
+//!    and closes the JSON, with `otherData.dropped_events` saying how many
+//!    were lost.
+//!
+//! The wait is Go's stop-the-world in `StopTrace`, in the one form a
+//! runtime without preemption can give it: a poll is recorded at its end,
+//! and the poll that completes a task is the one that wakes whoever
+//! awaits it, so a `stop` right after `spawn(..).await` would otherwise
+//! race the M's record of that very poll and lose it. Each ring publishes
+//! `in_poll` (the session of its owner's traced poll, 0 between polls);
+//! `stop` spins, then sleeps, until every other ring's is not the
+//! session's, for at most [`STOP_WAIT`]; a poll still running then (a
+//! task computing for longer, or one blocked on the thread calling
+//! `stop`) is counted in `dropped_events`. The thread calling `stop` does
+//! not wait on its own poll, which cannot end first.
 //!
 //! A poll is one record, written at its end (`Poll { task, p, dur }`), and
 //! becomes two complete ("X") events, one on the M's track (pid 1, tid =
@@ -47,7 +61,10 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU32, AtomicU64,
+    Ordering::{Acquire, Relaxed, Release, SeqCst},
+};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -58,6 +75,10 @@ use ring::{Ev, Record, Ring, Track, CAP};
 
 /// The first tid of the tracks of threads that are no M.
 pub const THREAD_TID_BASE: u64 = 1_000_000;
+
+/// How long [`stop`] waits for the polls in flight on other threads to end
+/// (design, step 4).
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The session being recorded, or 0: the one word the hooks load.
 static STATE: AtomicU64 = AtomicU64::new(0);
@@ -389,12 +410,21 @@ fn stop_if(which: impl FnOnce(u64) -> bool) -> io::Result<()> {
         Some(s) if which(s.id) => {}
         _ => return Err(TraceError::NotTracing.into()),
     }
-    STATE.store(0, Relaxed);
+    // SeqCst: see `poll_begin_slow`.
+    STATE.store(0, SeqCst);
     let mut s = guard.take().expect("checked above");
-    {
-        for r in lock(&RINGS).iter() {
-            s.take(r);
+    // A snapshot, so that a thread making its ring during the wait below
+    // is not held up on the registry's lock.
+    let rings: Vec<Arc<Ring>> = lock(&RINGS).clone();
+    let own = LOCAL.try_with(|l| l.ring.get().cloned()).ok().flatten();
+    let deadline = Instant::now() + STOP_WAIT;
+    for r in &rings {
+        if own.as_ref().is_some_and(|o| Arc::ptr_eq(o, r)) {
+            // This thread's own poll, if any, ends after `stop` returns.
+        } else if !wait_poll_end(r, s.id, deadline) {
+            s.dropped += 1;
         }
+        s.take(r);
     }
     let tracks = std::mem::take(&mut s.tracks);
     for ((pid, tid), name) in &tracks {
@@ -420,6 +450,26 @@ fn stop_if(which: impl FnOnce(u64) -> bool) -> io::Result<()> {
         return Err(e);
     }
     s.out.flush()
+}
+
+/// Waits until `ring`'s owner runs no poll traced in `session` (design,
+/// step 4): a few spins, then naps of 50 µs, until `deadline`. False if
+/// the poll outlasted it.
+fn wait_poll_end(ring: &Ring, session: u64, deadline: Instant) -> bool {
+    let mut spins = 0u32;
+    // Acquire: pairs with `poll_end_slow`'s Release store, so its record
+    // is visible to the drain that follows.
+    while ring.in_poll.load(Acquire) == session {
+        if spins < 64 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else if Instant::now() >= deadline {
+            return false;
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
+    true
 }
 
 /// Starts the trace `GORT_DEBUG=trace=PATH` asked for, into a new file at
@@ -460,6 +510,11 @@ fn poll_begin_slow(session: u64, task: u64, name: Option<&str>) -> PollStart {
     let ts = now().max(1);
     let _ = LOCAL.try_with(|l| {
         l.current.set((session, task));
+        // SeqCst, with `stop_if`'s SeqCst store of `STATE` and load of
+        // `in_poll`: either that load sees this poll (and `stop` waits for
+        // its record) or `stop` began first, and the record this poll
+        // makes is a leftover the next session drops.
+        l.ring().in_poll.store(session, SeqCst);
         let Some(name) = name else {
             return;
         };
@@ -494,8 +549,7 @@ fn poll_end_slow(ts: u64, task: u64, p: usize) {
     let end = now();
     let _ = LOCAL.try_with(|l| {
         let (session, _) = l.current.replace((0, 0));
-        if session == 0 || session != self::session() {
-            // Stopped (or restarted) during the poll.
+        if session == 0 {
             return;
         }
         let ev = Ev::Poll {
@@ -503,8 +557,15 @@ fn poll_end_slow(ts: u64, task: u64, p: usize) {
             p: u32::try_from(p).unwrap_or(u32::MAX),
             dur: end.saturating_sub(ts),
         };
+        // Recorded even if `stop` ran during the poll: it waits for this
+        // record (design, step 4). If it gave up waiting, the record is
+        // stale and the next session drops it.
+        let ring = l.ring();
         // SAFETY: this thread owns its ring.
-        unsafe { l.ring().push(Record { ts, session, ev }) };
+        unsafe { ring.push(Record { ts, session, ev }) };
+        // Release: pairs with `stop_if`'s Acquire load, so the push above
+        // is published before `stop` drains this ring.
+        ring.in_poll.store(0, Release);
     });
 }
 

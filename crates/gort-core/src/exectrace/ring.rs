@@ -87,6 +87,10 @@ pub(crate) struct Ring {
     tail: AtomicUsize,
     /// Records dropped because the ring was full, not yet reported.
     dropped: AtomicU64,
+    /// The session of the traced poll running on the owner thread whose
+    /// record is not pushed yet, or 0: what `stop` waits on (`mod.rs`,
+    /// "Stop"). Written by the owner only.
+    pub(crate) in_poll: AtomicU64,
     pub(crate) track: Track,
 }
 
@@ -107,6 +111,7 @@ impl Ring {
             head: AtomicUsize::new(0),
             tail: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
+            in_poll: AtomicU64::new(0),
             track,
         }
     }
