@@ -196,7 +196,14 @@ mod tests {
         let mut h: Heap4<(u64, u64)> = Heap4::new();
         let mut model: BinaryHeap<Reverse<(u64, u64)>> = BinaryHeap::new();
         let mut seq = 0;
-        for step in 0..200_000 {
+        // Miri takes ~10 ms a step: fewer steps there, with rebuilds as
+        // often relative to the run.
+        let (steps, rebuild) = if cfg!(miri) {
+            (1_500, 75)
+        } else {
+            (200_000, 1_000)
+        };
+        for step in 0..steps {
             match rand() % 10 {
                 0..=5 => {
                     // Few distinct deadlines, so ties are common and `seq`
@@ -207,7 +214,7 @@ mod tests {
                     model.push(Reverse(item));
                 }
                 6..=8 => assert_eq!(h.pop(), model.pop().map(|Reverse(i)| i), "step {step}"),
-                _ if step % 1000 == 9 => {
+                _ if step % rebuild == 9 => {
                     h = Heap4::from_vec(h.into_vec());
                 }
                 _ => {}
