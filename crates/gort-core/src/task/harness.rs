@@ -200,11 +200,18 @@ pub(super) fn drop_reference<F: Future, S>(ptr: NonNull<Header>) {
 /// # Safety
 /// No reference to the cell remains.
 pub(super) unsafe fn dealloc<F: Future, S>(ptr: NonNull<Header>) {
-    // SAFETY: the cell came from Box::into_raw in `new_task` with these types.
-    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<F, S>>().as_ptr()) };
+    let cell = ptr.cast::<Cell<F, S>>();
     // A future or output whose destructor panics must not unwind into a
     // waker's drop or a queue: catch and discard.
-    let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(cell)));
+    // SAFETY: the cell was written by `new_task_unchecked` with these
+    // types, and this is its last reference: nothing reads it after.
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe {
+        std::ptr::drop_in_place(cell.as_ptr())
+    }));
+    // SAFETY: `new_task_unchecked` took this memory from `cells::alloc`
+    // with `Cell<F, S>`'s layout; its contents are dropped (or, after a
+    // panicking destructor, abandoned, as a `Box`'s would be).
+    unsafe { super::cells::dealloc(cell.cast(), std::alloc::Layout::new::<Cell<F, S>>()) };
 }
 
 /// # Safety

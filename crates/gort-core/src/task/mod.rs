@@ -28,6 +28,7 @@
 //! the output, sets `COMPLETE`, wakes the join handle and removes the task
 //! from the owned list. The last reference frees the cell.
 
+mod cells;
 mod current;
 mod harness;
 mod join;

@@ -5,6 +5,10 @@
 //! is also a pointer to the cell; the header's vtable, generated for the
 //! concrete future and scheduler types, gets back to them.
 //!
+//! Its memory comes from `cells.rs` (recycled per size class and per
+//! thread, as Go recycles dead Gs) and goes back there in
+//! `harness::dealloc`, always with the cell type's own layout.
+//!
 //! Everything that touches the cell through a raw pointer lives in four
 //! files, which import each other (one protocol): this one (the layout and
 //! the header), `harness.rs` (the vtable's typed functions: poll, complete,
@@ -214,7 +218,9 @@ where
     F::Output: 'static,
     S: Schedule,
 {
-    let cell = Box::new(Cell {
+    let layout = std::alloc::Layout::new::<Cell<F, S>>();
+    let mem = super::cells::alloc(layout).cast::<Cell<F, S>>();
+    let cell = Cell {
         header: Header {
             state: State::new(3),
             vtable: vtable::<F, S>(),
@@ -229,10 +235,15 @@ where
         scheduler,
         stage: UnsafeCell::new(Stage::Running(future)),
         join_waker: UnsafeCell::new(None),
-    });
-    // SAFETY: Box::into_raw never returns null; the cell is repr(C) with the
-    // header first, so the cast is a pointer to the header.
-    let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(cell) as *mut Header) };
+    };
+    // SAFETY: `mem` is fresh memory of `Cell<F, S>`'s layout (`cells.rs`:
+    // a block of its size class, at least as large and as aligned), ours
+    // alone; `harness::dealloc` drops the cell and frees it with the same
+    // layout.
+    unsafe { mem.as_ptr().write(cell) };
+    // The cell is repr(C) with the header first, so the cast is a pointer
+    // to the header.
+    let ptr = mem.cast::<Header>();
     (Task { ptr }, Notified(Task { ptr }), RawTask { ptr })
 }
 
