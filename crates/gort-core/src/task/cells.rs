@@ -44,9 +44,11 @@
 //! the peak of tasks alive was (Go keeps its free Gs forever).
 //!
 //! **Off** under loom (its models would explore the allocator), Miri and
-//! the sanitizers (`--cfg gort_no_cell_cache`, `.ci/sanitizers`): there a
-//! recycled cell would hide a use after free of a task from the very tools
-//! meant to find one, so cells go straight to the allocator. The lists'
+//! AddressSanitizer (`--cfg gort_no_cell_cache`, which `.ci/sanitizers`
+//! sets for ASan): there a recycled cell would hide a use after free of a
+//! task from the very tools meant to find one, so cells go straight to the
+//! allocator. ThreadSanitizer runs with the cache on: a block changes
+//! threads only through a global list's mutex, which it sees. The lists'
 //! own code runs under Miri through this file's tests, on instances of
 //! their own.
 
