@@ -191,6 +191,7 @@ fn sysmon_main(shared: Arc<Shared>) {
         let now = now_nanos();
         crate::time::clock::refresh_coarse(now);
         super::poolclean::tick(now);
+        crate::task::age_cells(now);
         // Before `retake`, which may move a P out of its syscall.
         let syscall_seen = shared
             .allp

@@ -32,6 +32,13 @@
 //!    size.
 //! 3. **A thread that exits** hands its lists to the global ones (what
 //!    does not fit is freed).
+//! 4. **Aging** ([`age`], from sysmon, once per [`AGE_NANOS`]): each
+//!    class's global batches become its victim batches, and the old
+//!    victims are freed, as `sync.Pool`'s victim cache ages (Go frees the
+//!    stacks of free Gs at each GC in the same spirit). A refill takes a
+//!    primary batch first, then a victim. So memory a burst left in the
+//!    global lists goes back to the allocator within two periods of not
+//!    being needed, and what stays tracks the spawn rate.
 //!
 //! So a spawner on one thread and a finisher on another trade blocks a
 //! batch at a time, one uncontended lock per [`BATCH`] tasks instead of
@@ -40,8 +47,9 @@
 //! is freed with.
 //!
 //! Memory kept: per thread at most [`LOCAL_MAX`] blocks per class, and
-//! globally [`GLOBAL_MAX`] × [`BATCH`] per class; never more, whatever
-//! the peak of tasks alive was (Go keeps its free Gs forever).
+//! globally at most [`GLOBAL_MAX`] × [`BATCH`] per class as primary plus
+//! as many as victims, and those only for two aging periods; never more,
+//! whatever the peak of tasks alive was (Go keeps its free Gs forever).
 //!
 //! **Off** under loom (its models would explore the allocator), Miri and
 //! AddressSanitizer (`--cfg gort_no_cell_cache`, which `.ci/sanitizers`
@@ -55,6 +63,7 @@
 use std::alloc::Layout;
 use std::cell::RefCell;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
 /// Size classes are multiples of this; cells aligned beyond it are not
@@ -71,7 +80,9 @@ pub(crate) const LOCAL_MAX: usize = 64;
 /// Blocks moved between a thread's list and the global one at a time.
 pub(crate) const BATCH: usize = 32;
 /// Batches a class's global list keeps at most.
-pub(crate) const GLOBAL_MAX: usize = 32;
+pub(crate) const GLOBAL_MAX: usize = 16;
+/// The aging period of the global lists, in nanoseconds.
+pub(crate) const AGE_NANOS: u64 = 1_000_000_000;
 
 /// The size class of `layout`, if it is recycled.
 #[inline]
@@ -102,19 +113,35 @@ struct Block(NonNull<u8>);
 // it to another thread moves that ownership, as a `Box<[u8]>` would.
 unsafe impl Send for Block {}
 
+/// One class's global batches: those given since the last aging, and
+/// those given before it (freed at the next).
+#[derive(Default)]
+struct Batches {
+    primary: Vec<Vec<Block>>,
+    victim: Vec<Vec<Block>>,
+}
+
 /// The global lists: per class, batches of [`BATCH`] blocks.
 pub(crate) struct Global {
-    classes: [Mutex<Vec<Vec<Block>>>; CLASSES],
+    classes: [Mutex<Batches>; CLASSES],
+    /// When the lists last aged (`age`), in the caller's clock.
+    aged: AtomicU64,
 }
 
 impl Global {
     pub(crate) const fn new() -> Global {
         Global {
-            classes: [const { Mutex::new(Vec::new()) }; CLASSES],
+            classes: [const {
+                Mutex::new(Batches {
+                    primary: Vec::new(),
+                    victim: Vec::new(),
+                })
+            }; CLASSES],
+            aged: AtomicU64::new(0),
         }
     }
 
-    fn lock(&self, c: usize) -> MutexGuard<'_, Vec<Vec<Block>>> {
+    fn lock(&self, c: usize) -> MutexGuard<'_, Batches> {
         // A panic never happens while the lock is held (pushes and pops of
         // `Vec`s only), but a poisoned list is still a list.
         self.classes[c].lock().unwrap_or_else(|e| e.into_inner())
@@ -123,8 +150,8 @@ impl Global {
     /// Takes `batch` if there is room; hands it back otherwise.
     fn give(&self, c: usize, batch: Vec<Block>) -> Option<Vec<Block>> {
         let mut g = self.lock(c);
-        if g.len() < GLOBAL_MAX {
-            g.push(batch);
+        if g.primary.len() < GLOBAL_MAX {
+            g.primary.push(batch);
             None
         } else {
             Some(batch)
@@ -132,21 +159,51 @@ impl Global {
     }
 
     fn take(&self, c: usize) -> Option<Vec<Block>> {
-        self.lock(c).pop()
+        let mut g = self.lock(c);
+        g.primary.pop().or_else(|| g.victim.pop())
+    }
+
+    /// One aging period if one is due at `now` (module docs, step 4):
+    /// primaries become victims, old victims are freed (outside the lock).
+    fn age(&self, now: u64) {
+        let last = self.aged.load(Relaxed);
+        if now.saturating_sub(last) < AGE_NANOS {
+            return;
+        }
+        // Relaxed: the CAS only elects one of several sysmons for this
+        // period; the lists' own mutexes order what they hold.
+        if self
+            .aged
+            .compare_exchange(last, now, Relaxed, Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        for c in 0..CLASSES {
+            let old = {
+                let mut g = self.lock(c);
+                let primary = std::mem::take(&mut g.primary);
+                std::mem::replace(&mut g.victim, primary)
+            };
+            for b in old {
+                free_all(c, b);
+            }
+        }
     }
 
     /// Blocks held, per class (tests).
     #[cfg(test)]
     fn held(&self, c: usize) -> usize {
-        self.lock(c).iter().map(Vec::len).sum()
+        let g = self.lock(c);
+        g.primary.iter().chain(&g.victim).map(Vec::len).sum()
     }
 }
 
 impl Drop for Global {
     fn drop(&mut self) {
         for (c, m) in self.classes.iter_mut().enumerate() {
-            let batches = std::mem::take(m.get_mut().unwrap_or_else(|e| e.into_inner()));
-            for b in batches {
+            let g = std::mem::take(m.get_mut().unwrap_or_else(|e| e.into_inner()));
+            for b in g.primary.into_iter().chain(g.victim) {
                 free_all(c, b);
             }
         }
@@ -238,6 +295,16 @@ static GLOBAL: Global = Global::new();
 
 std::thread_local! {
     static LOCAL: RefCell<Local<'static>> = const { RefCell::new(Local::new(&GLOBAL)) };
+}
+
+/// One aging period of the process's global lists, if one is due at
+/// `now` (sysmon's clock, nanoseconds): module docs, step 4. One relaxed
+/// load when none is.
+#[inline]
+pub(crate) fn age(now: u64) {
+    if ON {
+        GLOBAL.age(now);
+    }
 }
 
 /// Memory for a cell of `layout`: a recycled block of its class, or a new
@@ -378,6 +445,35 @@ mod tests {
         assert!(local.held(c) <= LOCAL_MAX);
         drop(local);
         assert_eq!(global.held(c), GLOBAL_MAX * BATCH);
+    }
+
+    /// Aging: a batch given back is kept through one period (a victim,
+    /// still handed out), and freed at the next unless taken; periods are
+    /// at least [`AGE_NANOS`] apart.
+    #[test]
+    fn unused_batches_are_freed_after_two_periods() {
+        let global = &Global::new();
+        let c = 1;
+        let give = |n: usize| {
+            let batch: Vec<Block> = (0..n).map(|_| Block(block(c))).collect();
+            assert!(global.give(c, batch).is_none());
+        };
+        give(BATCH);
+        give(BATCH);
+        let t0 = 10 * AGE_NANOS;
+        global.age(t0);
+        assert_eq!(global.held(c), 2 * BATCH, "victims are still held");
+        global.age(t0 + AGE_NANOS / 2);
+        assert_eq!(global.held(c), 2 * BATCH, "no second period within one");
+        // A victim batch is still handed out, and a new primary given.
+        let taken = global.take(c).unwrap();
+        assert_eq!(taken.len(), BATCH);
+        assert!(global.give(c, taken).is_none());
+        global.age(t0 + AGE_NANOS);
+        assert_eq!(global.held(c), BATCH, "the untouched victim is freed");
+        global.age(t0 + 2 * AGE_NANOS);
+        global.age(t0 + 3 * AGE_NANOS);
+        assert_eq!(global.held(c), 0);
     }
 
     /// Through the real entry points, from several threads, for cells of

@@ -42,6 +42,7 @@ mod state;
 mod tests;
 mod waker;
 
+pub(crate) use cells::age as age_cells;
 pub(crate) use current::enter as current_enter;
 pub(crate) use current::polling_word;
 pub use current::set_wait_reason;
