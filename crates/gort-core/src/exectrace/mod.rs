@@ -42,7 +42,9 @@
 //! session's, for at most [`STOP_WAIT`]; a poll still running then (a
 //! task computing for longer, or one blocked on the thread calling
 //! `stop`) is counted in `dropped_events`. The thread calling `stop` does
-//! not wait on its own poll, which cannot end first.
+//! not wait on its own poll, which cannot end first. The handshake's loom
+//! model (of the protocol; this module's atomics are `std`'s) is
+//! `loom_tests/loom_trace_stop.rs`.
 //!
 //! A poll is one record, written at its end (`Poll { task, p, dur }`), and
 //! becomes two complete ("X") events, one on the M's track (pid 1, tid =

@@ -35,4 +35,5 @@ mod loom_runnext;
 mod loom_sched;
 mod loom_task;
 mod loom_timers;
+mod loom_trace_stop;
 mod support;
