@@ -18,7 +18,9 @@
 //! covers one timer's path).
 //!
 //! Depth: the two-P models pass at `LOOM_MAX_PREEMPTIONS=2` (about 70 s
-//! each on 2 cores) and did not finish in 13 minutes at 3. The one-P
+//! each on 2 cores) and at 3: the timer-readied one in 1164 s, the
+//! outside-wake one in 2775 s (`LOOM_DEEP_SCHED=1 .ci/loom-deep`, niced
+//! on a shared 2-core machine). The one-P
 //! variants (`_one_p`: one P, one M, the outside waker) pass at 3 (7 s),
 //! 4 (46 s) and 5 (182 s); `.ci/loom-deep` runs them at 3.
 
