@@ -412,7 +412,7 @@ fn stop_if(which: impl FnOnce(u64) -> bool) -> io::Result<()> {
         Some(s) if which(s.id) => {}
         _ => return Err(TraceError::NotTracing.into()),
     }
-    // SeqCst: see `poll_begin_slow`.
+    // SeqCst: see `poll_begin_slow`'s store of `in_poll`.
     STATE.store(0, SeqCst);
     let mut s = guard.take().expect("checked above");
     // A snapshot, so that a thread making its ring during the wait below
@@ -512,10 +512,12 @@ fn poll_begin_slow(session: u64, task: u64, name: Option<&str>) -> PollStart {
     let ts = now().max(1);
     let _ = LOCAL.try_with(|l| {
         l.current.set((session, task));
-        // SeqCst, with `stop_if`'s SeqCst store of `STATE` and load of
-        // `in_poll`: either that load sees this poll (and `stop` waits for
-        // its record) or `stop` began first, and the record this poll
-        // makes is a leftover the next session drops.
+        // `stop_if`'s wait loads `in_poll` after its store of `STATE`:
+        // either such a load sees this store (and `stop` waits for the
+        // record), or it read an older value and this poll counts as begun
+        // after `stop`, whose record is a leftover the next session drops.
+        // SeqCst here and on that store: a total order to argue in; the
+        // wait's own load is Acquire, for the record (`wait_poll_end`).
         l.ring().in_poll.store(session, SeqCst);
         let Some(name) = name else {
             return;

@@ -147,6 +147,14 @@ impl Global {
         self.classes[c].lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Takes `batch` if there is room; frees it otherwise (after the
+    /// lock is released).
+    fn give_or_free(&self, c: usize, batch: Vec<Block>) {
+        if let Some(rejected) = self.give(c, batch) {
+            free_all(c, rejected);
+        }
+    }
+
     /// Takes `batch` if there is room; hands it back otherwise.
     fn give(&self, c: usize, batch: Vec<Block>) -> Option<Vec<Block>> {
         let mut g = self.lock(c);
@@ -242,9 +250,7 @@ impl<'g> Local<'g> {
         if list.len() >= LOCAL_MAX {
             // The oldest ones: the most recent stay warm in this cache.
             let batch: Vec<Block> = list.drain(..BATCH).collect();
-            if let Some(rejected) = self.global.give(c, batch) {
-                free_all(c, rejected);
-            }
+            self.global.give_or_free(c, batch);
         }
         self.classes[c].push(Block(block));
     }
@@ -265,9 +271,7 @@ impl Drop for Local<'_> {
             while !list.is_empty() {
                 let n = list.len().min(BATCH);
                 let batch: Vec<Block> = list.drain(..n).collect();
-                if let Some(rejected) = self.global.give(c, batch) {
-                    free_all(c, rejected);
-                }
+                self.global.give_or_free(c, batch);
             }
         }
     }
